@@ -1,0 +1,255 @@
+/* podmux.h - Kubernetes pod exec/attach sessions on the caller's libuv loop.
+ *
+ * Conventions (libuv / curl multi):
+ *  - The caller owns the uv_loop_t; podmux never runs it.
+ *  - Every call returns 0 (or a size) or a negative PMX_E* code; pmx_strerror() names it.
+ *  - Callbacks get the void *data given at creation. Bytes handed to a callback live only for
+ *    that call. Strings passed in are copied.
+ *  - Callbacks never run from inside the call that caused them (always a later loop turn).
+ *  - Closing is asynchronous: pmx_session_close() then exactly one on_close, after which the
+ *    handle is gone. on_exit is delivered exactly once, before on_close. Closing a session from
+ *    inside any of its callbacks is safe.
+ *  - No global mutable state and no threads: two clients on one loop, or two loops in two
+ *    threads, do not interfere.
+ */
+#ifndef PODMUX_H
+#define PODMUX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define PMX_EXTERN __attribute__((visibility("default")))
+#else
+#define PMX_EXTERN
+#endif
+
+#define PMX_VERSION "0.1.0"
+
+/* ---- errors --------------------------------------------------------------------------- */
+/* XX(name, value, message) */
+#define PMX_ERRNO_MAP(XX)                                                                        \
+    XX(EINVAL, -1, "invalid argument")                                                           \
+    XX(ENOMEM, -2, "out of memory")                                                              \
+    XX(ECONFIG, -3, "bad configuration")                                                         \
+    XX(EDNS, -4, "name resolution failed")                                                       \
+    XX(ECONNECT, -5, "connection failed")                                                        \
+    XX(ETLS, -6, "TLS failure")                                                                  \
+    XX(ETIMEDOUT, -7, "timed out")                                                               \
+    XX(EUNAUTHORIZED, -8, "unauthorized (401)")                                                  \
+    XX(EFORBIDDEN, -9, "forbidden (403)")                                                        \
+    XX(ENOTFOUND, -10, "not found (404)")                                                        \
+    XX(EBADREQUEST, -11, "bad request (400)")                                                    \
+    XX(ETOOMANY, -12, "too many requests (429)")                                                 \
+    XX(ESERVER, -13, "server error (5xx)")                                                       \
+    XX(EHTTP, -14, "unexpected HTTP response")                                                   \
+    XX(EUPGRADE, -15, "WebSocket upgrade failed")                                                \
+    XX(EPROTO, -16, "protocol error")                                                            \
+    XX(ELOST, -17, "connection lost")                                                            \
+    XX(ENOSTATUS, -18, "connection ended before any status")                                     \
+    XX(EREMOTE, -19, "the remote command failed to run")                                         \
+    XX(ECANCELED, -20, "canceled")                                                               \
+    XX(ECREDENTIAL, -21, "credential plugin failed")                                             \
+    XX(ENOTSUP, -22, "not supported by the negotiated protocol")                                 \
+    XX(EBUSY, -23, "operation not allowed in this state")                                        \
+    XX(ESKIPPED, -24, "skipped")                                                                 \
+    XX(EIO, -25, "I/O error")
+
+typedef enum pmx_errno {
+    PMX_OK = 0,
+#define PMX_ERR_ENUM(name, val, msg) PMX_##name = (val),
+    PMX_ERRNO_MAP(PMX_ERR_ENUM)
+#undef PMX_ERR_ENUM
+} pmx_errno_t;
+
+PMX_EXTERN const char *pmx_strerror(int err); /* "connection lost" */
+PMX_EXTERN const char *pmx_err_name(int err); /* "PMX_ELOST" */
+PMX_EXTERN const char *pmx_version(void);
+
+/* ---- client: one cluster ---------------------------------------------------------------- */
+typedef struct pmx_client pmx_client_t;
+
+/* Where the configuration comes from, as kubectl's flags. Every field may be NULL/0. */
+typedef struct pmx_client_opts {
+    const char *kubeconfig; /* --kubeconfig */
+    const char *context;    /* --context */
+    const char *cluster;    /* --cluster */
+    const char *user;       /* --user */
+    const char *namespace_; /* -n */
+    const char *server;     /* --server */
+    const char *token;      /* --token */
+    const char *ca_file;    /* --certificate-authority */
+    int insecure;           /* --insecure-skip-tls-verify */
+    /* Per-phase timeouts in milliseconds (0 = default): connect 10 s, TLS handshake 10 s,
+     * upgrade (request sent -> 101) 30 s, REST request 30 s. */
+    uint64_t connect_timeout_ms;
+    uint64_t handshake_timeout_ms;
+    uint64_t upgrade_timeout_ms;
+    uint64_t request_timeout_ms;
+    /* WebSocket ping period in ms (0 = default 5 s, like kubectl; UINT64_MAX = off). A session
+     * whose peer sends nothing, not even a pong, for 2 periods + 1 s fails with PMX_ETIMEDOUT. */
+    uint64_t keepalive_ms;
+    /* Largest message accepted from the server (0 = default 32 MiB, the server's own limit). */
+    size_t max_message;
+    /* Optional log sink for -v traces (state transitions, protocol, timings; never a secret). */
+    void (*log)(void *log_data, const char *line);
+    void *log_data;
+} pmx_client_opts_t;
+
+/* Reads the configuration (blocking file reads happen here, once) and prepares TLS.
+ * On failure returns <0 and, if err is non-NULL, one line saying what is wrong. */
+PMX_EXTERN int pmx_client_new(uv_loop_t *loop, const pmx_client_opts_t *opts,
+                              pmx_client_t **out, char *err, size_t errlen);
+/* Frees the client. Every session must have reached on_close first (PMX_EBUSY otherwise). */
+PMX_EXTERN int pmx_client_free(pmx_client_t *c);
+PMX_EXTERN const char *pmx_client_namespace(const pmx_client_t *c);
+PMX_EXTERN const char *pmx_client_server(const pmx_client_t *c);
+/* TLS statistics: full handshakes and resumed ones since creation. */
+PMX_EXTERN void pmx_client_tls_stats(const pmx_client_t *c, uint64_t *full, uint64_t *resumed);
+
+/* ---- REST --------------------------------------------------------------------------------- */
+/* Result of a GET: HTTP status (0 when no response) and body. err < 0 when no response came
+ * (connect, TLS, timeout) or the status was not 2xx (mapped: 404 -> PMX_ENOTFOUND ...); message
+ * is then one line (the Status message when the server sent one). */
+typedef void (*pmx_get_cb)(pmx_client_t *c, int err, int http_status, const char *body,
+                           size_t len, const char *message, void *data);
+/* GETs path (with query, already encoded) relative to the server URL (its prefix is kept). */
+PMX_EXTERN int pmx_client_get(pmx_client_t *c, const char *path, pmx_get_cb cb, void *data);
+
+typedef struct pmx_container {
+    const char *name;
+    int kind; /* 0 regular, 1 init, 2 ephemeral */
+    int tty, stdin_;
+} pmx_container_t;
+
+typedef struct pmx_pod {
+    const char *name;
+    const char *namespace_;
+    const char *phase;     /* Running, Pending, Succeeded, Failed, Unknown */
+    const char *node_name; /* NULL when unscheduled */
+    const char *default_container; /* annotation kubectl.kubernetes.io/default-container */
+    int deleting;
+    int ready;
+    int restarts;
+    const char *created; /* creationTimestamp */
+    const pmx_container_t *containers;
+    size_t ncontainers;
+} pmx_pod_t;
+
+typedef struct pmx_pod_list {
+    pmx_pod_t *pods;
+    size_t npods;
+} pmx_pod_list_t;
+
+/* err as for pmx_get_cb. The list is valid for the call. */
+typedef void (*pmx_pods_cb)(pmx_client_t *c, int err, const pmx_pod_list_t *list,
+                            const char *message, void *data);
+/* One pod (list of one). */
+PMX_EXTERN int pmx_get_pod(pmx_client_t *c, const char *ns, const char *name, pmx_pods_cb cb,
+                           void *data);
+/* Lists pods; ns NULL = all namespaces; selectors may be NULL. Follows `continue` pages
+ * (page size 500) until done. */
+PMX_EXTERN int pmx_list_pods(pmx_client_t *c, const char *ns, const char *label_selector,
+                             const char *field_selector, pmx_pods_cb cb, void *data);
+/* Resolves a workload ("deploy/web", "deployment/web", "sts/x", "ds/x", "rs/x", "job/x") to its
+ * pods through its spec.selector (matchLabels + matchExpressions). */
+PMX_EXTERN int pmx_list_workload_pods(pmx_client_t *c, const char *ns, const char *workload,
+                                      pmx_pods_cb cb, void *data);
+/* kubectl's choice of one pod among many ("most active" first). Returns index or -1. */
+PMX_EXTERN int pmx_pick_pod(const pmx_pod_list_t *list);
+/* kubectl's container defaulting: -c given ? it : annotation ? it : first regular container.
+ * Returns the name (owned by pod) or NULL. */
+PMX_EXTERN const char *pmx_default_container(const pmx_pod_t *pod);
+
+/* ---- sessions ------------------------------------------------------------------------------ */
+typedef struct pmx_session pmx_session_t;
+
+typedef enum pmx_session_kind { PMX_EXEC = 0, PMX_ATTACH = 1 } pmx_session_kind_t;
+
+typedef enum pmx_state {
+    PMX_STATE_WAITING_CREDENTIALS, /* an exec credential plugin is running */
+    PMX_STATE_RESOLVING,           /* uv_getaddrinfo */
+    PMX_STATE_CONNECTING,          /* TCP */
+    PMX_STATE_TLS_HANDSHAKE,
+    PMX_STATE_UPGRADING,           /* request sent, waiting for 101 */
+    PMX_STATE_OPEN,                /* streams flowing */
+    PMX_STATE_STDIN_CLOSED,        /* v5 close signal sent */
+    PMX_STATE_EXITED,              /* status received (or failure decided) */
+    PMX_STATE_CLOSING,
+    PMX_STATE_CLOSED,
+} pmx_state_t;
+PMX_EXTERN const char *pmx_state_name(pmx_state_t s);
+
+/* How a session ended. Exactly one of: exit code (err == 0), or a failure (err < 0). */
+typedef struct pmx_exit {
+    int err;           /* 0: the command ran and exit_code is its status; <0: PMX_E* */
+    int exit_code;     /* 0..255 when err == 0; -1 otherwise */
+    int http_status;   /* when the failure came with an HTTP status (404, 500...), else 0 */
+    const char *reason;  /* Status reason ("NotFound", "InternalError") or "" */
+    const char *message; /* one line: "pods \"web-9\" not found" */
+    uint64_t bytes_out;  /* stdout + stderr bytes delivered */
+    uint64_t bytes_in;   /* stdin bytes sent */
+    double retry_after;  /* seconds, from Retry-After on 429/503; 0 if none */
+    int command_started; /* 1 once the upgrade succeeded (the command may have run) */
+} pmx_exit_t;
+
+typedef struct pmx_session_cb {
+    void (*on_open)(pmx_session_t *s, const char *protocol, void *data); /* may be NULL */
+    void (*on_stdout)(pmx_session_t *s, const char *buf, size_t len, void *data);
+    void (*on_stderr)(pmx_session_t *s, const char *buf, size_t len, void *data);
+    void (*on_exit)(pmx_session_t *s, const pmx_exit_t *exit, void *data);
+    void (*on_drain)(pmx_session_t *s, void *data); /* queued stdin fell below low-water */
+    void (*on_close)(pmx_session_t *s, void *data);
+} pmx_session_cb_t;
+
+typedef struct pmx_session_opts {
+    pmx_session_kind_t kind;
+    const char *namespace_; /* NULL: the client's namespace */
+    const char *pod;
+    const char *container; /* NULL: none sent (the server picks if the pod has one) */
+    const char *const *argv; /* exec: the command, argc entries */
+    int argc;
+    int stdin_, stdout_, stderr_, tty; /* stdout defaults on if all four are 0 */
+    unsigned width, height; /* tty: initial size sent right after open (0 = none) */
+    /* Sec-WebSocket-Protocol offer; NULL = "v5.channel.k8s.io, v4.channel.k8s.io,
+     * channel.k8s.io" (tests use it to force a protocol). */
+    const char *protocols;
+    uint64_t timeout_ms; /* whole-session deadline (0 = none): the session is closed, the
+                          * server then ends the process; exit err PMX_ETIMEDOUT */
+    size_t stdin_high_water; /* default 1 MiB */
+    size_t stdin_low_water;  /* default 256 KiB */
+} pmx_session_opts_t;
+
+/* Starts a session; progress and results through cb. The session is valid until on_close. */
+PMX_EXTERN int pmx_session_start(pmx_client_t *c, const pmx_session_opts_t *opts,
+                                 const pmx_session_cb_t *cb, void *data, pmx_session_t **out);
+PMX_EXTERN void *pmx_session_data(const pmx_session_t *s);
+PMX_EXTERN pmx_state_t pmx_session_state(const pmx_session_t *s);
+/* Negotiated protocol ("v5.channel.k8s.io", "" for none) once open, else NULL. */
+PMX_EXTERN const char *pmx_session_protocol(const pmx_session_t *s);
+/* Queues stdin bytes (copied; allowed before open, sent once open). Returns the total queued
+ * size (>= 0), or <0. When the size passes the high-water mark, stop writing until on_drain. */
+PMX_EXTERN long pmx_session_write(pmx_session_t *s, const void *buf, size_t len);
+PMX_EXTERN size_t pmx_session_queued(const pmx_session_t *s);
+/* Closes the remote stdin after what is queued: the v5 close signal. On older protocols there
+ * is no way to close stdin alone: returns PMX_ENOTSUP (the caller may close the session). */
+PMX_EXTERN int pmx_session_close_stdin(pmx_session_t *s);
+/* Resizes the remote tty (tty sessions only: PMX_EINVAL otherwise). Coalesced. */
+PMX_EXTERN int pmx_session_resize(pmx_session_t *s, unsigned width, unsigned height);
+/* Stops / restarts reading from the socket: a slow consumer keeps memory bounded. */
+PMX_EXTERN void pmx_session_pause(pmx_session_t *s);
+PMX_EXTERN void pmx_session_resume(pmx_session_t *s);
+/* Cancels (if still running: on_exit with PMX_ECANCELED) and closes. on_close follows. */
+PMX_EXTERN void pmx_session_close(pmx_session_t *s);
+/* One-line description of the failure, "" if none. */
+PMX_EXTERN const char *pmx_session_error(const pmx_session_t *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

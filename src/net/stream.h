@@ -1,0 +1,72 @@
+/* stream: a TCP connection on a libuv loop with optional TLS, for the client and for
+ * podmux-sim. It owns the uv_tcp_t and the tls_conn, keeps written buffers alive until uv_write
+ * completes, counts queued bytes for backpressure, and can pause reading.
+ *
+ * Plaintext in:  stream_cb.on_data.   Plaintext out: stream_write().
+ * All callbacks run from the loop, never from inside the stream_* call that caused them,
+ * except on_data during stream_resume() (documented there). */
+#ifndef PMX_NET_STREAM_H
+#define PMX_NET_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "net/tls.h"
+
+typedef struct stream stream_t;
+
+typedef struct stream_cb {
+    /* TCP connected (client) and, with TLS, handshake done. status 0 or <0 (text in
+     * stream_error()). */
+    void (*on_ready)(stream_t *s, int status);
+    /* Plaintext from the peer. Return 0 to continue, 1 to pause (as stream_pause()). */
+    int (*on_data)(stream_t *s, const uint8_t *data, size_t len);
+    /* The peer ended the stream (EOF / close_notify: status 0) or it failed (<0). Called at most
+     * once; after it no more on_data. The owner then calls stream_close(). */
+    void (*on_end)(stream_t *s, int status);
+    /* Queued bytes dropped below the low-water mark after having been above high-water. */
+    void (*on_drain)(stream_t *s);
+    /* After stream_close(): the handle is gone; the owner may free what data points to. */
+    void (*on_close)(stream_t *s);
+} stream_cb_t;
+
+typedef struct stream_opts {
+    tls_ctx_t *tls;          /* NULL: plain TCP */
+    const char *server_name; /* client: host for SNI / verification (IP literals ok) */
+    const char *verify_name; /* client: tls-server-name override */
+    const tls_session_t *resume; /* client: TLS session to offer */
+    size_t high_water;       /* default 1 MiB */
+    size_t low_water;        /* default 256 KiB */
+} stream_opts_t;
+
+/* Client: connects to addr (already resolved). */
+int stream_connect(uv_loop_t *loop, const struct sockaddr *addr, const stream_opts_t *opts,
+                   const stream_cb_t *cb, void *data, stream_t **out);
+/* Server: accepts a pending connection from listener. */
+int stream_accept(uv_stream_t *listener, const stream_opts_t *opts, const stream_cb_t *cb,
+                  void *data, stream_t **out);
+
+void *stream_data(const stream_t *s);
+/* Copies data and queues it (encrypting it first with TLS: a write <= 16 KiB is one record).
+ * Returns 0 or <0. Never calls a callback before returning. */
+int stream_write(stream_t *s, const void *data, size_t len);
+/* Bytes handed to the kernel-side write queue and not yet completed. */
+size_t stream_queued(const stream_t *s);
+int stream_above_high_water(const stream_t *s);
+void stream_pause(stream_t *s);
+/* Restarts reading; plaintext the TLS engine already holds is delivered from a later loop turn. */
+void stream_resume(stream_t *s);
+/* Half-close after queued writes (TLS close_notify, then TCP shutdown). */
+int stream_shutdown(stream_t *s);
+/* Closes now (queued writes that the kernel has not taken are dropped); on_close follows. */
+void stream_close(stream_t *s);
+/* Closes after the queued writes complete (what a server does after its final frame). */
+void stream_close_after_write(stream_t *s);
+const char *stream_error(const stream_t *s);
+tls_conn_t *stream_tls(stream_t *s);
+uint64_t stream_bytes_in(const stream_t *s);
+uint64_t stream_bytes_out(const stream_t *s);
+uv_tcp_t *stream_tcp(stream_t *s);
+
+#endif
