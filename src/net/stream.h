@@ -43,7 +43,8 @@ typedef struct stream_opts {
 /* Client: connects to addr (already resolved). */
 int stream_connect(uv_loop_t *loop, const struct sockaddr *addr, const stream_opts_t *opts,
                    const stream_cb_t *cb, void *data, stream_t **out);
-/* Server: accepts a pending connection from listener. */
+/* Server: accepts a pending connection from listener. With TLS, on_ready follows the handshake;
+ * without TLS the stream is ready at once and on_ready is not called. */
 int stream_accept(uv_stream_t *listener, const stream_opts_t *opts, const stream_cb_t *cb,
                   void *data, stream_t **out);
 
@@ -68,5 +69,7 @@ tls_conn_t *stream_tls(stream_t *s);
 uint64_t stream_bytes_in(const stream_t *s);
 uint64_t stream_bytes_out(const stream_t *s);
 uv_tcp_t *stream_tcp(stream_t *s);
+/* 1 once the TCP connection is up (tells a connect failure from a TLS one). */
+int stream_connected(const stream_t *s);
 
 #endif

@@ -1,0 +1,268 @@
+/* client: one cluster. Reads the configuration once, owns the TLS context(s), the TLS session
+ * used for resumption, the credential cache and the resolved address. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+void pmx_log(pmx_client_t *c, const char *fmt, ...)
+{
+    if (!c->opts.log) return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    c->opts.log(c->opts.log_data, line);
+}
+
+int pmx_err_from_http(int status)
+{
+    switch (status) {
+    case 400:
+        return PMX_EBADREQUEST;
+    case 401:
+        return PMX_EUNAUTHORIZED;
+    case 403:
+        return PMX_EFORBIDDEN;
+    case 404:
+        return PMX_ENOTFOUND;
+    case 429:
+        return PMX_ETOOMANY;
+    default:
+        return status >= 500 ? PMX_ESERVER : PMX_EHTTP;
+    }
+}
+
+void pmx_message_from_body(const char *body, size_t len, int status, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    if (body && len) {
+        cJSON *j = cJSON_ParseWithLength(body, len);
+        const cJSON *m = j ? cJSON_GetObjectItemCaseSensitive(j, "message") : NULL;
+        if (cJSON_IsString(m) && m->valuestring[0]) {
+            snprintf(out, outlen, "%s", m->valuestring);
+        } else if (!j) {
+            /* Plain text (the kubelet's errors): its first line, printable bytes only. */
+            size_t n = 0;
+            for (size_t i = 0; i < len && n + 1 < outlen && body[i] != '\n'; i++)
+                out[n++] = (unsigned char)body[i] >= ' ' ? body[i] : ' ';
+            out[n] = '\0';
+        }
+        cJSON_Delete(j);
+    }
+    if (!out[0]) snprintf(out, outlen, "the server answered HTTP %d", status);
+}
+
+/* ---- server URL ----------------------------------------------------------------------------- */
+static int parse_server(pmx_client_t *c, const char *url, char *err, size_t errlen)
+{
+    const char *p;
+    if (!strncmp(url, "https://", 8)) {
+        c->https = 1;
+        p = url + 8;
+    } else if (!strncmp(url, "http://", 7)) {
+        p = url + 7;
+    } else {
+        snprintf(err, errlen, "server \"%s\": not an http:// or https:// URL", url);
+        return PMX_ECONFIG;
+    }
+    const char *host_end, *host = p;
+    if (*p == '[') {
+        host = p + 1;
+        host_end = strchr(p, ']');
+        if (!host_end) goto bad;
+        p = host_end + 1;
+    } else {
+        host_end = p + strcspn(p, ":/?#");
+        p = host_end;
+    }
+    if (host_end == host) goto bad;
+    c->host = strndup(host, (size_t)(host_end - host));
+    c->port = c->https ? 443 : 80;
+    if (*p == ':') {
+        char *end;
+        long port = strtol(p + 1, &end, 10);
+        if (end == p + 1 || port <= 0 || port > 65535) goto bad;
+        c->port = (int)port;
+        p = end;
+    }
+    size_t plen = strcspn(p, "?#");
+    while (plen && p[plen - 1] == '/') plen--;
+    c->prefix = strndup(p, plen);
+    int v6 = strchr(c->host, ':') != NULL;
+    size_t hl = strlen(c->host) + 16;
+    c->hostport = malloc(hl);
+    if (!c->host || !c->prefix || !c->hostport) return PMX_ENOMEM;
+    snprintf(c->hostport, hl, v6 ? "[%s]:%d" : "%s:%d", c->host, c->port);
+    struct sockaddr_in a4;
+    struct sockaddr_in6 a6;
+    if (uv_ip4_addr(c->host, c->port, &a4) == 0) {
+        memcpy(&c->addr, &a4, sizeof a4);
+        c->addr_ok = 1;
+    } else if (uv_ip6_addr(c->host, c->port, &a6) == 0) {
+        memcpy(&c->addr, &a6, sizeof a6);
+        c->addr_ok = 1;
+    }
+    return 0;
+bad:
+    snprintf(err, errlen, "server \"%s\": malformed URL", url);
+    return PMX_ECONFIG;
+}
+
+/* ---- TLS ------------------------------------------------------------------------------------ */
+static tls_ctx_t *make_tls(pmx_client_t *c, const auth_cred_t *cred, char *err, size_t errlen)
+{
+    const kcfg_t *k = c->cfg;
+    tls_ctx_opts_t o = {0};
+    o.ca_file = k->ca_file;
+    o.ca_data = k->ca_data;
+    o.ca_data_len = k->ca_data_len;
+    o.insecure = k->insecure;
+    if (cred && cred->cert_pem) {
+        o.cert_data = cred->cert_pem;
+        o.cert_data_len = cred->cert_pem_len;
+        o.key_data = cred->key_pem;
+        o.key_data_len = cred->key_pem_len;
+    } else {
+        o.cert_file = k->client_cert_file;
+        o.cert_data = k->client_cert_data;
+        o.cert_data_len = k->client_cert_data_len;
+        o.key_file = k->client_key_file;
+        o.key_data = k->client_key_data;
+        o.key_data_len = k->client_key_data_len;
+    }
+    tls_ctx_t *ctx = NULL;
+    if (tls_ctx_new(&o, &ctx, err, errlen) < 0) return NULL;
+    return ctx;
+}
+
+tls_ctx_t *pmx_client_tls(pmx_client_t *c, const auth_cred_t *cred, char *err, size_t errlen)
+{
+    if (c->tls && (!cred || !cred->cert_pem || c->tls->cred_generation == cred->generation))
+        return c->tls->ctx;
+    pmx_tls_gen_t *g = calloc(1, sizeof *g);
+    if (!g) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    g->ctx = make_tls(c, cred, err, errlen);
+    if (!g->ctx) {
+        free(g);
+        return NULL;
+    }
+    g->cred_generation = cred ? cred->generation : 0;
+    g->older = c->tls; /* kept until the client is freed: live streams may use it */
+    c->tls = g;
+    if (c->resume) {
+        tls_session_free(c->resume); /* a session of another identity must not be resumed */
+        c->resume = NULL;
+    }
+    return g->ctx;
+}
+
+void pmx_client_tls_done(pmx_client_t *c, tls_conn_t *conn)
+{
+    if (tls_conn_resumed(conn)) {
+        c->tls_resumed++;
+        return;
+    }
+    c->tls_full++;
+    tls_session_t *sess = NULL;
+    if (tls_conn_get_session(conn, &sess) == 0) {
+        if (c->resume) tls_session_free(c->resume);
+        c->resume = sess;
+    }
+}
+
+/* ---- public ----------------------------------------------------------------------------- */
+PMX_API int pmx_client_new(uv_loop_t *loop, const pmx_client_opts_t *opts, pmx_client_t **out,
+                           char *err, size_t errlen)
+{
+    char dummy[8];
+    if (!err) {
+        err = dummy;
+        errlen = sizeof dummy;
+    }
+    err[0] = '\0';
+    if (!loop || !out) return PMX_EINVAL;
+    pmx_client_t *c = calloc(1, sizeof *c);
+    if (!c) return PMX_ENOMEM;
+    c->loop = loop;
+    if (opts) c->opts = *opts;
+    if (!c->opts.connect_timeout_ms) c->opts.connect_timeout_ms = 10000;
+    if (!c->opts.handshake_timeout_ms) c->opts.handshake_timeout_ms = 10000;
+    if (!c->opts.upgrade_timeout_ms) c->opts.upgrade_timeout_ms = 30000;
+    if (!c->opts.request_timeout_ms) c->opts.request_timeout_ms = 30000;
+    if (!c->opts.keepalive_ms) c->opts.keepalive_ms = 5000;
+
+    kcfg_opts_t ko = {0};
+    ko.kubeconfig = c->opts.kubeconfig;
+    ko.context = c->opts.context;
+    ko.cluster = c->opts.cluster;
+    ko.user = c->opts.user;
+    ko.namespace_ = c->opts.namespace_;
+    ko.server = c->opts.server;
+    ko.token = c->opts.token;
+    ko.ca_file = c->opts.ca_file;
+    ko.insecure = c->opts.insecure;
+    int r = kcfg_load(&ko, &c->cfg, err, errlen);
+    if (r < 0) {
+        free(c);
+        return PMX_ECONFIG;
+    }
+    r = parse_server(c, c->cfg->server, err, errlen);
+    if (r == 0 && auth_new(loop, c->cfg, &c->auth) < 0) {
+        snprintf(err, errlen, "cannot set up credentials");
+        r = PMX_ECONFIG;
+    }
+    if (r == 0 && c->https) {
+        /* Built now so that a bad CA or key is reported at once, not per session. */
+        if (!pmx_client_tls(c, NULL, err, errlen)) r = PMX_ECONFIG;
+    }
+    if (r < 0) {
+        c->live = 0;
+        pmx_client_free(c);
+        return r;
+    }
+    *out = c;
+    return 0;
+}
+
+PMX_API int pmx_client_free(pmx_client_t *c)
+{
+    if (!c) return 0;
+    if (c->live) return PMX_EBUSY;
+    for (pmx_tls_gen_t *g = c->tls, *next; g; g = next) {
+        next = g->older;
+        tls_ctx_free(g->ctx);
+        free(g);
+    }
+    if (c->resume) tls_session_free(c->resume);
+    if (c->auth) auth_free(c->auth);
+    kcfg_free(c->cfg);
+    free(c->host);
+    free(c->hostport);
+    free(c->prefix);
+    free(c);
+    return 0;
+}
+
+PMX_API const char *pmx_client_namespace(const pmx_client_t *c)
+{
+    return c->cfg && c->cfg->namespace_ ? c->cfg->namespace_ : "default";
+}
+
+PMX_API const char *pmx_client_server(const pmx_client_t *c)
+{
+    return c->cfg ? c->cfg->server : "";
+}
+
+PMX_API void pmx_client_tls_stats(const pmx_client_t *c, uint64_t *full, uint64_t *resumed)
+{
+    if (full) *full = c->tls_full;
+    if (resumed) *resumed = c->tls_resumed;
+}

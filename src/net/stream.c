@@ -1,0 +1,434 @@
+/* stream: TCP (+ TLS) on a libuv loop. See stream.h.
+ *
+ * Each ciphertext (or plaintext, without TLS) chunk becomes one uv_write with its own copy, so a
+ * TLS record is never split across writes by us and the bytes live until the write completes.
+ * Handles: the TCP handle and a zero-delay timer used to deliver buffered plaintext after a
+ * resume from a fresh loop turn; on_close runs when both are closed. */
+#include "net/stream.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STREAM_READ_CHUNK (64 * 1024)
+
+struct stream {
+    uv_tcp_t tcp;
+    uv_timer_t pump;
+    uv_connect_t connect_req;
+    uv_shutdown_t shutdown_req;
+    tls_conn_t *tls;
+    stream_cb_t cb;
+    void *data;
+    size_t queued, high_water, low_water;
+    uint64_t bytes_in, bytes_out;
+    int open_handles;
+    unsigned is_server : 1, reading : 1, paused : 1, ended : 1, closing : 1, ready : 1,
+        above_hw : 1, close_after_write : 1, shutdown_after_write : 1, in_read : 1,
+        connected : 1;
+    char err[256];
+};
+
+typedef struct wreq {
+    uv_write_t req;
+    stream_t *s;
+    size_t len;
+    char bytes[];
+} wreq_t;
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    stream_t *s = h->data;
+    if (--s->open_handles > 0) return;
+    if (s->tls) tls_conn_free(s->tls);
+    s->tls = NULL;
+    if (s->cb.on_close) s->cb.on_close(s);
+    free(s);
+}
+
+static void set_err(stream_t *s, const char *fmt, const char *detail)
+{
+    snprintf(s->err, sizeof s->err, fmt, detail);
+}
+
+/* Ends the stream once: no more on_data after this. */
+static void stream_end(stream_t *s, int status)
+{
+    if (s->ended || s->closing) return;
+    s->ended = 1;
+    if (s->reading) uv_read_stop((uv_stream_t *)&s->tcp);
+    s->reading = 0;
+    if (s->cb.on_end) s->cb.on_end(s, status);
+}
+
+static void fail_ready(stream_t *s, int status)
+{
+    if (!s->ready && s->cb.on_ready) {
+        s->ready = 1; /* reported */
+        s->ended = 1;
+        if (s->reading) uv_read_stop((uv_stream_t *)&s->tcp);
+        s->reading = 0;
+        s->cb.on_ready(s, status);
+        return;
+    }
+    stream_end(s, status);
+}
+
+static void after_write(uv_write_t *req, int status)
+{
+    wreq_t *w = (wreq_t *)req;
+    stream_t *s = w->s;
+    s->queued -= w->len;
+    free(w);
+    if (s->closing) return;
+    if (status < 0) {
+        set_err(s, "write failed: %s", uv_strerror(status));
+        if (s->close_after_write)
+            stream_close(s);
+        else
+            stream_end(s, -EIO);
+        return;
+    }
+    if (s->queued == 0 && s->close_after_write) {
+        stream_close(s);
+        return;
+    }
+    if (s->queued == 0 && s->shutdown_after_write) {
+        s->shutdown_after_write = 0;
+        uv_shutdown(&s->shutdown_req, (uv_stream_t *)&s->tcp, NULL);
+    }
+    if (s->above_hw && s->queued <= s->low_water) {
+        s->above_hw = 0;
+        if (s->cb.on_drain) s->cb.on_drain(s);
+    }
+}
+
+/* Queues raw bytes (ciphertext with TLS) as one uv_write. */
+static int raw_write(stream_t *s, const uint8_t *data, size_t len)
+{
+    if (s->closing) return -EPIPE;
+    wreq_t *w = malloc(sizeof *w + len);
+    if (!w) return -ENOMEM;
+    w->s = s;
+    w->len = len;
+    memcpy(w->bytes, data, len);
+    uv_buf_t b = uv_buf_init(w->bytes, (unsigned)len);
+    int r = uv_write(&w->req, (uv_stream_t *)&s->tcp, &b, 1, after_write);
+    if (r < 0) {
+        free(w);
+        set_err(s, "write failed: %s", uv_strerror(r));
+        return -EIO;
+    }
+    s->queued += len;
+    s->bytes_out += len;
+    if (s->queued > s->high_water) s->above_hw = 1;
+    return 0;
+}
+
+/* ---- TLS engine callbacks ------------------------------------------------------------------ */
+static int tls_send_cb(void *arg, const uint8_t *data, size_t len)
+{
+    return raw_write(arg, data, len);
+}
+
+static int tls_recv_cb(void *arg, const uint8_t *data, size_t len)
+{
+    stream_t *s = arg;
+    if (s->ended || s->closing) return 1;
+    int pause = s->cb.on_data ? s->cb.on_data(s, data, len) : 0;
+    if (s->closing || s->ended) return 1;
+    if (pause || s->paused) {
+        stream_pause(s);
+        return 1;
+    }
+    return 0;
+}
+
+static void tls_handshake_cb(void *arg, int status)
+{
+    stream_t *s = arg;
+    if (status < 0) {
+        set_err(s, "%s", tls_conn_error(s->tls));
+        fail_ready(s, status);
+        return;
+    }
+    s->ready = 1;
+    if (s->cb.on_ready) s->cb.on_ready(s, 0);
+}
+
+/* ---- reading ------------------------------------------------------------------------------ */
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)h;
+    (void)suggested;
+    buf->base = malloc(STREAM_READ_CHUNK);
+    buf->len = buf->base ? STREAM_READ_CHUNK : 0;
+}
+
+static void handle_tls_status(stream_t *s, int r)
+{
+    if (r == 0 || s->closing || s->ended) return;
+    if (r == TLS_ECLOSED) {
+        stream_end(s, 0);
+        return;
+    }
+    set_err(s, "%s", tls_conn_error(s->tls));
+    if (!s->ready)
+        fail_ready(s, r);
+    else
+        stream_end(s, r);
+}
+
+static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
+{
+    stream_t *s = h->data;
+    if (nread > 0 && !s->closing && !s->ended) {
+        s->bytes_in += (uint64_t)nread;
+        s->in_read = 1;
+        if (s->tls) {
+            handle_tls_status(s, tls_conn_feed(s->tls, (const uint8_t *)buf->base, (size_t)nread));
+        } else if (s->cb.on_data && s->cb.on_data(s, (const uint8_t *)buf->base, (size_t)nread)) {
+            stream_pause(s);
+        }
+        s->in_read = 0;
+    } else if (nread < 0 && !s->closing) {
+        if (nread == UV_EOF) {
+            if (!s->ready) {
+                set_err(s, "%s", "connection closed by peer during TLS handshake");
+                fail_ready(s, -ECONNRESET);
+            } else {
+                stream_end(s, 0);
+            }
+        } else {
+            set_err(s, "read failed: %s", uv_strerror((int)nread));
+            if (!s->ready)
+                fail_ready(s, -ECONNRESET);
+            else
+                stream_end(s, (int)nread == UV_ECONNRESET ? -ECONNRESET : -EIO);
+        }
+    }
+    free(buf->base);
+}
+
+static int start_reading(stream_t *s)
+{
+    if (s->reading || s->ended || s->closing) return 0;
+    int r = uv_read_start((uv_stream_t *)&s->tcp, alloc_cb, read_cb);
+    if (r == 0) s->reading = 1;
+    return r;
+}
+
+static void pump_cb(uv_timer_t *t)
+{
+    stream_t *s = t->data;
+    if (s->closing || s->ended || s->paused) return;
+    if (s->tls && s->ready) handle_tls_status(s, tls_conn_pump(s->tls));
+    if (!s->closing && !s->ended && !s->paused) start_reading(s);
+}
+
+/* ---- setup -------------------------------------------------------------------------------- */
+static stream_t *stream_alloc(uv_loop_t *loop, const stream_opts_t *opts, const stream_cb_t *cb,
+                              void *data)
+{
+    stream_t *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->cb = *cb;
+    s->data = data;
+    s->high_water = opts && opts->high_water ? opts->high_water : 1024 * 1024;
+    s->low_water = opts && opts->low_water ? opts->low_water : 256 * 1024;
+    if (uv_tcp_init(loop, &s->tcp) < 0) {
+        free(s);
+        return NULL;
+    }
+    s->tcp.data = s;
+    s->open_handles = 1;
+    uv_timer_init(loop, &s->pump);
+    s->pump.data = s;
+    s->open_handles++;
+    return s;
+}
+
+static int setup_tls(stream_t *s, const stream_opts_t *opts)
+{
+    if (!opts || !opts->tls) return 0;
+    tls_io_t io = {tls_send_cb, tls_recv_cb, tls_handshake_cb, s};
+    int r = tls_conn_new(opts->tls, s->is_server ? NULL : opts->server_name,
+                         s->is_server ? NULL : opts->verify_name, &io, &s->tls);
+    if (r < 0) return r;
+    if (!s->is_server && opts->resume) tls_conn_set_session(s->tls, opts->resume);
+    return 0;
+}
+
+static void connect_cb(uv_connect_t *req, int status)
+{
+    stream_t *s = req->data;
+    if (s->closing) return;
+    if (status < 0) {
+        set_err(s, "%s", uv_strerror(status));
+        fail_ready(s, status == UV_ECONNREFUSED ? -ECONNREFUSED : -EIO);
+        return;
+    }
+    s->connected = 1;
+    uv_tcp_nodelay(&s->tcp, 1);
+    if (start_reading(s) < 0) {
+        set_err(s, "%s", "cannot read from socket");
+        fail_ready(s, -EIO);
+        return;
+    }
+    if (!s->tls) {
+        s->ready = 1;
+        if (s->cb.on_ready) s->cb.on_ready(s, 0);
+        return;
+    }
+    int r = tls_conn_start(s->tls);
+    if (r < 0) {
+        set_err(s, "%s", tls_conn_error(s->tls));
+        fail_ready(s, r);
+    }
+}
+
+int stream_connect(uv_loop_t *loop, const struct sockaddr *addr, const stream_opts_t *opts,
+                   const stream_cb_t *cb, void *data, stream_t **out)
+{
+    stream_t *s = stream_alloc(loop, opts, cb, data);
+    if (!s) return -ENOMEM;
+    int r = setup_tls(s, opts);
+    if (r == 0) {
+        s->connect_req.data = s;
+        r = uv_tcp_connect(&s->connect_req, &s->tcp, addr, connect_cb);
+        if (r < 0) r = -EINVAL;
+    }
+    if (r < 0) {
+        s->cb.on_close = NULL;
+        stream_close(s);
+        return r;
+    }
+    *out = s;
+    return 0;
+}
+
+int stream_accept(uv_stream_t *listener, const stream_opts_t *opts, const stream_cb_t *cb,
+                  void *data, stream_t **out)
+{
+    stream_t *s = stream_alloc(listener->loop, opts, cb, data);
+    if (!s) return -ENOMEM;
+    s->is_server = 1;
+    int r = uv_accept(listener, (uv_stream_t *)&s->tcp);
+    if (r == 0) r = setup_tls(s, opts);
+    if (r == 0) {
+        uv_tcp_nodelay(&s->tcp, 1);
+        r = start_reading(s) < 0 ? -EIO : 0;
+    }
+    if (r < 0) {
+        s->cb.on_close = NULL;
+        stream_close(s);
+        return r;
+    }
+    if (!s->tls) {
+        /* Plain TCP: ready now, reported from the loop like every other callback. */
+        s->ready = 1;
+    }
+    *out = s;
+    return 0;
+}
+
+/* ---- public calls ------------------------------------------------------------------------- */
+void *stream_data(const stream_t *s)
+{
+    return s->data;
+}
+
+int stream_write(stream_t *s, const void *data, size_t len)
+{
+    if (s->closing || s->close_after_write) return -EPIPE;
+    if (len == 0) return 0;
+    if (s->tls) return tls_conn_write(s->tls, data, len);
+    return raw_write(s, data, len);
+}
+
+size_t stream_queued(const stream_t *s)
+{
+    return s->queued;
+}
+
+int stream_above_high_water(const stream_t *s)
+{
+    return s->queued > s->high_water;
+}
+
+void stream_pause(stream_t *s)
+{
+    s->paused = 1;
+    if (s->reading) uv_read_stop((uv_stream_t *)&s->tcp);
+    s->reading = 0;
+}
+
+void stream_resume(stream_t *s)
+{
+    if (!s->paused || s->closing || s->ended) return;
+    s->paused = 0;
+    uv_timer_start(&s->pump, pump_cb, 0, 0);
+}
+
+int stream_shutdown(stream_t *s)
+{
+    if (s->closing) return -EPIPE;
+    if (s->tls && s->ready) tls_conn_close_notify(s->tls);
+    if (s->queued)
+        s->shutdown_after_write = 1;
+    else
+        uv_shutdown(&s->shutdown_req, (uv_stream_t *)&s->tcp, NULL);
+    return 0;
+}
+
+void stream_close(stream_t *s)
+{
+    if (s->closing) return;
+    s->closing = 1;
+    if (s->reading) uv_read_stop((uv_stream_t *)&s->tcp);
+    s->reading = 0;
+    uv_close((uv_handle_t *)&s->pump, on_handle_closed);
+    uv_close((uv_handle_t *)&s->tcp, on_handle_closed);
+}
+
+void stream_close_after_write(stream_t *s)
+{
+    if (s->closing || s->close_after_write) return;
+    if (s->tls && s->ready && !s->ended) tls_conn_close_notify(s->tls);
+    if (s->queued == 0) {
+        stream_close(s);
+        return;
+    }
+    s->close_after_write = 1;
+}
+
+const char *stream_error(const stream_t *s)
+{
+    return s->err;
+}
+
+tls_conn_t *stream_tls(stream_t *s)
+{
+    return s->tls;
+}
+
+uint64_t stream_bytes_in(const stream_t *s)
+{
+    return s->bytes_in;
+}
+
+uint64_t stream_bytes_out(const stream_t *s)
+{
+    return s->bytes_out;
+}
+
+int stream_connected(const stream_t *s)
+{
+    return s->connected || s->is_server;
+}
+
+uv_tcp_t *stream_tcp(stream_t *s)
+{
+    return &s->tcp;
+}
