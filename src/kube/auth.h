@@ -36,4 +36,23 @@ int auth_get(auth_t *a, int force_refresh, auth_cb cb, void *arg, auth_cred_t *c
 /* Withdraws a pending callback (a session closed while waiting). */
 void auth_cancel(auth_t *a, auth_cb cb, void *arg);
 
+/* Exec plugin timeout (default 60 s): the plugin is killed and the waiters get an error. */
+void auth_set_exec_timeout(auth_t *a, uint64_t timeout_ms);
+
+/* One decoded ExecCredential (plugin stdout). Strings are heap, NULL when absent. */
+typedef struct auth_exec_cred {
+    char *token;
+    char *cert_pem; /* clientCertificateData */
+    char *key_pem;  /* clientKeyData */
+    int has_expiry; /* 0: no expirationTimestamp, cache forever */
+    int64_t expiry; /* Unix seconds */
+} auth_exec_cred_t;
+
+/* Decodes plugin output configured for api_version, with client-go's messages ("exec plugin
+ * didn't return a status field", "exec plugin is configured to use API version X, plugin returned
+ * version Y", ...). 0 or <0 with err set; *out is cleared on error. */
+int auth_parse_exec_credential(const char *api_version, const char *json, size_t len,
+                               auth_exec_cred_t *out, char *err, size_t errlen);
+void auth_exec_cred_clear(auth_exec_cred_t *c);
+
 #endif

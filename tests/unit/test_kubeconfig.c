@@ -1,0 +1,405 @@
+/* kubeconfig: file choice, merge, relative paths, overrides, validation messages, in-cluster.
+ * Fixtures live in tests/unit/data/kubeconfig; every expectation is an exact value. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kube/kubeconfig.h"
+#include "podmux.h"
+
+static char fixdir[PATH_MAX];
+static char err[1024];
+
+static const char *fx(const char *name)
+{
+    static char path[4][PATH_MAX];
+    static int i;
+    i = (i + 1) % 4;
+    snprintf(path[i], sizeof path[i], "%s/%s", fixdir, name);
+    return path[i];
+}
+
+static kcfg_t *load_ok(const kcfg_opts_t *o)
+{
+    kcfg_t *c = NULL;
+    err[0] = 0;
+    int rc = kcfg_load(o, &c, err, sizeof err);
+    if (rc) fail_msg("kcfg_load: %d %s", rc, err);
+    return c;
+}
+
+static void load_fails(const kcfg_opts_t *o, const char *want)
+{
+    kcfg_t *c = NULL;
+    err[0] = 0;
+    assert_true(kcfg_load(o, &c, err, sizeof err) < 0);
+    assert_null(c);
+    assert_string_equal(err, want);
+}
+
+static void test_merge_first_file_wins(void **state)
+{
+    char env[2 * PATH_MAX + 2];
+    snprintf(env, sizeof env, "%s:%s", fx("a.yaml"), fx("b.yaml"));
+    kcfg_opts_t o = {.env = env, .home = "/nonexistent"};
+    kcfg_t *c = load_ok(&o);
+    /* current-context from b (a has none); ctx-b -> c2 and u2 only exist in b */
+    assert_string_equal(c->context_name, "ctx-b");
+    assert_string_equal(c->source, fx("b.yaml"));
+    assert_string_equal(c->cluster_name, "c2");
+    assert_string_equal(c->user_name, "u2");
+    assert_string_equal(c->namespace_, "default");
+    assert_string_equal(c->server, "https://b2.example:443/prefix");
+    assert_string_equal(c->proxy_url, "http://proxy.example:3128");
+    /* both CA forms are kept; data wins where it is used */
+    assert_string_equal(c->ca_file, fx("ca/b-ca.crt"));
+    assert_int_equal(c->ca_data_len, 6);
+    assert_memory_equal(c->ca_data, "PEM-B\n", 7);
+    assert_string_equal(c->token, "static-A");
+    assert_string_equal(c->token_file, fx("tokens/u2-token"));
+    assert_null(c->exec);
+    kcfg_free(c);
+
+    /* ctx-a, c1 and u1 exist in both: a's win whole (b's client cert for u1 is dropped). */
+    o.context = "ctx-a";
+    c = load_ok(&o);
+    assert_string_equal(c->source, fx("a.yaml"));
+    assert_string_equal(c->cluster_name, "c1");
+    assert_string_equal(c->server, "https://a.example:6443");
+    assert_string_equal(c->ca_file, fx("ca/a-ca.crt"));
+    assert_null(c->ca_data);
+    assert_string_equal(c->tls_server_name, "a.internal");
+    assert_string_equal(c->token, "tok-a");
+    assert_null(c->client_cert_file);
+    assert_null(c->client_key_file);
+    assert_string_equal(c->namespace_, "team-a");
+    kcfg_free(c);
+}
+
+static void test_kubeconfig_env_skips_missing_and_duplicates(void **state)
+{
+    char env[3 * PATH_MAX + 16];
+    snprintf(env, sizeof env, "/nonexistent/x::%s:%s", fx("b.yaml"), fx("b.yaml"));
+    kcfg_opts_t o = {.env = env, .home = "/nonexistent"};
+    kcfg_t *c = load_ok(&o);
+    assert_string_equal(c->context_name, "ctx-b");
+    kcfg_free(c);
+
+    o.env = "/nonexistent/x:/nonexistent/y";
+    load_fails(&o, "invalid configuration: no configuration has been provided (KUBECONFIG files "
+                   "not found: /nonexistent/x, /nonexistent/y)");
+}
+
+static void test_explicit_kubeconfig_must_exist(void **state)
+{
+    kcfg_opts_t o = {.kubeconfig = "/nonexistent/config", .env = fx("b.yaml")};
+    load_fails(&o, "kubeconfig /nonexistent/config: no such file or directory");
+    o.kubeconfig = fx("a.yaml"); /* KUBECONFIG is ignored when --kubeconfig is given */
+    o.context = "ctx-a";
+    kcfg_t *c = load_ok(&o);
+    assert_string_equal(c->token, "tok-a");
+    kcfg_free(c);
+}
+
+static void test_home_default(void **state)
+{
+    char home[] = "/tmp/pmx-kcfg-home-XXXXXX", dir[PATH_MAX], path[PATH_MAX + 16];
+    assert_non_null(mkdtemp(home));
+    snprintf(dir, sizeof dir, "%s/.kube", home);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    snprintf(path, sizeof path, "%s/config", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("current-context: h\ncontexts:\n- name: h\n  context: {cluster: c}\nclusters:\n"
+          "- name: c\n  cluster: {server: 'https://home.example'}\n",
+          f);
+    fclose(f);
+    kcfg_opts_t o = {.env = "", .home = home};
+    kcfg_t *c = load_ok(&o);
+    assert_string_equal(c->server, "https://home.example");
+    assert_string_equal(c->source, path);
+    kcfg_free(c);
+    unlink(path);
+    rmdir(dir);
+    rmdir(home);
+}
+
+static void test_missing_context_lists_contexts(void **state)
+{
+    char env[2 * PATH_MAX + 2];
+    snprintf(env, sizeof env, "%s:%s", fx("a.yaml"), fx("b.yaml"));
+    kcfg_opts_t o = {.env = env, .context = "nope"};
+    load_fails(&o, "context \"nope\" does not exist (contexts: ctx-a, ctx-b)");
+    o.context = "ctx-a";
+    o.user = "ghost";
+    load_fails(&o, "invalid configuration: user \"ghost\" was not found for context \"ctx-a\"");
+    o.user = NULL;
+    o.cluster = "ghost";
+    load_fails(&o, "invalid configuration: cluster \"ghost\" was not found for context \"ctx-a\"");
+}
+
+static void test_insecure_with_ca_is_an_error(void **state)
+{
+    kcfg_opts_t o = {.kubeconfig = fx("insecure-ca.yaml")};
+    load_fails(&o, "specifying a root certificates file with the insecure flag is not allowed");
+    /* --insecure-skip-tls-verify on the command line clears the CA instead (client-go) */
+    o.insecure = 1;
+    kcfg_t *c = load_ok(&o);
+    assert_true(c->insecure);
+    assert_null(c->ca_data);
+    assert_null(c->ca_file);
+    kcfg_free(c);
+}
+
+static void test_bad_yaml_names_line(void **state)
+{
+    char want[PATH_MAX + 200];
+    kcfg_opts_t o = {.kubeconfig = fx("bad-yaml.yaml")};
+    snprintf(want, sizeof want,
+             "kubeconfig %s line 7: yaml: found unexpected end of stream while scanning a "
+             "quoted scalar",
+             fx("bad-yaml.yaml"));
+    load_fails(&o, want);
+    o.kubeconfig = fx("bad-type.yaml");
+    snprintf(want, sizeof want,
+             "kubeconfig %s line 7: clusters[0].cluster.server: expected a string",
+             fx("bad-type.yaml"));
+    load_fails(&o, want);
+    o.kubeconfig = fx("bad-bool.yaml");
+    snprintf(want, sizeof want,
+             "kubeconfig %s line 5: clusters[0].cluster.insecure-skip-tls-verify: expected a "
+             "boolean",
+             fx("bad-bool.yaml"));
+    load_fails(&o, want);
+}
+
+static void test_two_methods(void **state)
+{
+    kcfg_opts_t o = {.kubeconfig = fx("two-methods.yaml")};
+    load_fails(&o, "invalid configuration: more than one authentication method found for u; "
+                   "found [token basicAuth], only one is allowed");
+}
+
+static void test_exec_user(void **state)
+{
+    kcfg_opts_t o = {.kubeconfig = fx("exec.yaml")};
+    kcfg_t *c = load_ok(&o);
+    kcfg_exec_t *e = c->exec;
+    assert_non_null(e);
+    assert_string_equal(e->api_version, "client.authentication.k8s.io/v1");
+    assert_string_equal(e->command, fx("bin/plugin.sh"));
+    assert_int_equal(e->nargs, 2);
+    assert_string_equal(e->args[0], "--flag");
+    assert_string_equal(e->args[1], "two words");
+    assert_null(e->args[2]);
+    assert_int_equal(e->nenv, 2);
+    assert_string_equal(e->env[0], "FOO=bar");
+    assert_string_equal(e->env[1], "EMPTY=");
+    assert_string_equal(e->install_hint, "\x1b[1minstall\x1b[0m it");
+    assert_true(e->provide_cluster_info);
+    assert_string_equal(e->interactive_mode, "Never");
+    assert_string_equal(e->cluster_config_json,
+                        "{\"audience\":\"podmux\",\"n\":3,\"f\":1.5,\"b\":true,\"z\":null,"
+                        "\"s\":\"007\",\"l\":[\"x\",\"\\u003c\\u0026\\u003e\"]}");
+    kcfg_free(c);
+
+    o.context = "bare"; /* a bare command goes through PATH; v1beta1 defaults IfAvailable */
+    c = load_ok(&o);
+    assert_string_equal(c->exec->command, "kubectl-oidc");
+    assert_string_equal(c->exec->interactive_mode, "IfAvailable");
+    assert_string_equal(c->exec->cluster_config_json, c->exec->cluster_config_json);
+    kcfg_free(c);
+
+    o.context = "token-wins"; /* a static token makes client-go skip the plugin */
+    c = load_ok(&o);
+    assert_null(c->exec);
+    assert_string_equal(c->token, "static");
+    kcfg_free(c);
+
+    o.context = "v1-no-mode";
+    load_fails(&o, "invalid configuration: interactiveMode must be specified for v1-no-mode to "
+                   "use exec authentication plugin");
+    o.context = "alpha";
+    load_fails(&o, "exec plugin: invalid apiVersion \"client.authentication.k8s.io/v1alpha1\"");
+}
+
+static void test_anchors_and_basic(void **state)
+{
+    kcfg_opts_t o = {.kubeconfig = fx("anchors.yaml"), .namespace_ = "ns1"};
+    kcfg_t *c = load_ok(&o);
+    assert_string_equal(c->server, "https://anchored.example");
+    assert_string_equal(c->username, "admin");
+    assert_string_equal(c->password, "p@ss:word");
+    assert_string_equal(c->namespace_, "ns1");
+    kcfg_free(c);
+}
+
+static void test_overrides(void **state)
+{
+    char env[2 * PATH_MAX + 2];
+    snprintf(env, sizeof env, "%s:%s", fx("a.yaml"), fx("b.yaml"));
+    kcfg_opts_t o = {.env = env, .context = "ctx-a", .server = "https://other:1/", .token = "T"};
+    kcfg_t *c = load_ok(&o);
+    assert_string_equal(c->server, "https://other:1");
+    assert_null(c->tls_server_name); /* --server drops the kubeconfig's tls-server-name */
+    assert_string_equal(c->token, "T");
+    assert_string_equal(c->ca_file, fx("ca/a-ca.crt"));
+    kcfg_free(c);
+
+    o = (kcfg_opts_t){.env = env, .token = "T2", .ca_file = fx("ca/a-ca.crt")};
+    c = load_ok(&o); /* ctx-b: --token replaces tokenFile too, --certificate-authority the data */
+    assert_string_equal(c->token, "T2");
+    assert_null(c->token_file);
+    assert_null(c->ca_data);
+    assert_string_equal(c->ca_file, fx("ca/a-ca.crt"));
+    kcfg_free(c);
+
+    /* flags only: no kubeconfig at all */
+    o = (kcfg_opts_t){.env = "/nonexistent/q", .server = "x.example:6443", .insecure = 1};
+    c = load_ok(&o);
+    assert_string_equal(c->server, "https://x.example:6443");
+    assert_null(c->context_name);
+    assert_string_equal(c->namespace_, "default");
+    kcfg_free(c);
+    o.insecure = 0; /* no TLS settings: client-go's DefaultServerURL picks http */
+    c = load_ok(&o);
+    assert_string_equal(c->server, "http://x.example:6443");
+    kcfg_free(c);
+}
+
+static void write_file(const char *dir, const char *name, const char *content)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(content, f);
+    fclose(f);
+}
+
+static void test_in_cluster(void **state)
+{
+    char dir[] = "/tmp/pmx-kcfg-sa-XXXXXX", path[PATH_MAX];
+    assert_non_null(mkdtemp(dir));
+    kcfg_opts_t o = {.env = "/nonexistent/q", .home = "/nonexistent", .incluster_dir = dir};
+    setenv("KUBERNETES_SERVICE_HOST", "fd00::1", 1);
+    setenv("KUBERNETES_SERVICE_PORT", "443", 1);
+    unsetenv("POD_NAMESPACE");
+    /* no token file yet: not in a cluster */
+    load_fails(&o, "invalid configuration: no configuration has been provided (KUBECONFIG files "
+                   "not found: /nonexistent/q)");
+    write_file(dir, "token", "sa-token\n");
+    write_file(dir, "namespace", " team-x\n");
+    kcfg_t *c = load_ok(&o);
+    snprintf(path, sizeof path, "%s/token", dir);
+    assert_string_equal(c->source, "in-cluster");
+    assert_string_equal(c->server, "https://[fd00::1]:443");
+    assert_string_equal(c->token_file, path);
+    assert_null(c->ca_file); /* unreadable CA: skipped */
+    assert_string_equal(c->namespace_, "team-x");
+    kcfg_free(c);
+
+    write_file(dir, "ca.crt", "PEM");
+    setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1", 1);
+    setenv("POD_NAMESPACE", "from-env", 1);
+    c = load_ok(&o);
+    snprintf(path, sizeof path, "%s/ca.crt", dir);
+    assert_string_equal(c->server, "https://10.0.0.1:443");
+    assert_string_equal(c->ca_file, path);
+    assert_string_equal(c->namespace_, "from-env");
+    kcfg_free(c);
+
+    /* a kubeconfig that exists wins over in-cluster */
+    o.env = fx("a.yaml");
+    o.context = "ctx-a";
+    c = load_ok(&o);
+    assert_string_equal(c->server, "https://a.example:6443");
+    kcfg_free(c);
+    unsetenv("KUBERNETES_SERVICE_HOST");
+    unsetenv("KUBERNETES_SERVICE_PORT");
+    unsetenv("POD_NAMESPACE");
+    const char *files[] = {"token", "namespace", "ca.crt"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
+static void test_parse_limits(void **state)
+{
+    kcfg_file_t *f = NULL;
+    /* empty documents are an empty config */
+    assert_int_equal(kcfg_parse("/x/config", "", 0, &f, err, sizeof err), 0);
+    kcfg_file_free(f);
+    assert_int_equal(kcfg_parse("/x/config", "---\n", 4, &f, err, sizeof err), 0);
+    kcfg_file_free(f);
+    /* deep nesting is refused with a line number */
+    char deep[400];
+    memset(deep, '[', 200);
+    deep[200] = 0;
+    assert_true(kcfg_parse("/x/config", deep, 200, &f, err, sizeof err) < 0);
+    assert_null(f);
+    assert_string_equal(err, "kubeconfig /x/config line 1: yaml: nested more than 64 levels deep");
+    const char *top = "- a\n- b\n";
+    assert_true(kcfg_parse("/x/config", top, strlen(top), &f, err, sizeof err) < 0);
+    assert_string_equal(err, "kubeconfig /x/config line 1: expected a mapping at the top level");
+    const char *alias = "clusters: *nope\n";
+    assert_true(kcfg_parse("/x/config", alias, strlen(alias), &f, err, sizeof err) < 0);
+    assert_string_equal(err, "kubeconfig /x/config line 1: yaml: unknown anchor 'nope' referenced");
+    const char *b64 = "users:\n- name: u\n  user:\n    client-key-data: '!!!'\n";
+    assert_true(kcfg_parse("/x/config", b64, strlen(b64), &f, err, sizeof err) < 0);
+    assert_string_equal(err, "kubeconfig /x/config line 4: users[0].user.client-key-data: illegal "
+                             "base64 data");
+}
+
+static void test_file_too_large(void **state)
+{
+    char path[] = "/tmp/pmx-kcfg-big-XXXXXX", want[200];
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (16 << 20) + 1), 0);
+    close(fd);
+    kcfg_opts_t o = {.kubeconfig = path};
+    snprintf(want, sizeof want, "kubeconfig %s: file is larger than 16777216 bytes", path);
+    load_fails(&o, want);
+    unlink(path);
+}
+
+int main(void)
+{
+    /* The fixtures sit next to this file (tests/unit/data/kubeconfig). */
+    char here[PATH_MAX];
+    snprintf(here, sizeof here, "%s", __FILE__);
+    *strrchr(here, '/') = 0;
+    strncat(here, "/data/kubeconfig", sizeof here - strlen(here) - 1);
+    if (!realpath(here, fixdir)) {
+        perror("fixtures");
+        return 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_merge_first_file_wins),
+        cmocka_unit_test(test_kubeconfig_env_skips_missing_and_duplicates),
+        cmocka_unit_test(test_explicit_kubeconfig_must_exist),
+        cmocka_unit_test(test_home_default),
+        cmocka_unit_test(test_missing_context_lists_contexts),
+        cmocka_unit_test(test_insecure_with_ca_is_an_error),
+        cmocka_unit_test(test_bad_yaml_names_line),
+        cmocka_unit_test(test_two_methods),
+        cmocka_unit_test(test_exec_user),
+        cmocka_unit_test(test_anchors_and_basic),
+        cmocka_unit_test(test_overrides),
+        cmocka_unit_test(test_in_cluster),
+        cmocka_unit_test(test_parse_limits),
+        cmocka_unit_test(test_file_too_large),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
