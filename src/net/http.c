@@ -307,6 +307,8 @@ static int on_headers_complete(http_parser *p)
     if (finish_url(m) || commit_header(m)) return -1;
     m->state |= F_HEADERS_DONE;
     m->status = m->is_request ? 0 : (int)p->status_code;
+    /* http-parser takes "HTTP/1.1 10"; Go (and so every real server) uses three digits. */
+    if (!m->is_request && m->status < 100) return -1;
     if (m->is_request && !(m->method = strdup(http_method_str((enum http_method)p->method))))
         return -1;
     m->keep_alive = http_should_keep_alive(p);

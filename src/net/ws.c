@@ -103,12 +103,11 @@ static uint16_t check_headers(ws_t *ws)
     }
 }
 
-/* The status code in the last close frame of `out` (0 if none). */
-static uint16_t last_close_code(const ws_t *ws)
+/* The status code in the last close frame of `out` from offset off on (0 if none). */
+static uint16_t last_close_code(const ws_t *ws, size_t off)
 {
     uint16_t code = 0;
     const uint8_t *p = (const uint8_t *)ws->out.data;
-    size_t off = 0;
     while (off < ws->out.len) {
         int bad;
         uint64_t payload;
@@ -261,10 +260,11 @@ static void report_error(ws_t *ws, uint16_t code)
  * frames out now (into `out`, not to the transport) to learn the code it chose. */
 static void report_wslay_error(ws_t *ws)
 {
+    size_t before = ws->out.len; /* earlier frames, perhaps our own close, are not it */
     ws->capture_all = 1;
     int r = wslay_event_send(ws->ctx);
     ws->capture_all = 0;
-    uint16_t code = r == 0 ? last_close_code(ws) : 0;
+    uint16_t code = r == 0 ? last_close_code(ws, before) : 0;
     report_error(ws, code ? code : 1002);
 }
 
