@@ -231,6 +231,38 @@ static void test_exec_user(void **state)
     load_fails(&o, "exec plugin: invalid apiVersion \"client.authentication.k8s.io/v1alpha1\"");
 }
 
+static void test_client_certs(void **state)
+{
+    char want[PATH_MAX + 200];
+    kcfg_opts_t o = {.kubeconfig = fx("certs.yaml")};
+    kcfg_t *c = load_ok(&o);
+    assert_string_equal(c->client_cert_file, fx("ca/a-ca.crt"));
+    assert_null(c->client_key_file);
+    assert_int_equal(c->client_key_data_len, 4);
+    assert_memory_equal(c->client_key_data, "KEY\n", 5);
+    assert_string_equal(c->token, "also-a-token"); /* certificates combine with a token */
+    kcfg_free(c);
+    o.context = "nokey";
+    load_fails(&o, "invalid configuration: client-key-data or client-key must be specified for "
+                   "nokey to use the clientCert authentication method.");
+    o.context = "missing";
+    snprintf(want, sizeof want,
+             "invalid configuration: unable to read client-cert %s for missing due to No such "
+             "file or directory",
+             fx("nope/cert.pem"));
+    load_fails(&o, want);
+}
+
+static void test_alias_bomb_is_bounded(void **state)
+{
+    char path[PATH_MAX], want[PATH_MAX + 200];
+    snprintf(path, sizeof path, "%s/../../../fuzz/corpus/fuzz_kubeconfig/alias-bomb.yaml", fixdir);
+    kcfg_opts_t o = {.kubeconfig = path};
+    snprintf(want, sizeof want,
+             "kubeconfig %s line 8: clusters[0].cluster.extensions: extension too large", path);
+    load_fails(&o, want);
+}
+
 static void test_anchors_and_basic(void **state)
 {
     kcfg_opts_t o = {.kubeconfig = fx("anchors.yaml"), .namespace_ = "ns1"};
@@ -395,6 +427,8 @@ int main(void)
         cmocka_unit_test(test_bad_yaml_names_line),
         cmocka_unit_test(test_two_methods),
         cmocka_unit_test(test_exec_user),
+        cmocka_unit_test(test_client_certs),
+        cmocka_unit_test(test_alias_bomb_is_bounded),
         cmocka_unit_test(test_anchors_and_basic),
         cmocka_unit_test(test_overrides),
         cmocka_unit_test(test_in_cluster),
