@@ -122,9 +122,16 @@ static int decode_base64(const uint8_t *src, size_t len, buf_t *out)
     uint8_t *clean = malloc(len ? len : 1);
     if (!clean) return -ENOMEM;
     size_t n = 0;
-    for (size_t i = 0; i < len; i++)
-        if (src[i] != '\r' && src[i] != '\n') clean[n++] = src[i];
     int r = 0;
+    for (size_t i = 0; i < len; i++) {
+        uint8_t c = src[i];
+        if (c == '\r' || c == '\n') continue;
+        /* mbedTLS would let trailing spaces through; Go does not. */
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '+' || c == '/' || c == '='))
+            r = -EPROTO;
+        clean[n++] = c;
+    }
     if (n % 4) r = -EPROTO;
     size_t olen = 0;
     if (!r) r = buf_reserve(out, n / 4 * 3 + 1);

@@ -142,6 +142,10 @@ static void test_decode(void **state)
     assert_int_equal(chan_decode(CHAN_PROTO_BASE64, (const uint8_t *)"1Zm9vCg", 7, &ch, &b),
                      -EPROTO);
     assert_int_equal(chan_decode(CHAN_PROTO_BASE64, (const uint8_t *)"1!!!!", 5, &ch, &b), -EPROTO);
+    assert_int_equal(chan_decode(CHAN_PROTO_BASE64, (const uint8_t *)"1Zm9vCg==    ", 13, &ch, &b),
+                     -EPROTO);
+    assert_int_equal(chan_decode(CHAN_PROTO_BASE64, (const uint8_t *)"1Zm9v=Cg=", 9, &ch, &b),
+                     -EPROTO);
     assert_int_equal(chan_decode(CHAN_PROTO_BASE64, (const uint8_t *)"\x01hi", 3, &ch, &b),
                      -EPROTO);
     assert_int_equal(b.len, 0);

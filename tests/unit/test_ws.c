@@ -495,6 +495,49 @@ static void test_fragmented_input_reassembled(void **state)
     peer_free(&s);
 }
 
+/* A server that answers from inside its message callback, as podmux-sim's session does. */
+static void echo_message(void *arg, int opcode, const uint8_t *data, size_t len)
+{
+    io_message(arg, opcode, data, len);
+    peer_t *p = arg;
+    assert_int_equal(ws_queue(p->ws, opcode, data, len), 0);
+    assert_int_equal(ws_flush(p->ws), 0);
+}
+
+static void test_reentrant_echo(void **state)
+{
+    peer_t c, s;
+    peer_init(&c, 0, 0);
+    memset(&s, 0, sizeof s);
+    buf_init(&s.wire, 0);
+    buf_init(&s.msgs, 0);
+    s.budget = -1;
+    ws_io_t io = {io_send, echo_message, io_close, io_pong, io_error, NULL, &s};
+    assert_int_equal(ws_new(1, 0, &io, &s.ws), 0);
+    for (int i = 0; i < 5; i++) {
+        uint8_t m[3] = {0, (uint8_t)('0' + i), '\n'};
+        assert_int_equal(ws_queue(c.ws, WS_OP_BINARY, m, 3), 0);
+    }
+    assert_int_equal(ws_queue_ping(c.ws), 0);
+    assert_int_equal(ws_flush(c.ws), 0);
+    deliver(&c, &s, 7);
+    assert_int_equal(s.nmsgs, 5);
+    assert_int_equal(ws_flush(s.ws), 0);
+    deliver(&s, &c, (size_t)-1);
+    assert_int_equal(c.nmsgs, 5);
+    assert_int_equal(c.pongs, 1);
+    assert_memory_equal(c.msgs.data,
+                        "\0"
+                        "0\n\0"
+                        "1\n\0"
+                        "2\n\0"
+                        "3\n\0"
+                        "4\n",
+                        15);
+    peer_free(&c);
+    peer_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -512,6 +555,7 @@ int main(void)
         cmocka_unit_test(test_wouldblock_backpressure),
         cmocka_unit_test(test_fatal_send_and_bad_args),
         cmocka_unit_test(test_fragmented_input_reassembled),
+        cmocka_unit_test(test_reentrant_echo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
