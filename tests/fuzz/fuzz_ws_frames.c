@@ -66,7 +66,7 @@ static void engine_run(const uint8_t *data, size_t size)
     ws_io_t io = {fz_send, fz_msg, fz_close, NULL, fz_error, fz_mask, &st};
     ws_t *ws;
     if (ws_new(data[0] & 1, 4096, &io, &ws)) return;
-    size_t step = (data[0] & 0x20) ? size : ((data[0] >> 1) & 15) + 1;
+    size_t step = (data[0] & 0x20) ? size : (size_t)((data[0] >> 1) & 15) + 1;
     for (size_t off = 1; off < size; off += step) {
         size_t n = size - off < step ? size - off : step;
         if (ws_feed(ws, data + off, n) < 0) break;
