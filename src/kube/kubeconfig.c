@@ -377,6 +377,18 @@ static int normalize_server(kcfg_t *c, char *err, size_t errlen)
     return 0;
 }
 
+/* client-go's parseProxyURL: only these schemes can carry our connections. */
+static int check_proxy(const char *url, char *err, size_t errlen)
+{
+    const char *sep = url ? strstr(url, "://") : NULL;
+    size_t n = sep ? (size_t)(sep - url) : 0;
+    if (!url || (n == 4 && !strncmp(url, "http", 4)) || (n == 5 && !strncmp(url, "https", 5)) ||
+        (n == 6 && !strncmp(url, "socks5", 6)))
+        return 0;
+    return kcfg_fail(err, errlen, "unsupported scheme \"%.*s\", must be http, https, or socks5",
+                     (int)n, url);
+}
+
 typedef struct pick {
     const kf_context_t *ctx;
     const char *origin, *ctx_name, *cl_name, *us_name;
@@ -436,7 +448,8 @@ static int resolve(const kcfg_opts_t *o, const files_t *fs, kcfg_t *c, char *err
         return kcfg_fail(
             err, errlen,
             "specifying a root certificates file with the insecure flag is not allowed");
-    if ((rc = check_readable(c->ca_file, "certificate-authority", cname, err, errlen)) ||
+    if ((rc = check_proxy(c->proxy_url, err, errlen)) ||
+        (rc = check_readable(c->ca_file, "certificate-authority", cname, err, errlen)) ||
         (rc = validate_user(c, uname, err, errlen)))
         return rc;
     /* A static credential makes client-go skip the plugin (exec.go UpdateTransportConfig). */

@@ -181,6 +181,21 @@ static void test_bad_yaml_names_line(void **state)
     load_fails(&o, want);
 }
 
+static void test_proxy_scheme(void **state)
+{
+    char path[] = "/tmp/pmx-kcfg-proxy-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *doc = "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\n"
+                      "clusters:\n- name: c\n  cluster:\n    server: https://x.example\n"
+                      "    proxy-url: ftp://proxy.example\n";
+    assert_int_equal(write(fd, doc, strlen(doc)), (ssize_t)strlen(doc));
+    close(fd);
+    kcfg_opts_t o = {.kubeconfig = path};
+    load_fails(&o, "unsupported scheme \"ftp\", must be http, https, or socks5");
+    unlink(path);
+}
+
 static void test_two_methods(void **state)
 {
     kcfg_opts_t o = {.kubeconfig = fx("two-methods.yaml")};
@@ -426,6 +441,7 @@ int main(void)
         cmocka_unit_test(test_insecure_with_ca_is_an_error),
         cmocka_unit_test(test_bad_yaml_names_line),
         cmocka_unit_test(test_two_methods),
+        cmocka_unit_test(test_proxy_scheme),
         cmocka_unit_test(test_exec_user),
         cmocka_unit_test(test_client_certs),
         cmocka_unit_test(test_alias_bomb_is_bounded),
