@@ -604,6 +604,39 @@ static int rd_user(rd_t *r, const ynode_t *u, const char *p, void *item)
     return rd_exec(r, u, p, &o->exec);
 }
 
+typedef struct named {
+    const char *name;
+    size_t i;
+} named_t;
+
+static int named_cmp(const void *x, const void *y)
+{
+    const named_t *a = x, *b = y;
+    int c = strcmp(a->name, b->name);
+    return c ? c : (a->i > b->i) - (a->i < b->i);
+}
+
+/* client-go refuses a file whose list names an entry twice (conversion.go). Sorting keeps a
+ * big generated kubeconfig from costing n^2 comparisons. */
+static int rd_dups(rd_t *r, const ynode_t *l, const char *key, const char *items, size_t isize)
+{
+    named_t *v = malloc(l->n * sizeof *v);
+    char path[320], msg[300];
+    int rc = 0;
+    if (!v) return PMX_ENOMEM;
+    for (size_t i = 0; i < l->n; i++)
+        v[i] = (named_t){*(char *const *)(items + i * isize), i};
+    qsort(v, l->n, sizeof *v, named_cmp);
+    for (size_t i = 1; i < l->n && !rc; i++) {
+        if (strcmp(v[i - 1].name, v[i].name)) continue;
+        snprintf(path, sizeof path, "%s[%zu]", key, v[i].i);
+        snprintf(msg, sizeof msg, "duplicate name \"%s\" in list", v[i].name);
+        rc = bad(r, l->kids[v[i].i], path, "name", msg);
+    }
+    free(v);
+    return rc;
+}
+
 typedef int (*rd_body_fn)(rd_t *r, const ynode_t *body, const char *path, void *item);
 
 /* Reads clusters/users/contexts: a list of {name, <body_key>: {...}}. Every item struct starts
@@ -630,7 +663,7 @@ static int rd_list(rd_t *r, const ynode_t *root, const char *key, const char *bo
         if (body->kind != YN_MAP) return bad(r, body, path, "", "expected a mapping");
         if ((rc = fn(r, body, path, item))) return rc;
     }
-    return 0;
+    return l->n > 1 ? rd_dups(r, l, key, *items, isize) : 0;
 }
 
 void kcfg_file_free(kcfg_file_t *f)

@@ -402,6 +402,10 @@ static void test_parse_limits(void **state)
     const char *alias = "clusters: *nope\n";
     assert_true(kcfg_parse("/x/config", alias, strlen(alias), &f, err, sizeof err) < 0);
     assert_string_equal(err, "kubeconfig /x/config line 1: yaml: unknown anchor 'nope' referenced");
+    const char *dup = "contexts:\n- name: a\n- name: b\n- name: a\n  context: {}\n";
+    assert_true(kcfg_parse("/x/config", dup, strlen(dup), &f, err, sizeof err) < 0);
+    assert_string_equal(err, "kubeconfig /x/config line 4: contexts[2].name: duplicate name \"a\" "
+                             "in list");
     const char *b64 = "users:\n- name: u\n  user:\n    client-key-data: '!!!'\n";
     assert_true(kcfg_parse("/x/config", b64, strlen(b64), &f, err, sizeof err) < 0);
     assert_string_equal(err, "kubeconfig /x/config line 4: users[0].user.client-key-data: illegal "
