@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The main job, end to end on a fresh Debian 12 machine (as root):
+# installs the dependencies, builds podmux, starts podmux-sim with a demo cluster, fans a command
+# out over every pod of a deployment and shows the prefixed output and the summary, then stops
+# the sim.  Usage: bash examples/demo.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash deps/install.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPMX_TESTS=OFF >/dev/null
+cmake --build build -j"$(nproc)" >/dev/null
+echo "built: $(./build/podmux version)"
+
+work=$(mktemp -d /tmp/podmux-demo.XXXXXX)
+sim_pid=""
+stop() { [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null; rm -rf "$work"; }
+trap stop EXIT
+mkfifo "$work/ready"
+./build/podmux-sim --cluster examples/demo-cluster.yaml --kubeconfig-out "$work/kubeconfig" \
+  --state-dir "$work/state" >"$work/ready" 2>"$work/sim.log" &
+sim_pid=$!
+read -r line <"$work/ready"
+echo "podmux-sim: $line"
+export KUBECONFIG="$work/kubeconfig"
+
+echo
+echo "\$ podmux exec -l app=web -- sh -c 'echo \"hello from \$HOSTNAME\"'"
+set +e
+./build/podmux exec -l app=web -- sh -c 'echo "hello from $HOSTNAME"'
+rc=$?
+set -e
+echo "(podmux exit status $rc: 0 all ok, 1 some command failed, 255 some could not run)"

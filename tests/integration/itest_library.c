@@ -1,0 +1,393 @@
+/* libpodmux against podmux-sim over TLS, on one loop: exit codes, streams, stdin EOF, binary data
+ * with sha256 both ways, every protocol, errors, many concurrent sessions, pause/resume, cancel. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <mbedtls/sha256.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "podmux.h"
+#include "simproc.h"
+
+static simproc_t SIM;
+static char POD[256];
+
+typedef struct result {
+    int exited, closed;
+    int err, code;
+    char message[512];
+    char protocol[40];
+    mbedtls_sha256_context out_sha, err_sha;
+    uint64_t out_bytes, err_bytes;
+    char out_head[256];
+    size_t out_head_len;
+    /* stdin feeding */
+    const uint8_t *in;
+    size_t in_len, in_off;
+    int close_stdin_after;
+    int pause_every; /* pause after each stdout chunk, resume from a timer */
+    uv_timer_t resume_timer;
+    int pauses;
+    pmx_session_t *s;
+    int cancel_on_open;
+} result_t;
+
+static void res_init(result_t *r)
+{
+    memset(r, 0, sizeof *r);
+    mbedtls_sha256_init(&r->out_sha);
+    mbedtls_sha256_starts_ret(&r->out_sha, 0);
+    mbedtls_sha256_init(&r->err_sha);
+    mbedtls_sha256_starts_ret(&r->err_sha, 0);
+    r->code = -2;
+}
+
+static void feed_stdin(result_t *r)
+{
+    while (r->in_off < r->in_len) {
+        size_t n = r->in_len - r->in_off;
+        if (n > 65536) n = 65536;
+        long q = pmx_session_write(r->s, r->in + r->in_off, n);
+        assert_true(q >= 0);
+        r->in_off += n;
+        if (q > 1024 * 1024) return; /* wait for on_drain */
+    }
+    if (r->close_stdin_after && r->close_stdin_after != 2) {
+        r->close_stdin_after = 2;
+        assert_int_equal(pmx_session_close_stdin(r->s), 0);
+    }
+}
+
+static void on_open(pmx_session_t *s, const char *proto, void *d)
+{
+    result_t *r = d;
+    snprintf(r->protocol, sizeof r->protocol, "%s", proto);
+    if (r->cancel_on_open) pmx_session_close(s);
+}
+
+static void resume_cb(uv_timer_t *t)
+{
+    result_t *r = t->data;
+    if (!r->closed && !r->exited) pmx_session_resume(r->s);
+}
+
+static void on_stdout(pmx_session_t *s, const char *buf, size_t len, void *d)
+{
+    result_t *r = d;
+    mbedtls_sha256_update_ret(&r->out_sha, (const unsigned char *)buf, len);
+    size_t room = sizeof r->out_head - 1 - r->out_head_len;
+    size_t n = len < room ? len : room;
+    memcpy(r->out_head + r->out_head_len, buf, n);
+    r->out_head_len += n;
+    r->out_bytes += len;
+    if (r->pause_every) {
+        r->pauses++;
+        pmx_session_pause(s);
+        uv_timer_start(&r->resume_timer, resume_cb, 1, 0);
+    }
+}
+
+static void on_stderr(pmx_session_t *s, const char *buf, size_t len, void *d)
+{
+    result_t *r = d;
+    mbedtls_sha256_update_ret(&r->err_sha, (const unsigned char *)buf, len);
+    r->err_bytes += len;
+}
+
+static void on_exit_cb(pmx_session_t *s, const pmx_exit_t *e, void *d)
+{
+    result_t *r = d;
+    assert_int_equal(r->exited, 0); /* exactly once */
+    assert_int_equal(r->closed, 0); /* before on_close */
+    r->exited = 1;
+    r->err = e->err;
+    r->code = e->exit_code;
+    snprintf(r->message, sizeof r->message, "%s", e->message ? e->message : "");
+}
+
+static void on_drain(pmx_session_t *s, void *d)
+{
+    feed_stdin(d);
+}
+
+static void on_close(pmx_session_t *s, void *d)
+{
+    result_t *r = d;
+    assert_int_equal(r->exited, 1);
+    r->closed = 1;
+}
+
+static const pmx_session_cb_t CB = {on_open, on_stdout, on_stderr, on_exit_cb, on_drain, on_close};
+
+static pmx_client_t *new_client(uv_loop_t *loop, const char *context)
+{
+    pmx_client_opts_t o = {0};
+    o.kubeconfig = SIM.kubeconfig;
+    o.context = context;
+    pmx_client_t *c = NULL;
+    char err[512];
+    int rc = pmx_client_new(loop, &o, &c, err, sizeof err);
+    if (rc) fprintf(stderr, "client: %s\n", err);
+    assert_int_equal(rc, 0);
+    return c;
+}
+
+/* Runs one exec to completion on a fresh loop. */
+static void run_exec(const char *context, const char *protocols, const char *const *argv, int argc,
+                     result_t *r, int want_stdin)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    pmx_client_t *c = new_client(&loop, context);
+    uv_timer_init(&loop, &r->resume_timer);
+    r->resume_timer.data = r;
+    pmx_session_opts_t o = {0};
+    o.kind = PMX_EXEC;
+    o.pod = POD;
+    o.argv = argv;
+    o.argc = argc;
+    o.stdin_ = want_stdin;
+    o.stdout_ = o.stderr_ = 1;
+    o.protocols = protocols;
+    assert_int_equal(pmx_session_start(c, &o, &CB, r, &r->s), 0);
+    if (want_stdin) feed_stdin(r);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_close((uv_handle_t *)&r->resume_timer, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_true(r->closed);
+    assert_int_equal(pmx_client_free(c), 0);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void sha_hex(mbedtls_sha256_context *ctx, char out[65])
+{
+    unsigned char d[32];
+    mbedtls_sha256_finish_ret(ctx, d);
+    for (int i = 0; i < 32; i++) sprintf(out + 2 * i, "%02x", d[i]);
+}
+
+/* ---- tests ---------------------------------------------------------------------------------- */
+static void list_cb(pmx_client_t *c, int err, const pmx_pod_list_t *l, const char *msg, void *d)
+{
+    assert_int_equal(err, 0);
+    assert_true(l->npods >= 3);
+    int i = pmx_pick_pod(l);
+    assert_true(i >= 0);
+    snprintf(POD, sizeof POD, "%s", l->pods[i].name);
+    assert_string_equal(pmx_default_container(&l->pods[i]), "main");
+    *(size_t *)d = l->npods;
+}
+
+static void test_list_pods(void **state)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    pmx_client_t *c = new_client(&loop, NULL);
+    size_t n = 0;
+    assert_int_equal(pmx_list_pods(c, NULL, "app=web", NULL, list_cb, &n), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(n, 5);
+    n = 0;
+    assert_int_equal(pmx_list_workload_pods(c, "default", "deploy/web", list_cb, &n), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(n, 5);
+    assert_int_equal(pmx_client_free(c), 0);
+    uv_loop_close(&loop);
+}
+
+static void test_exit_codes(void **state)
+{
+    static const int codes[] = {0, 1, 3, 127, 255};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        char script[64];
+        snprintf(script, sizeof script, "echo out; echo err >&2; exit %d", codes[i]);
+        const char *argv[] = {"sh", "-c", script};
+        result_t r;
+        res_init(&r);
+        run_exec(NULL, NULL, argv, 3, &r, 0);
+        assert_int_equal(r.err, 0);
+        assert_int_equal(r.code, codes[i]);
+        assert_string_equal(r.protocol, "v5.channel.k8s.io");
+        assert_int_equal(r.out_bytes, 4);
+        assert_memory_equal(r.out_head, "out\n", 4);
+        assert_int_equal(r.err_bytes, 4);
+    }
+    const char *kill9[] = {"sh", "-c", "kill -9 $$"};
+    result_t r;
+    res_init(&r);
+    run_exec(NULL, NULL, kill9, 3, &r, 0);
+    assert_int_equal(r.err, 0);
+    assert_int_equal(r.code, 137);
+}
+
+static void test_protocols(void **state)
+{
+    const char *argv[] = {"sh", "-c", "echo hi; exit 3"};
+    const char *protos[] = {"v4.channel.k8s.io", "channel.k8s.io", "base64.channel.k8s.io",
+                            "v4.base64.channel.k8s.io"};
+    for (int i = 0; i < 4; i++) {
+        result_t r;
+        res_init(&r);
+        run_exec(NULL, protos[i], argv, 3, &r, 0);
+        assert_string_equal(r.protocol, protos[i]);
+        assert_int_equal(r.out_bytes, 3);
+        assert_memory_equal(r.out_head, "hi\n", 3);
+        if (strstr(protos[i], "v4")) {
+            assert_int_equal(r.err, 0);
+            assert_int_equal(r.code, 3);
+        } else {
+            /* v1 family: a text message, never a number guessed from it. */
+            assert_int_equal(r.err, PMX_EREMOTE);
+            assert_non_null(strstr(r.message, "exit code 3"));
+        }
+    }
+}
+
+static void test_stdin_binary_sha(void **state)
+{
+    size_t n = 16u * 1024 * 1024;
+    uint8_t *in = malloc(n);
+    uint64_t x = 88172645463325252ull;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        in[i] = (uint8_t)x;
+    }
+    char want[65], got[65];
+    mbedtls_sha256_context ctx;
+    mbedtls_sha256_init(&ctx);
+    mbedtls_sha256_starts_ret(&ctx, 0);
+    mbedtls_sha256_update_ret(&ctx, in, n);
+    sha_hex(&ctx, want);
+    const char *argv[] = {"cat"};
+    result_t r;
+    res_init(&r);
+    r.in = in;
+    r.in_len = n;
+    r.close_stdin_after = 1;
+    run_exec(NULL, NULL, argv, 1, &r, 1);
+    assert_int_equal(r.err, 0);
+    assert_int_equal(r.code, 0);
+    assert_int_equal(r.out_bytes, n);
+    sha_hex(&r.out_sha, got);
+    assert_string_equal(got, want);
+    free(in);
+}
+
+static void test_slow_consumer(void **state)
+{
+    const char *argv[] = {"head", "-c", "8000000", "/dev/zero"};
+    result_t r;
+    res_init(&r);
+    r.pause_every = 1;
+    run_exec(NULL, NULL, argv, 4, &r, 0);
+    assert_int_equal(r.err, 0);
+    assert_int_equal(r.code, 0);
+    assert_int_equal(r.out_bytes, 8000000);
+    assert_true(r.pauses > 10);
+}
+
+static void test_errors(void **state)
+{
+    char saved[256];
+    snprintf(saved, sizeof saved, "%s", POD);
+    snprintf(POD, sizeof POD, "nosuchpod");
+    const char *argv[] = {"true"};
+    result_t r;
+    res_init(&r);
+    run_exec(NULL, NULL, argv, 1, &r, 0);
+    assert_int_equal(r.err, PMX_ENOTFOUND);
+    assert_non_null(strstr(r.message, "pods \"nosuchpod\" not found"));
+    snprintf(POD, sizeof POD, "%s", saved);
+    const char *missing[] = {"no-such-binary-xyz"};
+    res_init(&r);
+    run_exec(NULL, NULL, missing, 1, &r, 0);
+    assert_int_equal(r.err, PMX_EREMOTE);
+    assert_non_null(strstr(r.message, "no-such-binary-xyz"));
+}
+
+static void test_client_certificate(void **state)
+{
+    const char *argv[] = {"echo", "cert"};
+    result_t r;
+    res_init(&r);
+    run_exec("podmux-sim-cert", NULL, argv, 2, &r, 0);
+    assert_int_equal(r.err, 0);
+    assert_int_equal(r.code, 0);
+    assert_memory_equal(r.out_head, "cert\n", 5);
+}
+
+static void test_cancel(void **state)
+{
+    const char *argv[] = {"sleep", "100"};
+    result_t r;
+    res_init(&r);
+    r.cancel_on_open = 1;
+    run_exec(NULL, NULL, argv, 2, &r, 0);
+    assert_int_equal(r.err, PMX_ECANCELED);
+}
+
+static void test_many_concurrent(void **state)
+{
+    int n = getenv("PMX_ITEST_SESSIONS") ? atoi(getenv("PMX_ITEST_SESSIONS")) : 1000;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    pmx_client_t *c = new_client(&loop, NULL);
+    result_t *rs = calloc((size_t)n, sizeof *rs);
+    char (*scripts)[32] = calloc((size_t)n, 32);
+    for (int i = 0; i < n; i++) {
+        res_init(&rs[i]);
+        snprintf(scripts[i], 32, "exit %d", i % 7);
+        const char *argv[] = {"sh", "-c", scripts[i]};
+        pmx_session_opts_t o = {0};
+        o.pod = POD;
+        o.argv = argv;
+        o.argc = 3;
+        o.stdout_ = 1;
+        assert_int_equal(pmx_session_start(c, &o, &CB, &rs[i], &rs[i].s), 0);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    int ok = 0;
+    for (int i = 0; i < n; i++) {
+        if (rs[i].err) fprintf(stderr, "session %d: %s\n", i, rs[i].message);
+        assert_true(rs[i].closed);
+        ok += rs[i].err == 0 && rs[i].code == i % 7;
+    }
+    assert_int_equal(ok, n);
+    uint64_t full = 0, resumed = 0;
+    pmx_client_tls_stats(c, &full, &resumed);
+    fprintf(stderr, "%d sessions: %llu full TLS handshakes, %llu resumed\n", n,
+            (unsigned long long)full, (unsigned long long)resumed);
+    assert_true(resumed > 0);
+    free(rs);
+    free(scripts);
+    assert_int_equal(pmx_client_free(c), 0);
+    uv_loop_close(&loop);
+}
+
+static int setup(void **state)
+{
+    const char *args[] = {"--pods", "5", NULL};
+    return simproc_start(&SIM, args);
+}
+
+static int teardown(void **state)
+{
+    simproc_stop(&SIM);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_list_pods),       cmocka_unit_test(test_exit_codes),
+        cmocka_unit_test(test_protocols),       cmocka_unit_test(test_stdin_binary_sha),
+        cmocka_unit_test(test_slow_consumer),   cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_client_certificate), cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_many_concurrent),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

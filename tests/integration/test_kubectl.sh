@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Conformance: kubectl 1.32 (a client we did not write) against podmux-sim over TLS.
+. "$(dirname "$0")/lib.sh"
+command -v kubectl >/dev/null || { echo "no kubectl"; exit 77; }
+start_sim --pods 3
+POD=$(pod_names app=web | head -1)
+[ -n "$POD" ] || fail "no pods listed"
+
+echo "== exit code and streams"
+set +e
+kubectl exec "$POD" -- sh -c 'echo out; echo err >&2; exit 3' >"$T/out" 2>"$T/err"
+rc=$?
+set -e
+expect_eq "$rc" 3 "kubectl exit code"
+expect_eq "$(cat "$T/out")" "out" "stdout"
+grep -qx "err" "$T/err" || fail "stderr lacks the command's line: $(cat "$T/err")"
+grep -q "command terminated with exit code 3" "$T/err" || fail "no exit message: $(cat "$T/err")"
+
+echo "== stdin reaches EOF (v5 close)"
+out=$(printf 'a\nb\n' | timeout 30 kubectl exec -i "$POD" -- cat)
+expect_eq "$out" "$(printf 'a\nb')" "cat through stdin"
+
+echo "== environment of the simulated container"
+out=$(kubectl exec "$POD" -- sh -c 'echo $HOSTNAME $POD_NAMESPACE $CONTAINER_NAME')
+expect_eq "$out" "$POD default main" "env"
+
+echo "== deploy/web picks one of its pods"
+out=$(kubectl exec deploy/web -- hostname)
+pod_names app=web | grep -qx "$out" || fail "deploy/web ran in [$out]"
+
+echo "== kubectl get pods -l app=web"
+kubectl get pods -l app=web >"$T/get"
+head -1 "$T/get" | grep -Eq '^NAME +READY +STATUS +RESTARTS +AGE' || fail "header: $(head -1 "$T/get")"
+expect_eq "$(tail -n +2 "$T/get" | grep -c ' Running ')" 3 "running rows"
+
+echo "== errors read as on a real cluster"
+set +e
+kubectl exec nosuchpod -- true 2>"$T/err"; rc=$?
+set -e
+expect_eq "$rc" 1 "exit for a missing pod"
+grep -q 'Error from server (NotFound): pods "nosuchpod" not found' "$T/err" || fail "$(cat "$T/err")"
+
+set +e
+kubectl exec "$POD" -c nosuch -- true 2>"$T/err"; rc=$?
+set -e
+expect_eq "$rc" 1 "exit for a bad container"
+grep -q "Error from server (BadRequest): container nosuch is not valid for pod $POD" "$T/err" \
+  || fail "$(cat "$T/err")"
+
+set +e
+kubectl --token wrong-token exec "$POD" -- true 2>"$T/err"; rc=$?
+set -e
+expect_eq "$rc" 1 "exit for a bad token"
+grep -q "error: You must be logged in to the server" "$T/err" || fail "$(cat "$T/err")"
+
+echo "== the client-certificate user works too"
+out=$(kubectl --context podmux-sim-cert exec "$POD" -- echo cert-ok)
+expect_eq "$out" "cert-ok" "client certificate user"
+echo "kubectl conformance: all checks passed"
