@@ -180,6 +180,7 @@ static void test_parse_bodies(void **state)
                                   "5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n";
     static const char zero[] = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n";
     static const char nocontent[] = "HTTP/1.1 204 No Content\r\n\r\n";
+    static const char notmod[] = "HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n";
     for (size_t i = 0; i < NSTEPS; i++) {
         http_msg_t m;
         parse_response(cl, sizeof cl - 1, HTTP_DONE, &m, steps[i]);
@@ -202,6 +203,12 @@ static void test_parse_bodies(void **state)
 
         parse_response(nocontent, sizeof nocontent - 1, HTTP_DONE, &m, steps[i]);
         assert_int_equal(m.status, 204);
+        http_msg_free(&m);
+
+        parse_response(notmod, sizeof notmod - 1, HTTP_DONE, &m, steps[i]);
+        assert_int_equal(m.status, 304);
+        assert_int_equal(m.body.len, 0);
+        assert_int_equal(m.keep_alive, 1);
         http_msg_free(&m);
     }
 }
