@@ -1488,9 +1488,10 @@ int sim_rest_handle(sim_model_t *m, const char *method, const char *path, const 
         int n = 0;
         snprintf(copy, sizeof copy, "%s", path ? path : "/");
         char *save = NULL;
-        for (char *t = strtok_r(copy, "/", &save); t; t = strtok_r(NULL, "/", &save))
-            segs[n < MAX_SEGS + 1 ? n++ : n] = t;
-        if (strlen(path ? path : "") >= sizeof copy || n > MAX_SEGS || strstr(path, "//"))
+        for (char *t = strtok_r(copy, "/", &save); t && n <= MAX_SEGS;
+             t = strtok_r(NULL, "/", &save))
+            segs[n++] = t; /* n == MAX_SEGS + 1 means "too deep" */
+        if (!path || strlen(path) >= sizeof copy || n > MAX_SEGS || strstr(path, "//"))
             n = MAX_SEGS + 1;
         if (n > MAX_SEGS)
             not_found_path(&r);
