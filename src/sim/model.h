@@ -160,7 +160,7 @@ void sim_model_free(sim_model_t *m);
  * web-<hash> and pods web-<hash>-<5 chars>, container "main" running `sleep infinity`. */
 int sim_model_generate(sim_model_t *m, int npods, char *err, size_t errlen);
 /* Adds the cluster described by a YAML file / text. One line in err on failure ("line 12:
- * ..."). Can be called once per model (before or after generate is not supported). */
+ * ..."); the model is then half-built: free it. Use one of generate / load per model. */
 int sim_model_load_file(sim_model_t *m, const char *path, char *err, size_t errlen);
 int sim_model_load_yaml(sim_model_t *m, const char *text, size_t len, char *err, size_t errlen);
 

@@ -679,6 +679,66 @@ static void test_workloads(void **state)
     sim_model_free(m);
 }
 
+static void test_daemonset_and_replicaset(void **state)
+{
+    static const char yaml[] =
+        "nodes: [n1, n2]\n"
+        "users: [{name: admin, token: t}]\n"
+        "objects:\n"
+        "  - kind: DaemonSet\n"
+        "    metadata: {name: agent, namespace: kube-system}\n"
+        "    spec:\n"
+        "      template:\n"
+        "        metadata: {labels: {app: agent}}\n"
+        "        spec: {containers: [{name: agent, command: [sleep, infinity]}]}\n"
+        "  - kind: ReplicaSet\n"
+        "    metadata: {name: cache}\n"
+        "    spec:\n"
+        "      replicas: 3\n"
+        "      selector: {matchExpressions: [{key: app, operator: In, values: [cache]}]}\n"
+        "      template:\n"
+        "        metadata: {labels: {app: cache}}\n"
+        "        spec: {containers: [{name: c, stdin: true, tty: true}], hostNetwork: true}\n";
+    sim_model_t *m = sim_model_new();
+    char err[256];
+    if (sim_model_load_yaml(m, yaml, sizeof yaml - 1, err, sizeof err)) fail_msg("%s", err);
+    assert_non_null(sim_model_find_namespace(m, "kube-system"));
+    const sim_pod_t *a0 = first_pod_of(m, "kube-system", "agent-");
+    assert_non_null(a0);
+    const sim_pod_t *a1 = a0 + 1;
+    assert_int_equal(strlen(a0->name), strlen("agent-") + 5);
+    assert_true(strcmp(a0->node_name, a1->node_name) != 0); /* one per node */
+    assert_string_equal(a0->owner.kind, "DaemonSet");
+    assert_string_equal(a0->generate_name, "agent-");
+    int cache = 0;
+    for (size_t i = 0; i < m->npods; i++)
+        if (!strncmp(m->pods[i].name, "cache-", 6)) {
+            cache++;
+            assert_string_equal(m->pods[i].owner.name, "cache");
+            assert_null(sim_labels_get(&m->pods[i].labels, "pod-template-hash"));
+            assert_int_equal(m->pods[i].host_network, 1);
+        }
+    assert_int_equal(cache, 3);
+    cJSON *j = call(m, "/apis/apps/v1/namespaces/kube-system/daemonsets/agent", NULL, NULL, NULL,
+                    200, NULL);
+    assert_jstr(j, "status.desiredNumberScheduled", "2");
+    assert_jstr(j, "status.numberReady", "2");
+    assert_null(jget(j, "spec.replicas"));
+    cJSON_Delete(j);
+    j = call(m, "/apis/apps/v1/namespaces/default/replicasets/cache", NULL, NULL, NULL, 200, NULL);
+    assert_jstr(j, "spec.selector.matchExpressions.0.operator", "In");
+    assert_jstr(j, "spec.selector.matchExpressions.0.values.0", "cache");
+    assert_jstr(j, "spec.template.spec.containers.0.tty", "true");
+    assert_jstr(j, "spec.template.spec.containers.0.stdin", "true");
+    cJSON_Delete(j);
+    assert_int_equal(count_items(m, "/api/v1/pods",
+                                 "fieldSelector=spec.nodeName%3Dn2%2C"
+                                 "spec.hostNetwork%3Dfalse"),
+                     1);
+    assert_int_equal(count_items(m, "/api/v1/pods", "fieldSelector=spec.hostNetwork%3Dtrue"), 3);
+    sim_model_free(m);
+}
+
 /* ---- exec/attach validation -------------------------------------------------------------- */
 
 static void check_exec(sim_model_t *m, const char *user, const char *ns, const char *pod,
@@ -765,6 +825,7 @@ int main(void)
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_human_duration),
         cmocka_unit_test(test_workloads),
+        cmocka_unit_test(test_daemonset_and_replicaset),
         cmocka_unit_test(test_check_exec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
