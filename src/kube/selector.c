@@ -181,13 +181,50 @@ static void sort_unique(char **v, size_t *n)
     *n = w;
 }
 
+/* Go's strconv.Quote (what %q prints in apimachinery's messages), truncated to fit out. */
+static const char *go_quote(const char *s, char *out, size_t n)
+{
+    size_t w = 0;
+    out[w++] = '"';
+    for (const unsigned char *p = (const unsigned char *)s; *p && w + 8 < n; p++) {
+        static const char esc[] = "\a\b\t\n\v\f\r";
+        unsigned c = *p;
+        if (c == '"' || c == '\\') {
+            out[w++] = '\\';
+            out[w++] = (char)c;
+        } else if (c >= 7 && c <= 13) {
+            out[w++] = '\\';
+            out[w++] = esc[(c - 7) * 2 + 1];
+        } else if (c < 0x20 || c == 0x7f || c >= 0x80) {
+            /* multi-byte UTF-8 is kept as is; stray bytes are \xNN like Go */
+            int n8 = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc2 ? 1 : -1, ok = c >= 0x80 && n8 > 0;
+            for (int i = 1; ok && i <= n8; i++)
+                ok = (p[i] & 0xc0) == 0x80;
+            if (ok && w + (size_t)n8 + 3 < n) {
+                for (int i = 0; i <= n8; i++)
+                    out[w++] = (char)p[i];
+                p += n8;
+            } else {
+                w += (size_t)snprintf(out + w, n - w, "\\x%02x", c);
+            }
+        } else {
+            out[w++] = (char)c;
+        }
+    }
+    out[w++] = '"';
+    out[w] = '\0';
+    return out;
+}
+
 /* NewRequirement's checks, in its order; the first problem wins (Go aggregates, but one line
  * is what we promise). key_path is "key" or "<nil>" as the Go callers produce. */
 static int req_validate(const sel_req_t *r, const char *key_path, char *err, size_t errlen)
 {
     const char *why = qualified_name_error(r->key);
     if (why) {
-        set_err(err, errlen, "%s: Invalid value: \"%s\": %s", key_path, r->key, why);
+        char q[300];
+        set_err(err, errlen, "%s: Invalid value: %s: %s", key_path, go_quote(r->key, q, sizeof q),
+                why);
         return -EINVAL;
     }
     switch (r->op) {
@@ -195,7 +232,7 @@ static int req_validate(const sel_req_t *r, const char *key_path, char *err, siz
     case SEL_OP_NOTIN:
         if (r->nvalues == 0) {
             set_err(err, errlen,
-                    "values: Invalid value: []string{}: for 'in', 'notin' "
+                    "values: Invalid value: []string(nil): for 'in', 'notin' "
                     "operators, values set can't be empty");
             return -EINVAL;
         }
@@ -205,10 +242,11 @@ static int req_validate(const sel_req_t *r, const char *key_path, char *err, siz
         for (size_t i = 0; i < r->nvalues; i++) {
             long long dummy;
             if (parse_int64(r->values[i], &dummy)) {
+                char q[300];
                 set_err(err, errlen,
-                        "values[%zu]: Invalid value: \"%s\": for 'Gt', 'Lt' "
-                        "operators, the value must be an integer",
-                        i, r->values[i]);
+                        "values[%zu]: Invalid value: %s: for 'Gt', 'Lt' operators, the value "
+                        "must be an integer",
+                        i, go_quote(r->values[i], q, sizeof q));
                 return -EINVAL;
             }
         }
@@ -219,8 +257,9 @@ static int req_validate(const sel_req_t *r, const char *key_path, char *err, siz
     for (size_t i = 0; i < r->nvalues; i++) {
         why = label_value_error(r->values[i]);
         if (why) {
-            set_err(err, errlen, "values[%zu][%s]: Invalid value: \"%s\": %s", i, r->key,
-                    r->values[i], why);
+            char q[300];
+            set_err(err, errlen, "values[%zu][%s]: Invalid value: %s: %s", i, r->key,
+                    go_quote(r->values[i], q, sizeof q), why);
             return -EINVAL;
         }
     }
@@ -492,7 +531,8 @@ static int parse_requirement(parser_t *p, sel_req_t *out)
     if (t.tok != T_ID) return fail(p, "found '%.*s', expected: identifier", LIT(t));
     if (!(out->key = dup_n(t.lit, t.len))) return -ENOMEM;
     const char *why = qualified_name_error(out->key);
-    if (why) return fail(p, "<nil>: Invalid value: \"%s\": %s", out->key, why);
+    char q[300];
+    if (why) return fail(p, "<nil>: Invalid value: %s: %s", go_quote(out->key, q, sizeof q), why);
     tok_t la = peek_v(p).tok;
     if (dne || la == T_EOS || la == T_COMMA) {
         out->op = dne ? SEL_OP_NOT_EXISTS : SEL_OP_EXISTS;
@@ -591,10 +631,14 @@ static int add_req(sel_t *s, const char *key, sel_op_t op, const char *const *va
     req.nvalues = vs.n;
     if (n && r) goto out;
     if ((op == SEL_OP_EXISTS || op == SEL_OP_NOT_EXISTS) && req.nvalues) {
+        char q[300], list[700] = "";
+        for (size_t i = 0, k = 0; i < req.nvalues && k < sizeof list; i++)
+            k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", i ? ", " : "",
+                                  go_quote(req.values[i], q, sizeof q));
         set_err(err, errlen,
-                "values: Invalid value: [\"%s\"]: values set must be empty for "
-                "exists and does not exist",
-                req.values[0]);
+                "values: Invalid value: []string{%s}: values set must be empty for exists and "
+                "does not exist",
+                list);
         r = -EINVAL;
         goto out;
     }
