@@ -392,6 +392,17 @@ void stream_close(stream_t *s)
     uv_close((uv_handle_t *)&s->tcp, on_handle_closed);
 }
 
+void stream_reset(stream_t *s)
+{
+    if (s->closing) return;
+    s->closing = 1;
+    if (s->reading) uv_read_stop((uv_stream_t *)&s->tcp);
+    s->reading = 0;
+    uv_close((uv_handle_t *)&s->pump, on_handle_closed);
+    if (uv_tcp_close_reset(&s->tcp, on_handle_closed) < 0)
+        uv_close((uv_handle_t *)&s->tcp, on_handle_closed);
+}
+
 void stream_close_after_write(stream_t *s)
 {
     if (s->closing || s->close_after_write) return;

@@ -62,6 +62,8 @@ void stream_resume(stream_t *s);
 int stream_shutdown(stream_t *s);
 /* Closes now (queued writes that the kernel has not taken are dropped); on_close follows. */
 void stream_close(stream_t *s);
+/* Closes with a TCP reset (RST), dropping queued writes; on_close follows. */
+void stream_reset(stream_t *s);
 /* Closes after the queued writes complete (what a server does after its final frame). */
 void stream_close_after_write(stream_t *s);
 const char *stream_error(const stream_t *s);
