@@ -187,14 +187,14 @@ static const char *go_quote(const char *s, char *out, size_t n)
     size_t w = 0;
     out[w++] = '"';
     for (const unsigned char *p = (const unsigned char *)s; *p && w + 8 < n; p++) {
-        static const char esc[] = "\a\b\t\n\v\f\r";
+        static const char esc[] = "abtnvfr"; /* \\a .. \\r for 7 .. 13 */
         unsigned c = *p;
         if (c == '"' || c == '\\') {
             out[w++] = '\\';
             out[w++] = (char)c;
         } else if (c >= 7 && c <= 13) {
             out[w++] = '\\';
-            out[w++] = esc[(c - 7) * 2 + 1];
+            out[w++] = esc[c - 7];
         } else if (c < 0x20 || c == 0x7f || c >= 0x80) {
             /* multi-byte UTF-8 is kept as is; stray bytes are \xNN like Go */
             int n8 = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc2 ? 1 : -1, ok = c >= 0x80 && n8 > 0;
@@ -1001,6 +1001,8 @@ int fsel_parse_pod(fsel_t *f, const char *text, char *err, size_t errlen)
         set_err(err, errlen, "too many terms in field selector");
         r = -EINVAL;
     }
+    for (char *c = err; r && c && *c; c++) /* the text is echoed: keep the error one line */
+        if (*c == '\n' || *c == '\r') *c = ' ';
     if (r) fsel_free(f);
     return r;
 }

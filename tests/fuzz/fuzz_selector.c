@@ -49,6 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *k[] = {"metadata.name", "status.phase"};
         const char *v[] = {"web-1", "Running"};
         (void)fsel_match(&f, k, v, 2);
+    } else if (strchr(err, '\n') || strchr(err, '\r')) {
+        abort();
     }
     fsel_free(&f);
     free(text);
