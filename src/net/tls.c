@@ -398,58 +398,39 @@ static int verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flag
 }
 
 /* ---- errors --------------------------------------------------------------------------------- */
-static const char *alert_name(unsigned char code)
-{
-    switch (code) {
-    case MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE:
-        return "handshake failure";
-    case MBEDTLS_SSL_ALERT_MSG_NO_CERT:
-        return "no certificate";
-    case MBEDTLS_SSL_ALERT_MSG_BAD_CERT:
-        return "bad certificate";
-    case MBEDTLS_SSL_ALERT_MSG_UNSUPPORTED_CERT:
-        return "unsupported certificate";
-    case MBEDTLS_SSL_ALERT_MSG_CERT_REVOKED:
-        return "certificate revoked";
-    case MBEDTLS_SSL_ALERT_MSG_CERT_EXPIRED:
-        return "certificate expired";
-    case MBEDTLS_SSL_ALERT_MSG_CERT_UNKNOWN:
-        return "certificate unknown";
-    case MBEDTLS_SSL_ALERT_MSG_ILLEGAL_PARAMETER:
-        return "illegal parameter";
-    case MBEDTLS_SSL_ALERT_MSG_UNKNOWN_CA:
-        return "unknown CA";
-    case MBEDTLS_SSL_ALERT_MSG_ACCESS_DENIED:
-        return "access denied";
-    case MBEDTLS_SSL_ALERT_MSG_DECODE_ERROR:
-        return "decode error";
-    case MBEDTLS_SSL_ALERT_MSG_DECRYPT_ERROR:
-        return "decrypt error";
-    case MBEDTLS_SSL_ALERT_MSG_PROTOCOL_VERSION:
-        return "protocol version";
-    case MBEDTLS_SSL_ALERT_MSG_INSUFFICIENT_SECURITY:
-        return "insufficient security";
-    case MBEDTLS_SSL_ALERT_MSG_INTERNAL_ERROR:
-        return "internal error";
-    case MBEDTLS_SSL_ALERT_MSG_UNRECOGNIZED_NAME:
-        return "unrecognized name";
-    case MBEDTLS_SSL_ALERT_MSG_NO_APPLICATION_PROTOCOL:
-        return "no application protocol";
-    case 116:
-        return "certificate required";
-    default:
-        return NULL;
-    }
-}
+static const struct {
+    unsigned char code;
+    const char *name;
+} alert_names[] = {
+    {MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE, "handshake failure"},
+    {MBEDTLS_SSL_ALERT_MSG_NO_CERT, "no certificate"},
+    {MBEDTLS_SSL_ALERT_MSG_BAD_CERT, "bad certificate"},
+    {MBEDTLS_SSL_ALERT_MSG_UNSUPPORTED_CERT, "unsupported certificate"},
+    {MBEDTLS_SSL_ALERT_MSG_CERT_REVOKED, "certificate revoked"},
+    {MBEDTLS_SSL_ALERT_MSG_CERT_EXPIRED, "certificate expired"},
+    {MBEDTLS_SSL_ALERT_MSG_CERT_UNKNOWN, "certificate unknown"},
+    {MBEDTLS_SSL_ALERT_MSG_ILLEGAL_PARAMETER, "illegal parameter"},
+    {MBEDTLS_SSL_ALERT_MSG_UNKNOWN_CA, "unknown CA"},
+    {MBEDTLS_SSL_ALERT_MSG_ACCESS_DENIED, "access denied"},
+    {MBEDTLS_SSL_ALERT_MSG_DECODE_ERROR, "decode error"},
+    {MBEDTLS_SSL_ALERT_MSG_DECRYPT_ERROR, "decrypt error"},
+    {MBEDTLS_SSL_ALERT_MSG_PROTOCOL_VERSION, "protocol version"},
+    {MBEDTLS_SSL_ALERT_MSG_INSUFFICIENT_SECURITY, "insufficient security"},
+    {MBEDTLS_SSL_ALERT_MSG_INTERNAL_ERROR, "internal error"},
+    {MBEDTLS_SSL_ALERT_MSG_UNRECOGNIZED_NAME, "unrecognized name"},
+    {MBEDTLS_SSL_ALERT_MSG_NO_APPLICATION_PROTOCOL, "no application protocol"},
+    {116, "certificate required"}, /* TLS 1.3 servers (Go) may send it */
+};
 
 static void alert_text(tls_conn_t *c)
 {
     unsigned char code = c->ssl.in_msg ? c->ssl.in_msg[1] : 0;
-    const char *name = alert_name(code);
-    if (name)
-        snprintf(c->err, sizeof c->err, "peer sent alert: %s", name);
-    else
-        snprintf(c->err, sizeof c->err, "peer sent alert %u", code);
+    for (size_t i = 0; i < sizeof alert_names / sizeof *alert_names; i++) {
+        if (alert_names[i].code != code) continue;
+        snprintf(c->err, sizeof c->err, "peer sent alert: %s", alert_names[i].name);
+        return;
+    }
+    snprintf(c->err, sizeof c->err, "peer sent alert %u", code);
 }
 
 /* Text and code for a failed certificate check. Trust problems come before name problems. */
@@ -547,7 +528,7 @@ static int parse_ip(tls_conn_t *c, const char *name)
 static int setup_name(tls_conn_t *c, const char *server_name, const char *verify_name)
 {
     const char *name = verify_name && *verify_name ? verify_name : server_name;
-    if (!name || !*name || parse_ip(c, name ? name : "")) {
+    if (!name || !*name || parse_ip(c, name)) {
         /* No SNI for an IP; explicit NULL also says "chain only, no name check" to mbedTLS. */
         if (name) snprintf(c->name, sizeof c->name, "%s", name);
         c->check_ip = name && *name && !c->ctx->insecure;
