@@ -77,7 +77,7 @@ struct tls_conn {
     size_t ip_len;
     char *peer_cn;
     char name[256]; /* name verified, for error text */
-    char err[256];
+    char err[320];  /* room for the longest name in a message */
 };
 
 struct tls_session {
