@@ -114,6 +114,11 @@ static void test_parse_errors(void **state)
                 "start and end with an alphanumeric character (e.g. 'MyName',  or "
                 "'my.name',  or '123-abc', regex used for validation is "
                 "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')");
+    check_error("\x08\x01=1", "unable to parse requirement: <nil>: Invalid value: \"\\b\\x01\": "
+                              "name part must consist of alphanumeric characters, '-', '_' or "
+                              "'.', and must start and end with an alphanumeric character (e.g. "
+                              "'MyName',  or 'my.name',  or '123-abc', regex used for validation "
+                              "is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')");
     check_error("/a", "unable to parse requirement: <nil>: Invalid value: \"/a\": prefix part "
                       "must be non-empty");
     check_error("a/", "unable to parse requirement: <nil>: Invalid value: \"a/\": name part "
