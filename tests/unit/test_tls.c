@@ -105,6 +105,7 @@ typedef struct peer {
     buf_t out; /* ciphertext waiting for the other side */
     buf_t got; /* plaintext delivered by io.recv */
     int sends, recv_calls, pause, hs_calls, hs_status, feed_rc;
+    int greet, echo; /* write from inside the callbacks */
     size_t last_send;
     uint8_t first_send[2048]; /* the first flight (ClientHello for a client) */
     size_t first_len;
@@ -126,6 +127,7 @@ static int on_recv(void *arg, const uint8_t *data, size_t len)
     peer_t *p = arg;
     p->recv_calls++;
     assert_int_equal(buf_append(&p->got, data, len), 0);
+    if (p->echo) assert_int_equal(tls_conn_write(p->conn, data, len), 0);
     return p->pause ? 1 : 0;
 }
 
@@ -134,6 +136,8 @@ static void on_handshake(void *arg, int status)
     peer_t *p = arg;
     p->hs_calls++;
     p->hs_status = status;
+    if (p->greet && status == 0)
+        assert_int_equal(tls_conn_write(p->conn, (const uint8_t *)"hello", 5), 0);
 }
 
 typedef struct pair {
@@ -382,6 +386,42 @@ static void test_pause_and_pump(void **state)
         assert_memory_equal(pr.cli.got.data, "onetwothreefour", 15);
         free_all(&pr);
     }
+}
+
+/* The owner may write from inside handshake_done and recv (the HTTP request, an echo). */
+static void test_write_from_callbacks(void **state)
+{
+    for (size_t i = 0; i < 3; i++) {
+        pair_t pr;
+        pair_open(&pr, make_ctx(0, &ca, NULL, 0, 0), make_ctx(1, NULL, &server, 0, 0), "localhost",
+                  NULL, NULL);
+        pr.cli.greet = 1;
+        pr.srv.echo = 1;
+        pair_connect(&pr, chunks[i]);
+        assert_connected(&pr);
+        assert_int_equal(pr.srv.got.len, 5);
+        assert_memory_equal(pr.srv.got.data, "hello", 5);
+        assert_int_equal(pr.cli.got.len, 5);
+        assert_memory_equal(pr.cli.got.data, "hello", 5);
+        free_all(&pr);
+    }
+}
+
+/* Input kept while paused is bounded: the owner must stop reading. */
+static void test_paused_input_is_bounded(void **state)
+{
+    static uint8_t big[256 * 1024];
+    pair_t pr;
+    connect_default(&pr, "localhost", 0);
+    assert_connected(&pr);
+    pr.cli.pause = 1;
+    for (int k = 0; k < 5; k++)
+        assert_int_equal(tls_conn_write(pr.srv.conn, big, sizeof big), 0);
+    run(&pr, 0);
+    assert_int_equal(pr.cli.feed_rc, -ENOBUFS);
+    assert_string_equal(tls_conn_error(pr.cli.conn), "too much input buffered while paused");
+    assert_int_equal(tls_conn_pump(pr.cli.conn), -ENOBUFS);
+    free_all(&pr);
 }
 
 static void expect_client_failure(pair_t *pr, int code, const char *text)
@@ -828,6 +868,8 @@ int main(void)
         cmocka_unit_test(test_one_record_per_write),
         cmocka_unit_test(test_records_in_one_feed),
         cmocka_unit_test(test_pause_and_pump),
+        cmocka_unit_test(test_write_from_callbacks),
+        cmocka_unit_test(test_paused_input_is_bounded),
         cmocka_unit_test(test_hostname_mismatch),
         cmocka_unit_test(test_verify_name_override),
         cmocka_unit_test(test_ip_sans),
