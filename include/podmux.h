@@ -249,6 +249,84 @@ PMX_EXTERN void pmx_session_close(pmx_session_t *s);
 /* One-line description of the failure, "" if none. */
 PMX_EXTERN const char *pmx_session_error(const pmx_session_t *s);
 
+/* ---- fan-out ---------------------------------------------------------------------------- */
+/* One command over many pods, shaped like curl's multi: targets wait in a PENDING queue gated
+ * by the concurrency limit and a start-rate limit; each runs as a session; results are
+ * reported through callbacks and stay readable afterwards (pmx_fanout_results). */
+typedef struct pmx_fanout pmx_fanout_t;
+
+typedef struct pmx_fanout_opts {
+    pmx_session_kind_t kind;
+    const char *const *argv; /* exec: the command, argc entries (copied) */
+    int argc;
+    int stdin_;              /* broadcast pmx_fanout_write() bytes to every session */
+    unsigned parallel;       /* sessions at once; 0 = unlimited */
+    double qps;              /* session starts per second; 0 = unlimited */
+    unsigned burst;          /* starts allowed at once with qps (0 = 1) */
+    uint64_t timeout_ms;     /* per session (0 = none) */
+    int fail_fast;           /* first failure or non-zero exit cancels the rest */
+    unsigned retries;        /* extra attempts, only while the command cannot have started */
+    uint64_t retry_base_ms;  /* first backoff (0 = 500 ms), doubled per attempt, max 30 s;
+                              * a server's Retry-After wins when longer */
+    size_t stdin_replay_max; /* stdin kept for sessions not yet started (0 = 64 MiB) */
+    const char *protocols;   /* as pmx_session_opts_t.protocols */
+} pmx_fanout_opts_t;
+
+typedef struct pmx_fanout_result {
+    size_t index; /* order of pmx_fanout_add */
+    const char *namespace_, *pod, *container; /* container NULL when none was named */
+    pmx_exit_t exit;  /* err PMX_ESKIPPED for skipped targets (message says why) */
+    unsigned attempts;
+    double seconds;   /* first start to end */
+} pmx_fanout_result_t;
+
+typedef struct pmx_fanout_cb {
+    /* An attempt is starting (may be NULL). */
+    void (*on_start)(pmx_fanout_t *f, size_t index, unsigned attempt, void *data);
+    /* fd 1 = stdout, 2 = stderr. */
+    void (*on_output)(pmx_fanout_t *f, size_t index, int fd, const char *buf, size_t len,
+                      void *data);
+    /* A target is finished (ran, failed, skipped or canceled); r lives as long as f. */
+    void (*on_done)(pmx_fanout_t *f, const pmx_fanout_result_t *r, void *data);
+    /* Broadcast stdin fell below every session's low-water mark (may be NULL). */
+    void (*on_stdin_drain)(pmx_fanout_t *f, void *data);
+    /* Every target is finished and every session closed; f may be freed from here. */
+    void (*on_finish)(pmx_fanout_t *f, void *data);
+} pmx_fanout_cb_t;
+
+typedef struct pmx_fanout_stats {
+    size_t total, pending, running, done;
+    size_t ok, nonzero, failed, skipped;
+} pmx_fanout_stats_t;
+
+PMX_EXTERN int pmx_fanout_new(pmx_client_t *c, const pmx_fanout_opts_t *opts,
+                              const pmx_fanout_cb_t *cb, void *data, pmx_fanout_t **out);
+/* Adds a target before pmx_fanout_start; returns its index (>= 0) or <0. */
+PMX_EXTERN long pmx_fanout_add(pmx_fanout_t *f, const char *ns, const char *pod,
+                               const char *container);
+/* Adds a target that will not run, reported with PMX_ESKIPPED and why ("phase Pending"). */
+PMX_EXTERN long pmx_fanout_add_skipped(pmx_fanout_t *f, const char *ns, const char *pod,
+                                       const char *container, const char *why);
+/* Starts the queue; on_finish follows (on a later turn even with no targets). */
+PMX_EXTERN int pmx_fanout_start(pmx_fanout_t *f);
+/* Broadcasts stdin (copied once per session). Returns the largest queue of any running
+ * session; when above the high-water mark, stop writing until on_stdin_drain. */
+PMX_EXTERN long pmx_fanout_write(pmx_fanout_t *f, const void *buf, size_t len);
+/* Stdin EOF: every session, running or future, gets close_stdin after its bytes. */
+PMX_EXTERN int pmx_fanout_close_stdin(pmx_fanout_t *f);
+/* Output backpressure: pauses / resumes reading on every running session. */
+PMX_EXTERN void pmx_fanout_pause(pmx_fanout_t *f);
+PMX_EXTERN void pmx_fanout_resume(pmx_fanout_t *f);
+/* Cancels everything not finished (PMX_ECANCELED); on_finish follows. */
+PMX_EXTERN void pmx_fanout_cancel(pmx_fanout_t *f);
+PMX_EXTERN void pmx_fanout_stats(const pmx_fanout_t *f, pmx_fanout_stats_t *st);
+/* Finished targets in completion order (valid until pmx_fanout_free). */
+PMX_EXTERN const pmx_fanout_result_t *const *pmx_fanout_results(const pmx_fanout_t *f,
+                                                                size_t *n);
+/* Frees f: allowed before start or once on_finish ran (PMX_EBUSY otherwise). */
+PMX_EXTERN int pmx_fanout_free(pmx_fanout_t *f);
+/* ---- end of fan-out --------------------------------------------------------------------- */
+
 #ifdef __cplusplus
 }
 #endif
