@@ -31,8 +31,8 @@ int sim_rest_handle(sim_model_t *m, const char *method, const char *path, const 
  * {"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":...,
  *  "reason":...,"details":{"name":...,"group":...,"kind":...},"code":N}. details is left out
  * when name, group and kind are all NULL; "" members are left out of it. */
-int sim_status_json(buf_t *out, int code, const char *reason, const char *message,
-                    const char *name, const char *kind);
+int sim_status_json(buf_t *out, int code, const char *reason, const char *message, const char *name,
+                    const char *kind);
 int sim_status_json_group(buf_t *out, int code, const char *reason, const char *message,
                           const char *name, const char *group, const char *kind,
                           int retry_after_seconds /* <= 0: none */);
@@ -49,9 +49,8 @@ int sim_response_status(sim_response_t *out, int code, const char *reason, const
  * Status response in err_out. The kubelet checks (container running, streams requested) are
  * the caller's. */
 int sim_rest_check_exec(sim_model_t *m, const char *user, const char *ns, const char *pod,
-                        const char *container, int attach, int verb_create,
-                        sim_response_t *err_out, const sim_pod_t **pod_out,
-                        const sim_container_t **c_out);
+                        const char *container, int attach, int verb_create, sim_response_t *err_out,
+                        const sim_pod_t **pod_out, const sim_container_t **c_out);
 
 /* Go's json.Encoder string escaping: quotes added; <, >, & as \u003c \u003e \u0026; U+2028/9
  * escaped; invalid UTF-8 as \ufffd. */
