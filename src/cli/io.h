@@ -1,0 +1,59 @@
+/* io.h: stdin/stdout/stderr on the loop with bounded queues (see io.c). */
+#ifndef PMX_CLI_IO_H
+#define PMX_CLI_IO_H
+
+#include <uv.h>
+
+#include "cli.h"
+
+typedef struct cli_out {
+    uv_loop_t *loop;
+    int fd, fl_saved;
+    union {
+        uv_pipe_t pipe;
+        uv_tty_t tty;
+    } h;
+    uv_stream_t *stream; /* NULL: a file or device, written with uv_fs_write */
+    int is_file, is_tty;
+    uv_prepare_t prep;
+    buf_t stage;     /* bytes not yet handed to libuv */
+    size_t inflight; /* bytes in write requests */
+    unsigned nreq;
+    size_t high, low;
+    int above, error;
+    void (*on_pressure)(void *ctx, int above); /* pause producers at 1, resume at 0 */
+    void (*on_error)(void *ctx, int err);      /* first write error (EPIPE...) */
+    void (*on_empty)(void *ctx);               /* everything written */
+    void *ctx;
+} cli_out_t;
+
+int cli_out_init(cli_out_t *o, uv_loop_t *loop, int fd, size_t high, size_t low);
+int cli_out_write(cli_out_t *o, const char *buf, size_t len);
+size_t cli_out_queued(const cli_out_t *o);
+void cli_out_close(cli_out_t *o);   /* flushes what is staged, closes the handles */
+void cli_out_restore(cli_out_t *o); /* after the loop ended: descriptor flags, memory */
+
+/* buf NULL, len 0: end of input. */
+typedef void (*cli_in_fn)(void *ctx, const char *buf, size_t len);
+typedef struct cli_in {
+    uv_loop_t *loop;
+    int fd, fl_saved;
+    union {
+        uv_pipe_t pipe;
+        uv_tty_t tty;
+    } h;
+    uv_stream_t *stream;
+    uv_fs_t fs;
+    int is_file, is_tty, reading, eof, fs_busy, closing;
+    char *buf;
+    cli_in_fn on_data;
+    void *ctx;
+} cli_in_t;
+
+int cli_in_init(cli_in_t *in, uv_loop_t *loop, int fd, cli_in_fn on_data, void *ctx);
+void cli_in_start(cli_in_t *in);
+void cli_in_stop(cli_in_t *in);
+void cli_in_close(cli_in_t *in);
+void cli_in_restore(cli_in_t *in);
+
+#endif

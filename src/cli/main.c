@@ -1,0 +1,207 @@
+/* podmux: kubectl-style exec and attach for one pod, many pods, or a whole workload.
+ * Installed as `podmux` and `kubectl-podmux`. Exit status: the remote command's, like ssh;
+ * 255 with one line on stderr when podmux itself failed; 1 in a fan-out when some command
+ * exited non-zero; 128+N when signal N ended podmux. */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "term.h"
+
+#define OUT_HIGH (4u * 1024 * 1024)
+#define OUT_LOW (1u * 1024 * 1024)
+
+static void app_vprint(app_t *a, const char *prefix, const char *fmt, va_list ap)
+{
+    char line[2048];
+    int n = snprintf(line, sizeof line, "%s", prefix);
+    int m = vsnprintf(line + n, sizeof line - (size_t)n - 3, fmt, ap);
+    if (m < 0) return;
+    size_t len =
+        (size_t)n + ((size_t)m < sizeof line - (size_t)n - 3 ? (size_t)m : sizeof line - n - 4);
+    if (a->raw) line[len++] = '\r';
+    line[len++] = '\n';
+    if (a->err.prep.loop && !uv_is_closing((uv_handle_t *)&a->err.prep))
+        cli_out_write(&a->err, line, len);
+    else if (write(2, line, len) < 0) { /* nowhere else to say it */
+    }
+}
+
+void app_errorf(app_t *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    app_vprint(a, "podmux: ", fmt, ap);
+    va_end(ap);
+}
+
+void app_notef(app_t *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    app_vprint(a, "", fmt, ap);
+    va_end(ap);
+}
+
+void app_human_bytes(uint64_t n, char *out, size_t len)
+{
+    if (n < 1000)
+        snprintf(out, len, "%llu bytes", (unsigned long long)n);
+    else if (n < 1000000)
+        snprintf(out, len, "%.1f kB", (double)n / 1e3);
+    else if (n < 1000000000)
+        snprintf(out, len, "%.1f MB", (double)n / 1e6);
+    else
+        snprintf(out, len, "%.1f GB", (double)n / 1e9);
+}
+
+void app_server_hostport(app_t *a, char *out, size_t len)
+{
+    const char *s = a->c ? pmx_client_server(a->c) : NULL;
+    if (!s) s = "the server";
+    const char *p = strstr(s, "://");
+    p = p ? p + 3 : s;
+    size_t n = strcspn(p, "/");
+    snprintf(out, len, "%.*s", (int)n, p);
+}
+
+void app_failure_line(app_t *a, const pmx_exit_t *ex, char *out, size_t len)
+{
+    char host[300], amount[64];
+    app_server_hostport(a, host, sizeof host);
+    app_human_bytes(ex->bytes_out + ex->bytes_in, amount, sizeof amount);
+    const char *msg = ex->message && *ex->message ? ex->message : pmx_strerror(ex->err);
+    if (ex->command_started && ex->err == PMX_ELOST)
+        snprintf(out, len, "connection to %s lost after %s; the command's exit status is unknown",
+                 host, amount);
+    else if (ex->command_started && ex->err == PMX_ENOSTATUS)
+        snprintf(out, len,
+                 "connection to %s ended without an exit status after %s; the command's exit "
+                 "status is unknown",
+                 host, amount);
+    else if (ex->command_started && ex->err == PMX_ETIMEDOUT)
+        snprintf(out, len, "%s after %s; the command's exit status is unknown", msg, amount);
+    else
+        snprintf(out, len, "%s", msg);
+}
+
+static void on_log(void *data, const char *line)
+{
+    app_t *a = data;
+    app_notef(a, "podmux: %s", line);
+}
+
+static int make_client(app_t *a)
+{
+    cli_opts_t *o = a->o;
+    pmx_client_opts_t co = {
+        .kubeconfig = o->kubeconfig,
+        .context = o->context,
+        .cluster = o->cluster,
+        .user = o->user,
+        .namespace_ = o->ns,
+        .server = o->server,
+        .token = o->token,
+        .ca_file = o->ca_file,
+        .insecure = o->insecure,
+        .request_timeout_ms = o->request_timeout_ms,
+        .upgrade_timeout_ms = o->request_timeout_ms,
+        .keepalive_ms = o->keepalive_ms,
+        .log = o->verbose ? on_log : NULL,
+        .log_data = a,
+    };
+    if (o->insecure)
+        app_notef(a, "podmux: warning: --insecure-skip-tls-verify: the server's certificate will "
+                     "not be checked");
+    char err[1024] = "";
+    int rc = pmx_client_new(a->loop, &co, &a->c, err, sizeof err);
+    if (rc < 0) {
+        app_errorf(a, "%s", err[0] ? err : pmx_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+/* Usage checks that need the whole command line. */
+static int check_usage(app_t *a)
+{
+    cli_opts_t *o = a->o;
+    int selectors = o->selector || o->field_selector;
+    if (!o->ntargets && !selectors) {
+        app_errorf(a, "%s requires a pod or workload (or -l/--field-selector)",
+                   o->cmd == CMD_EXEC ? "exec" : "attach");
+        return -1;
+    }
+    if (o->cmd == CMD_EXEC && o->argc < 1) {
+        app_errorf(a, "you must specify at least one command for the container, after --");
+        return -1;
+    }
+    if (o->cmd == CMD_ATTACH && o->argc > 0) {
+        app_errorf(a, "attach takes no command");
+        return -1;
+    }
+    if (o->all_ns && o->ntargets) {
+        app_errorf(a, "-A/--all-namespaces goes with -l/--field-selector, not named targets");
+        return -1;
+    }
+    return 0;
+}
+
+static int run_command(app_t *a)
+{
+    if (check_usage(a) < 0) return CLI_EXIT_FAIL;
+    if (make_client(a) < 0) return CLI_EXIT_FAIL;
+    return run_exec_attach(a);
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+    if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    cli_opts_t o;
+    app_t a;
+    memset(&a, 0, sizeof a);
+    a.o = &o;
+    char err[512];
+    if (cli_parse_args(argc, argv, &o, err, sizeof err) < 0) {
+        app_errorf(&a, "%s", err);
+        app_notef(&a, "See 'podmux --help' for usage.");
+        cli_opts_free(&o);
+        return CLI_EXIT_FAIL;
+    }
+    if (o.help || o.cmd == CMD_NONE || o.cmd == CMD_HELP) {
+        fputs(cli_help_text(o.cmd), stdout);
+        cli_opts_free(&o);
+        return o.cmd == CMD_NONE && !o.help ? CLI_EXIT_FAIL : 0;
+    }
+    if (o.cmd == CMD_VERSION) {
+        printf("podmux %s (libpodmux %s)\n", PMX_VERSION, pmx_version());
+        cli_opts_free(&o);
+        return 0;
+    }
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    a.loop = &loop;
+    cli_out_init(&a.out, &loop, 1, OUT_HIGH, OUT_LOW);
+    cli_out_init(&a.err, &loop, 2, OUT_HIGH, OUT_LOW);
+    int code = run_command(&a);
+    cli_out_close(&a.out);
+    cli_out_close(&a.err);
+    uv_run(&loop, UV_RUN_DEFAULT); /* flush what is queued */
+    if (a.c) pmx_client_free(a.c);
+    uv_walk(&loop, close_walk, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    cli_out_restore(&a.out);
+    cli_out_restore(&a.err);
+    term_restore();
+    cli_opts_free(&o);
+    return code;
+}

@@ -1,0 +1,490 @@
+/* multi: one command over many pods through pmx_fanout_t.
+ *
+ * Targets come from named pods, workloads (one pod, or all with --all-pods) and selectors; pods
+ * that are not Running are skipped with their phase. Output: `POD ` prefixed lines (held until
+ * whole, so two pods never mix inside a line), group (each pod's output at its end), json (one
+ * object per line of output and one per finished pod) or raw. A summary goes to stderr, and a
+ * progress line while stderr is a terminal. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "term.h"
+
+#define GROUP_LIMIT (16u * 1024 * 1024)
+#define LINE_LIMIT (64u * 1024)
+#define MAX_TARGETS 100000
+
+typedef struct entry {
+    char *ns, *pod, *container, *skip; /* skip: why it does not run, or NULL */
+} entry_t;
+
+typedef struct multi multi_t;
+typedef struct slot {
+    multi_t *m;
+    size_t index;
+    char *prefix;
+    cli_prefixer_t po, pe;
+    buf_t go, ge;
+    int truncated;
+} slot_t;
+
+struct multi {
+    app_t *a;
+    entry_t *e;
+    size_t n, cap;
+    int outstanding; /* REST lookups in flight */
+    int resolve_failed;
+    pmx_fanout_t *f;
+    slot_t *slots;
+    int mode, color, several_ns;
+    cli_in_t in;
+    int have_in;
+    uv_signal_t sig[3];
+    int nsig, signaled, pressure;
+    uv_timer_t progress;
+    int progress_on, progress_shown;
+    int finished;
+};
+
+/* ---- collecting targets ---------------------------------------------------------------------- */
+static int add_entry(multi_t *m, const char *ns, const char *pod, const char *container,
+                     const char *skip)
+{
+    for (size_t i = 0; i < m->n; i++) /* the same pod named twice runs once */
+        if (!strcmp(m->e[i].ns, ns) && !strcmp(m->e[i].pod, pod) &&
+            !strcmp(m->e[i].container ? m->e[i].container : "", container ? container : ""))
+            return 0;
+    if (m->n == MAX_TARGETS) return -1;
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 64;
+        entry_t *ne = realloc(m->e, cap * sizeof *ne);
+        if (!ne) return -1;
+        m->e = ne, m->cap = cap;
+    }
+    entry_t *e = &m->e[m->n];
+    e->ns = strdup(ns);
+    e->pod = strdup(pod);
+    e->container = container ? strdup(container) : NULL;
+    e->skip = skip ? strdup(skip) : NULL;
+    if (!e->ns || !e->pod || (container && !e->container) || (skip && !e->skip)) {
+        free(e->ns), free(e->pod), free(e->container), free(e->skip);
+        return -1;
+    }
+    m->n++;
+    return 0;
+}
+
+static void add_pod(multi_t *m, const pmx_pod_t *p)
+{
+    cli_opts_t *o = m->a->o;
+    char why[128] = "";
+    if (strcmp(p->phase, "Running"))
+        snprintf(why, sizeof why, "phase %s", p->phase);
+    else if (p->deleting)
+        snprintf(why, sizeof why, "terminating");
+    const char *skip = why[0] ? why : NULL;
+    if (o->all_containers) {
+        int any = 0;
+        for (size_t i = 0; i < p->ncontainers; i++)
+            if (p->containers[i].kind == 0)
+                any = 1, add_entry(m, p->namespace_, p->name, p->containers[i].name, skip);
+        if (any) return;
+    }
+    const char *c = o->container ? o->container : pmx_default_container(p);
+    add_entry(m, p->namespace_, p->name, c, skip);
+}
+
+typedef struct lookup {
+    multi_t *m;
+    int workload; /* pick one unless --all-pods */
+    char name[300];
+    char ns[256];
+} lookup_t;
+
+static void on_pods(pmx_client_t *c, int err, const pmx_pod_list_t *list, const char *message,
+                    void *data)
+{
+    lookup_t *l = data;
+    multi_t *m = l->m;
+    m->outstanding--;
+    if (err < 0 && !l->workload && l->name[0]) {
+        /* A named pod that cannot be read still becomes a target: its session reports the
+         * server's own error (404, 403) in the summary, like every other failure. */
+        add_entry(m, l->ns, l->name, m->a->o->container, NULL);
+    } else if (err < 0) {
+        app_errorf(m->a, "%s%s%s", l->name, l->name[0] ? ": " : "",
+                   message && *message ? message : pmx_strerror(err));
+        m->resolve_failed++;
+    } else if (l->workload && !m->a->o->all_pods) {
+        int i = pmx_pick_pod(list);
+        if (i >= 0)
+            add_pod(m, &list->pods[i]);
+        else
+            app_errorf(m->a, "%s: no pods", l->name), m->resolve_failed++;
+    } else {
+        for (size_t i = 0; i < list->npods; i++)
+            add_pod(m, &list->pods[i]);
+    }
+    free(l);
+}
+
+static int start_lookup(multi_t *m, const char *target)
+{
+    cli_opts_t *o = m->a->o;
+    lookup_t *l = calloc(1, sizeof *l);
+    if (!l) return -1;
+    l->m = m;
+    const char *ns = o->ns ? o->ns : pmx_client_namespace(m->a->c);
+    snprintf(l->ns, sizeof l->ns, "%s", ns ? ns : "default");
+    int rc;
+    if (!target) {
+        rc = pmx_list_pods(m->a->c, o->all_ns ? NULL : l->ns, o->selector, o->field_selector,
+                           on_pods, l);
+    } else {
+        cli_target_t t;
+        char err[256];
+        if (cli_parse_target(target, &t, err, sizeof err) < 0) {
+            app_errorf(m->a, "%s", err);
+            free(l);
+            return -1;
+        }
+        l->workload = t.kind == TGT_WORKLOAD;
+        snprintf(l->name, sizeof l->name, "%s", l->workload ? t.workload : t.name);
+        rc = l->workload ? pmx_list_workload_pods(m->a->c, l->ns, t.workload, on_pods, l)
+                         : pmx_get_pod(m->a->c, l->ns, t.name, on_pods, l);
+    }
+    if (rc < 0) {
+        app_errorf(m->a, "%s: %s", target ? target : "list pods", pmx_strerror(rc));
+        free(l);
+        return -1;
+    }
+    m->outstanding++;
+    return 0;
+}
+
+/* ---- output ---------------------------------------------------------------------------------- */
+static void clear_progress(multi_t *m)
+{
+    if (!m->progress_shown) return;
+    m->progress_shown = 0;
+    cli_out_write(&m->a->err, "\r\033[K", 4);
+}
+
+static int mwrite(void *ctx, int fd, const char *buf, size_t len)
+{
+    multi_t *m = ctx;
+    clear_progress(m);
+    return cli_out_write(fd == 2 ? &m->a->err : &m->a->out, buf, len);
+}
+
+static const entry_t *entry_of(multi_t *m, size_t index)
+{
+    return &m->e[index];
+}
+
+static void json_line(void *ctx, int fd, const char *line, size_t len)
+{
+    slot_t *s = ctx;
+    const entry_t *e = entry_of(s->m, s->index);
+    char *j = cli_json_chunk(e->ns, e->pod, e->container, fd, line, len);
+    if (j) mwrite(s->m, 1, j, strlen(j));
+    free(j);
+}
+
+static void make_slot(multi_t *m, size_t index)
+{
+    static const int colors[] = {32, 33, 34, 35, 36, 31, 92, 93, 94, 95, 96, 91};
+    slot_t *s = &m->slots[index];
+    const entry_t *e = entry_of(m, index);
+    int with_c = m->a->o->all_containers && e->container;
+    char label[800], pre[900];
+    snprintf(label, sizeof label, "%s%s%s%s%s", m->several_ns ? e->ns : "",
+             m->several_ns ? "/" : "", e->pod, with_c ? "/" : "", with_c ? e->container : "");
+    if (m->color)
+        snprintf(pre, sizeof pre, "\033[%dm%s\033[0m ", colors[index % 12], label);
+    else
+        snprintf(pre, sizeof pre, "%s ", label);
+    s->m = m;
+    s->index = index;
+    s->prefix = strdup(pre);
+    const char *p = s->prefix ? s->prefix : "";
+    void *ctx = m->mode == OUT_JSON ? (void *)s : (void *)m;
+    cli_prefixer_init(&s->po, p, 1, LINE_LIMIT, mwrite, ctx);
+    cli_prefixer_init(&s->pe, p, 2, LINE_LIMIT, mwrite, ctx);
+    if (m->mode == OUT_JSON) s->po.on_line = s->pe.on_line = json_line;
+    buf_init(&s->go, GROUP_LIMIT);
+    buf_init(&s->ge, GROUP_LIMIT);
+}
+
+static void on_output(pmx_fanout_t *f, size_t index, int fd, const char *buf, size_t len,
+                      void *data)
+{
+    multi_t *m = data;
+    slot_t *s = &m->slots[index];
+    switch (m->mode) {
+    case OUT_RAW:
+        mwrite(m, fd, buf, len);
+        break;
+    case OUT_GROUP:
+        if (buf_append(fd == 2 ? &s->ge : &s->go, buf, len) < 0) s->truncated = 1;
+        break;
+    default:
+        cli_prefixer_feed(fd == 2 ? &s->pe : &s->po, buf, len);
+        break;
+    }
+}
+
+static void group_flush(multi_t *m, slot_t *s, const pmx_fanout_result_t *r)
+{
+    char text[512], head[1400];
+    int n = snprintf(head, sizeof head, "=== %s(%s, %.2fs) ===\n", s->prefix,
+                     cli_exit_text(&r->exit, text, sizeof text), r->seconds);
+    if (n > 0) mwrite(m, 1, head, (size_t)n < sizeof head ? (size_t)n : sizeof head - 1);
+    mwrite(m, 1, s->go.data ? s->go.data : "", s->go.len);
+    mwrite(m, 2, s->ge.data ? s->ge.data : "", s->ge.len);
+    if (s->truncated) {
+        n = snprintf(head, sizeof head, "podmux: %s: output truncated at %u MiB\n", r->pod,
+                     GROUP_LIMIT >> 20);
+        mwrite(m, 2, head, (size_t)n);
+    }
+}
+
+static void on_done(pmx_fanout_t *f, const pmx_fanout_result_t *r, void *data)
+{
+    multi_t *m = data;
+    slot_t *s = &m->slots[r->index];
+    cli_prefixer_flush(&s->po);
+    cli_prefixer_flush(&s->pe);
+    if (m->mode == OUT_GROUP && r->exit.err != PMX_ESKIPPED) group_flush(m, s, r);
+    if (m->mode == OUT_JSON) {
+        char *j = cli_json_result(r);
+        if (j) mwrite(m, 1, j, strlen(j));
+        free(j);
+    }
+    buf_free(&s->go);
+    buf_free(&s->ge);
+}
+
+/* ---- progress, signals, stdin ------------------------------------------------------------------
+ */
+static void on_progress(uv_timer_t *h)
+{
+    multi_t *m = h->data;
+    pmx_fanout_stats_t st;
+    pmx_fanout_stats(m->f, &st);
+    char line[200];
+    int n = snprintf(line, sizeof line, "\r\033[K%zu/%zu done, %zu running, %zu failed", st.done,
+                     st.total, st.running, st.failed + st.nonzero);
+    if (n > 0 && !cli_out_queued(&m->a->err)) {
+        cli_out_write(&m->a->err, line, (size_t)n);
+        m->progress_shown = 1;
+    }
+}
+
+static void stop_handles(multi_t *m)
+{
+    for (int i = 0; i < m->nsig; i++)
+        uv_close((uv_handle_t *)&m->sig[i], NULL);
+    m->nsig = 0;
+    if (m->progress_on) uv_close((uv_handle_t *)&m->progress, NULL);
+    m->progress_on = 0;
+    if (m->have_in) cli_in_close(&m->in);
+    clear_progress(m);
+}
+
+static void on_signal(uv_signal_t *h, int sig)
+{
+    multi_t *m = h->data;
+    if (m->signaled) _exit(128 + sig);
+    m->signaled = sig;
+    pmx_fanout_cancel(m->f);
+}
+
+static void on_stdin(void *ctx, const char *buf, size_t len)
+{
+    multi_t *m = ctx;
+    if (m->finished) return;
+    if (!buf) {
+        pmx_fanout_close_stdin(m->f);
+        return;
+    }
+    if (pmx_fanout_write(m->f, buf, len) == 1) cli_in_stop(&m->in);
+}
+
+static void on_stdin_drain(pmx_fanout_t *f, void *data)
+{
+    multi_t *m = data;
+    if (m->have_in && !m->finished) cli_in_start(&m->in);
+}
+
+static void on_pressure(void *ctx, int above)
+{
+    multi_t *m = ctx;
+    m->pressure += above ? 1 : -1;
+    if (above && m->pressure == 1) pmx_fanout_pause(m->f);
+    if (!above && m->pressure == 0) pmx_fanout_resume(m->f);
+}
+
+static void on_finish(pmx_fanout_t *f, void *data)
+{
+    multi_t *m = data;
+    m->finished = 1;
+    stop_handles(m);
+}
+
+static const pmx_fanout_cb_t FCB = {
+    .on_output = on_output,
+    .on_done = on_done,
+    .on_stdin_drain = on_stdin_drain,
+    .on_finish = on_finish,
+};
+
+/* ---- the run -----------------------------------------------------------------------------------
+ */
+static int resolve_all(multi_t *m)
+{
+    cli_opts_t *o = m->a->o;
+    for (size_t i = 0; i < o->ntargets; i++)
+        if (start_lookup(m, o->targets[i]) < 0) m->resolve_failed++;
+    if (o->selector || o->field_selector)
+        if (start_lookup(m, NULL) < 0) m->resolve_failed++;
+    uv_run(m->a->loop, UV_RUN_DEFAULT);
+    for (size_t i = 1; i < m->n; i++)
+        if (strcmp(m->e[i].ns, m->e[0].ns)) m->several_ns = 1;
+    return 0;
+}
+
+static int build_fanout(multi_t *m)
+{
+    cli_opts_t *o = m->a->o;
+    pmx_fanout_opts_t fo = {
+        .kind = o->cmd == CMD_ATTACH ? PMX_ATTACH : PMX_EXEC,
+        .argv = (const char *const *)o->argv,
+        .argc = o->argc,
+        .stdin_ = o->stdin_,
+        .parallel = o->parallel,
+        .qps = o->qps,
+        .burst = o->burst,
+        .timeout_ms = o->timeout_ms,
+        .fail_fast = o->fail_fast,
+        .retries = o->retries,
+    };
+    int rc = pmx_fanout_new(m->a->c, &fo, &FCB, m, &m->f);
+    if (rc < 0) return rc;
+    m->slots = calloc(m->n ? m->n : 1, sizeof *m->slots);
+    if (!m->slots) return PMX_ENOMEM;
+    for (size_t i = 0; i < m->n; i++) {
+        entry_t *e = &m->e[i];
+        long idx = e->skip ? pmx_fanout_add_skipped(m->f, e->ns, e->pod, e->container, e->skip)
+                           : pmx_fanout_add(m->f, e->ns, e->pod, e->container);
+        if (idx < 0) return (int)idx;
+        make_slot(m, (size_t)idx);
+    }
+    return 0;
+}
+
+static void watch(multi_t *m, int sig)
+{
+    uv_signal_t *h = &m->sig[m->nsig];
+    uv_signal_init(m->a->loop, h);
+    h->data = m;
+    uv_signal_start(h, on_signal, sig);
+    m->nsig++;
+}
+
+static void start_extras(multi_t *m)
+{
+    watch(m, SIGINT);
+    watch(m, SIGTERM);
+    watch(m, SIGHUP);
+    if (isatty(2) && m->mode != OUT_JSON && !m->a->o->quiet) {
+        uv_timer_init(m->a->loop, &m->progress);
+        m->progress.data = m;
+        uv_timer_start(&m->progress, on_progress, 250, 250);
+        m->progress_on = 1;
+    }
+    if (m->a->o->stdin_ && cli_in_init(&m->in, m->a->loop, 0, on_stdin, m) == 0) {
+        m->have_in = 1;
+        cli_in_start(&m->in);
+    }
+    m->a->out.on_pressure = m->a->err.on_pressure = on_pressure;
+    m->a->out.ctx = m->a->err.ctx = m;
+}
+
+static int finish_run(multi_t *m)
+{
+    size_t n;
+    const pmx_fanout_result_t *const *r = pmx_fanout_results(m->f, &n);
+    cli_tally_t t = {0};
+    for (size_t i = 0; i < n; i++)
+        cli_tally_add(&t, &r[i]->exit);
+    int code = cli_exit_code(&t);
+    if (m->resolve_failed) code = CLI_EXIT_FAIL;
+    int all_ok = t.ok == n && !m->resolve_failed;
+    if (!m->a->o->quiet || !all_ok) {
+        size_t cap = 64 * 1024;
+        char *text = malloc(cap);
+        if (text) {
+            size_t len = cli_summary(r, n, text, cap);
+            cli_out_write(&m->a->err, text, len);
+            free(text);
+        }
+    }
+    if (m->signaled) code = 128 + m->signaled;
+    return code;
+}
+
+static void free_multi(multi_t *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        free(m->e[i].ns), free(m->e[i].pod), free(m->e[i].container), free(m->e[i].skip);
+        if (m->slots) {
+            cli_prefixer_free(&m->slots[i].po);
+            cli_prefixer_free(&m->slots[i].pe);
+            buf_free(&m->slots[i].go);
+            buf_free(&m->slots[i].ge);
+            free(m->slots[i].prefix);
+        }
+    }
+    free(m->e);
+    free(m->slots);
+    if (m->have_in) cli_in_restore(&m->in);
+    if (m->f) pmx_fanout_free(m->f);
+}
+
+int run_multi(app_t *a)
+{
+    cli_opts_t *o = a->o;
+    if (o->tty && o->stdin_) {
+        app_errorf(a, "-t needs a single pod");
+        return CLI_EXIT_FAIL;
+    }
+    multi_t *m = calloc(1, sizeof *m);
+    if (!m) return CLI_EXIT_FAIL;
+    m->a = a;
+    m->mode = o->output == OUT_AUTO ? OUT_PREFIX : o->output;
+    const char *nc = getenv("NO_COLOR");
+    m->color = m->mode == OUT_PREFIX && a->out.is_tty && !(nc && *nc);
+    resolve_all(m);
+    int code;
+    if (m->n == 0) {
+        app_errorf(a, "no pods matched");
+        code = CLI_EXIT_FAIL;
+    } else if (build_fanout(m) < 0) {
+        app_errorf(a, "cannot start the fan-out: out of memory");
+        code = CLI_EXIT_FAIL;
+    } else {
+        start_extras(m);
+        pmx_fanout_start(m->f);
+        uv_run(a->loop, UV_RUN_DEFAULT);
+        a->out.on_pressure = a->err.on_pressure = NULL;
+        code = finish_run(m);
+    }
+    free_multi(m);
+    uv_run(a->loop, UV_RUN_DEFAULT); /* the fan-out's timer close */
+    free(m);
+    return code;
+}
