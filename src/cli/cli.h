@@ -113,7 +113,8 @@ void cli_tally_add(cli_tally_t *t, const pmx_exit_t *ex);
 /* 0 all ok; 1 some non-zero; 255 some could not run or ended without status; 255 nothing ran. */
 int cli_exit_code(const cli_tally_t *t);
 /* Appends the summary text (ends with "\n") for the finished results to out (bounded). */
-size_t cli_summary(const pmx_fanout_result_t *const *r, size_t n, char *out, size_t outlen);
+size_t cli_summary(const pmx_fanout_result_t *const *r, size_t n, int show_container, char *out,
+                   size_t outlen);
 /* One line for a failure: "pods \"web-1\" not found" or the error name. */
 const char *cli_exit_text(const pmx_exit_t *ex, char *buf, size_t len);
 

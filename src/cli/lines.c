@@ -212,7 +212,8 @@ char *cli_json_result(const pmx_fanout_result_t *r)
         rc = json_key_str(&b, "error", cli_exit_text(ex, tmp, sizeof tmp));
         if (!rc) rc = json_key_str(&b, "error_code", pmx_err_name(ex->err));
     }
-    if (!rc && ex->http_status) rc = buf_printf(&b, ",\"http_status\":%d", ex->http_status);
+    if (!rc && ex->err < 0 && ex->http_status)
+        rc = buf_printf(&b, ",\"http_status\":%d", ex->http_status);
     if (!rc)
         rc = buf_printf(&b,
                         ",\"skipped\":%s,\"duration\":%.3f,\"bytes_out\":%llu,\"bytes_in\":%llu,"
@@ -262,8 +263,10 @@ static int same_namespace(const pmx_fanout_result_t *const *r, size_t n)
     return 1;
 }
 
-size_t cli_summary(const pmx_fanout_result_t *const *r, size_t n, char *out, size_t outlen)
+size_t cli_summary(const pmx_fanout_result_t *const *r, size_t n, int show_container, char *out,
+                   size_t outlen)
 {
+    int sc = show_container;
     cli_tally_t t = {0};
     for (size_t i = 0; i < n; i++)
         cli_tally_add(&t, &r[i]->exit);
@@ -276,10 +279,11 @@ size_t cli_summary(const pmx_fanout_result_t *const *r, size_t n, char *out, siz
         const pmx_exit_t *ex = &r[i]->exit;
         if (ex->err == 0 && ex->exit_code == 0) continue;
         char text[512], line[1024];
-        int ll = snprintf(
-            line, sizeof line, "  %s%s%s%s%s: %s%s\n", ns ? r[i]->namespace_ : "", ns ? "/" : "",
-            r[i]->pod, r[i]->container ? "/" : "", r[i]->container ? r[i]->container : "",
-            ex->err == PMX_ESKIPPED ? "skipped: " : "", cli_exit_text(ex, text, sizeof text));
+        int ll = snprintf(line, sizeof line, "  %s%s%s%s%s: %s%s\n", ns ? r[i]->namespace_ : "",
+                          ns ? "/" : "", r[i]->pod, sc && r[i]->container ? "/" : "",
+                          sc && r[i]->container ? r[i]->container : "",
+                          ex->err == PMX_ESKIPPED ? "skipped: " : "",
+                          cli_exit_text(ex, text, sizeof text));
         if (ll < 0) break;
         if (w + (size_t)ll + 40 >= outlen) { /* keep room to say how many were left out */
             w += (size_t)snprintf(out + w, outlen - w, "  ... and %zu more\n", bad - shown);

@@ -428,7 +428,7 @@ static int finish_run(multi_t *m)
         size_t cap = 64 * 1024;
         char *text = malloc(cap);
         if (text) {
-            size_t len = cli_summary(r, n, text, cap);
+            size_t len = cli_summary(r, n, m->a->o->all_containers, text, cap);
             cli_out_write(&m->a->err, text, len);
             free(text);
         }

@@ -1,0 +1,233 @@
+/* podmux CLI: argument parsing, durations, targets and the escape-key state machine. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../src/cli/args.c"
+#include "../../src/cli/escape.c"
+
+static uint64_t dur(const char *s)
+{
+    uint64_t ms = 12345;
+    assert_int_equal(cli_parse_duration(s, &ms), 0);
+    return ms;
+}
+
+static void test_durations(void **state)
+{
+    assert_int_equal(dur("500ms"), 500);
+    assert_int_equal(dur("5s"), 5000);
+    assert_int_equal(dur("1m"), 60000);
+    assert_int_equal(dur("1h30m"), 5400000);
+    assert_int_equal(dur("1.5s"), 1500);
+    assert_int_equal(dur("0"), 0);
+    assert_int_equal(dur("30"), 30000); /* bare integer: seconds, as kubectl */
+    assert_int_equal(dur("1500us"), 2); /* rounds up to whole ms */
+    assert_int_equal(dur("1ns"), 1);
+    assert_int_equal(dur("2m3s4ms"), 123004);
+    uint64_t ms;
+    assert_int_equal(cli_parse_duration("", &ms), -1);
+    assert_int_equal(cli_parse_duration("5", &ms), 0);
+    assert_int_equal(cli_parse_duration("5x", &ms), -1);
+    assert_int_equal(cli_parse_duration("1.5", &ms), -1); /* missing unit */
+    assert_int_equal(cli_parse_duration("-1s", &ms), -1);
+    assert_int_equal(cli_parse_duration("s", &ms), -1);
+    assert_int_equal(cli_parse_duration("1s ", &ms), -1);
+}
+
+static void test_targets(void **state)
+{
+    cli_target_t t;
+    char err[256];
+    assert_int_equal(cli_parse_target("web-1", &t, err, sizeof err), 0);
+    assert_int_equal(t.kind, TGT_POD);
+    assert_string_equal(t.name, "web-1");
+    assert_int_equal(cli_parse_target("pod/web-1", &t, err, sizeof err), 0);
+    assert_int_equal(t.kind, TGT_POD);
+    assert_string_equal(t.name, "web-1");
+    assert_int_equal(cli_parse_target("deployment/web", &t, err, sizeof err), 0);
+    assert_int_equal(t.kind, TGT_WORKLOAD);
+    assert_string_equal(t.workload, "deploy/web");
+    assert_int_equal(cli_parse_target("statefulsets/db", &t, err, sizeof err), 0);
+    assert_string_equal(t.workload, "sts/db");
+    assert_int_equal(cli_parse_target("ds/agent", &t, err, sizeof err), 0);
+    assert_string_equal(t.workload, "ds/agent");
+    assert_int_equal(cli_parse_target("rs/web-abc", &t, err, sizeof err), 0);
+    assert_string_equal(t.workload, "rs/web-abc");
+    assert_int_equal(cli_parse_target("job/migrate", &t, err, sizeof err), 0);
+    assert_string_equal(t.workload, "job/migrate");
+    assert_int_equal(cli_parse_target("svc/web", &t, err, sizeof err), -1);
+    assert_string_equal(err, "the server doesn't have a resource type \"svc\"");
+    assert_int_equal(cli_parse_target("deploy/", &t, err, sizeof err), -1);
+    assert_int_equal(cli_parse_target("Web", &t, err, sizeof err), -1);
+    assert_int_equal(cli_parse_target("deploy/-x", &t, err, sizeof err), -1);
+}
+
+static int parse(cli_opts_t *o, char *err, ...)
+{
+    char *argv[64];
+    int argc = 0;
+    va_list ap;
+    va_start(ap, err);
+    for (char *a; (a = va_arg(ap, char *));)
+        argv[argc++] = a;
+    va_end(ap);
+    return cli_parse_args(argc, argv, o, err, 256);
+}
+
+static void test_exec_flags(void **state)
+{
+    cli_opts_t o;
+    char err[256];
+    assert_int_equal(parse(&o, err, "podmux", "exec", "-it", "-nprod", "--container=main", "web-1",
+                           "--request-timeout", "5s", "--", "sh", "-c", "echo -n hi", NULL),
+                     0);
+    assert_int_equal(o.cmd, CMD_EXEC);
+    assert_true(o.stdin_);
+    assert_true(o.tty);
+    assert_string_equal(o.ns, "prod");
+    assert_string_equal(o.container, "main");
+    assert_int_equal(o.ntargets, 1);
+    assert_string_equal(o.targets[0], "web-1");
+    assert_int_equal(o.request_timeout_ms, 5000);
+    assert_int_equal(o.argc, 3);
+    assert_string_equal(o.argv[0], "sh");
+    assert_string_equal(o.argv[2], "echo -n hi"); /* flags after -- belong to the command */
+    assert_int_equal(o.escape_char, '~');
+    assert_int_equal(o.parallel, 64);
+    assert_int_equal(o.pod_running_timeout_ms, 60000);
+    cli_opts_free(&o);
+}
+
+static void test_fanout_flags(void **state)
+{
+    cli_opts_t o;
+    char err[256];
+    assert_int_equal(parse(&o, err, "kubectl-podmux", "exec", "-l", "app=web", "-A", "-P", "5",
+                           "--qps=20", "--burst", "4", "--timeout", "1m", "--fail-fast",
+                           "--retries=2", "-o", "json", "--all-containers", "a", "deploy/b", "--",
+                           "true", NULL),
+                     0);
+    assert_string_equal(o.selector, "app=web");
+    assert_true(o.all_ns);
+    assert_int_equal(o.parallel, 5);
+    assert_true(o.qps > 19.99 && o.qps < 20.01);
+    assert_int_equal(o.burst, 4);
+    assert_int_equal(o.timeout_ms, 60000);
+    assert_true(o.fail_fast);
+    assert_int_equal(o.retries, 2);
+    assert_int_equal(o.output, OUT_JSON);
+    assert_true(o.all_containers);
+    assert_int_equal(o.ntargets, 2);
+    assert_string_equal(o.targets[1], "deploy/b");
+    cli_opts_free(&o);
+
+    assert_int_equal(parse(&o, err, "podmux", "attach", "-P0", "--escape", "none", "--stdin=false",
+                           "-q=true", "x", NULL),
+                     0);
+    assert_int_equal(o.cmd, CMD_ATTACH);
+    assert_int_equal(o.parallel, 0);
+    assert_int_equal(o.escape_char, -1);
+    assert_false(o.stdin_);
+    assert_true(o.quiet);
+    cli_opts_free(&o);
+
+    assert_int_equal(parse(&o, err, "podmux", "exec", "--escape=^A", "x", NULL), 0);
+    assert_int_equal(o.escape_char, 1);
+    cli_opts_free(&o);
+}
+
+static void test_errors(void **state)
+{
+    cli_opts_t o;
+    char err[256];
+    assert_int_equal(parse(&o, err, "podmux", "exec", "--nope", NULL), -1);
+    assert_string_equal(err, "unknown flag: --nope");
+    cli_opts_free(&o);
+    assert_int_equal(parse(&o, err, "podmux", "exec", "-ix", NULL), -1);
+    assert_string_equal(err, "unknown shorthand flag: 'x' in -ix");
+    cli_opts_free(&o);
+    assert_int_equal(parse(&o, err, "podmux", "exec", "-n", NULL), -1);
+    assert_string_equal(err, "flag needs an argument: 'n' in -n");
+    cli_opts_free(&o);
+    assert_int_equal(parse(&o, err, "podmux", "exec", "--namespace", NULL), -1);
+    assert_string_equal(err, "flag needs an argument: --namespace");
+    cli_opts_free(&o);
+    assert_int_equal(parse(&o, err, "podmux", "exec", "--timeout", "5y", NULL), -1);
+    assert_string_equal(err, "invalid argument \"5y\" for \"--timeout\" flag");
+    cli_opts_free(&o);
+    assert_int_equal(parse(&o, err, "podmux", "exec", "-P", "-3", NULL), -1);
+    assert_string_equal(err, "invalid argument \"-3\" for \"-P, --parallel\" flag");
+    cli_opts_free(&o);
+    assert_int_equal(parse(&o, err, "podmux", "exec", "-o", "yaml", NULL), -1);
+    cli_opts_free(&o);
+    assert_int_equal(parse(&o, err, "podmux", "frobnicate", NULL), -1);
+    assert_string_equal(err, "unknown command \"frobnicate\" for \"podmux\"");
+    cli_opts_free(&o);
+    assert_int_equal(parse(&o, err, "podmux", "help", "exec", NULL), 0);
+    assert_int_equal(o.cmd, CMD_EXEC);
+    assert_true(o.help);
+    cli_opts_free(&o);
+}
+
+/* Feeds `in` in chunks of `chunk` bytes; returns what would be sent and the first action. */
+static int run_escape(int ch, const char *in, size_t chunk, char *sent, size_t *nsent)
+{
+    cli_escape_t e;
+    cli_escape_init(&e, ch);
+    char out[64];
+    size_t len = strlen(in), pos = 0;
+    *nsent = 0;
+    while (pos < len) {
+        size_t n = len - pos < chunk ? len - pos : chunk, used;
+        int action;
+        size_t k = cli_escape_feed(&e, in + pos, n, out, &used, &action);
+        memcpy(sent + *nsent, out, k);
+        *nsent += k;
+        pos += used;
+        if (action) return action;
+    }
+    return ESC_NONE;
+}
+
+static void check_escape(int ch, const char *in, int want_action, const char *want_sent)
+{
+    size_t chunks[] = {1, 7, 1000};
+    for (size_t i = 0; i < 3; i++) {
+        char sent[128];
+        size_t n;
+        int action = run_escape(ch, in, chunks[i], sent, &n);
+        assert_int_equal(action, want_action);
+        assert_int_equal(n, strlen(want_sent));
+        assert_memory_equal(sent, want_sent, n);
+    }
+}
+
+static void test_escape(void **state)
+{
+    check_escape('~', "~.", ESC_DISCONNECT, "");
+    check_escape('~', "ls\r~.", ESC_DISCONNECT, "ls\r");
+    check_escape('~', "ls\n~?", ESC_HELP, "ls\n");
+    check_escape('~', "a~.b", ESC_NONE, "a~.b"); /* not at a line start */
+    check_escape('~', "~~.", ESC_NONE, "~.");    /* ~~ sends one ~ and ends the escape */
+    check_escape('~', "~x", ESC_NONE, "~x");
+    check_escape('~', "\r~\r~.", ESC_DISCONNECT, "\r~\r"); /* "~\r" sends both; a line starts */
+    check_escape('%', "x\r%.", ESC_DISCONNECT, "x\r");
+    check_escape('%', "~.", ESC_NONE, "~.");
+    check_escape(-1, "~.", ESC_NONE, "~.");
+    check_escape('~', "\x03\r~.", ESC_DISCONNECT, "\x03\r"); /* Ctrl-C is just a byte */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_durations),  cmocka_unit_test(test_targets),
+        cmocka_unit_test(test_exec_flags), cmocka_unit_test(test_fanout_flags),
+        cmocka_unit_test(test_errors),     cmocka_unit_test(test_escape),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,252 @@
+/* podmux CLI: line prefixing in odd chunks, JSON lines, the summary and the exit-code rules. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../src/cli/lines.c"
+
+typedef struct sink {
+    buf_t out[3];
+    int writes;
+} sink_t;
+
+static int sink_write(void *ctx, int fd, const char *buf, size_t len)
+{
+    sink_t *s = ctx;
+    s->writes++;
+    return buf_append(&s->out[fd], buf, len);
+}
+
+static void sink_init(sink_t *s)
+{
+    memset(s, 0, sizeof *s);
+    for (int i = 0; i < 3; i++)
+        buf_init(&s->out[i], 0);
+}
+
+static void sink_free(sink_t *s)
+{
+    for (int i = 0; i < 3; i++)
+        buf_free(&s->out[i]);
+}
+
+static void expect_n(const buf_t *b, const char *want, size_t n)
+{
+    assert_int_equal(b->len, n);
+    if (b->len) assert_memory_equal(b->data, want, b->len);
+}
+
+static void expect(const buf_t *b, const char *want)
+{
+    expect_n(b, want, strlen(want));
+}
+
+/* Feeds `in` in chunks, then flushes; the result must not depend on the chunking. */
+static void prefix_case_n(const char *in, size_t len, size_t limit, const char *want,
+                          size_t wantlen)
+{
+    size_t chunks[] = {1, 7, len ? len : 1};
+    for (size_t c = 0; c < 3; c++) {
+        sink_t s;
+        sink_init(&s);
+        cli_prefixer_t p;
+        cli_prefixer_init(&p, "web-1 ", 1, limit, sink_write, &s);
+        for (size_t pos = 0; pos < len; pos += chunks[c]) {
+            size_t n = len - pos < chunks[c] ? len - pos : chunks[c];
+            assert_int_equal(cli_prefixer_feed(&p, in + pos, n), 0);
+        }
+        assert_int_equal(cli_prefixer_flush(&p), 0);
+        expect_n(&s.out[1], want, wantlen);
+        assert_int_equal(s.out[2].len, 0);
+        sink_free(&s);
+    }
+}
+
+static void prefix_case(const char *in, size_t len, size_t limit, const char *want)
+{
+    prefix_case_n(in, len, limit, want, strlen(want));
+}
+
+static void test_prefix_lines(void **state)
+{
+    prefix_case("a\nbb\n", 5, 0, "web-1 a\nweb-1 bb\n");
+    prefix_case("a\n\nb", 4, 0, "web-1 a\nweb-1 \nweb-1 b\n"); /* partial last line closed */
+    prefix_case("", 0, 0, "");
+    /* UTF-8 split across chunks stays whole: é = c3 a9, 😀 = f0 9f 98 80 */
+    prefix_case("caf\xc3\xa9\n\xf0\x9f\x98\x80!\n", 11, 0,
+                "web-1 caf\xc3\xa9\nweb-1 \xf0\x9f\x98\x80!\n");
+    /* A held line over the bound is cut, each piece prefixed and ended (a line that arrives
+     * whole needs no memory and goes out whole). */
+    prefix_case("abcdefghij", 10, 4, "web-1 abcd\nweb-1 efgh\nweb-1 ij\n");
+    /* The cut never splits a UTF-8 sequence: "abc" + half of é is cut before é. */
+    prefix_case("abc\xc3\xa9z", 6, 4, "web-1 abc\nweb-1 \xc3\xa9z\n");
+    prefix_case_n("binary\0zero\n", 12, 0, "web-1 binary\0zero\n", 18);
+}
+
+static void test_prefix_partial_held(void **state)
+{
+    sink_t s;
+    sink_init(&s);
+    cli_prefixer_t p;
+    cli_prefixer_init(&p, "P ", 2, 0, sink_write, &s);
+    assert_int_equal(cli_prefixer_feed(&p, "half", 4), 0);
+    assert_int_equal(s.out[2].len, 0); /* nothing until the newline */
+    assert_int_equal(cli_prefixer_feed(&p, " line\nnext", 10), 0);
+    expect(&s.out[2], "P half line\n");
+    assert_int_equal(cli_prefixer_flush(&p), 0);
+    expect(&s.out[2], "P half line\nP next\n");
+    sink_free(&s);
+}
+
+typedef struct lines {
+    char *got[16];
+    size_t len[16];
+    int n;
+} lines_t;
+
+static void on_line(void *ctx, int fd, const char *line, size_t len)
+{
+    lines_t *l = ctx;
+    l->got[l->n] = malloc(len + 1);
+    memcpy(l->got[l->n], line, len);
+    l->len[l->n++] = len;
+}
+
+static void test_line_callback(void **state)
+{
+    size_t chunks[] = {1, 7, 100};
+    const char in[] = "one\ntwo\nthr";
+    for (size_t c = 0; c < 3; c++) {
+        lines_t l = {0};
+        cli_prefixer_t p;
+        cli_prefixer_init(&p, "", 1, 0, NULL, &l);
+        p.on_line = on_line;
+        for (size_t pos = 0; pos < sizeof in - 1; pos += chunks[c]) {
+            size_t n = sizeof in - 1 - pos < chunks[c] ? sizeof in - 1 - pos : chunks[c];
+            cli_prefixer_feed(&p, in + pos, n);
+        }
+        cli_prefixer_flush(&p);
+        assert_int_equal(l.n, 3);
+        assert_int_equal(l.len[0], 4);
+        assert_memory_equal(l.got[0], "one\n", 4);
+        assert_memory_equal(l.got[1], "two\n", 4);
+        assert_int_equal(l.len[2], 3); /* JSON keeps the bytes exact: no newline added */
+        assert_memory_equal(l.got[2], "thr", 3);
+        for (int i = 0; i < l.n; i++)
+            free(l.got[i]);
+    }
+}
+
+static void test_json(void **state)
+{
+    char *j = cli_json_chunk("default", "web-1", "main", 1, "hi \"x\"\\\n\t\x01", 10);
+    assert_string_equal(j, "{\"type\":\"output\",\"namespace\":\"default\",\"pod\":\"web-1\","
+                           "\"container\":\"main\",\"stream\":\"stdout\","
+                           "\"data\":\"hi \\\"x\\\"\\\\\\n\\t\\u0001\"}\n");
+    free(j);
+    j = cli_json_chunk("ns", "p", NULL, 2, "\xff\xfe", 2); /* not UTF-8: base64 */
+    assert_string_equal(j, "{\"type\":\"output\",\"namespace\":\"ns\",\"pod\":\"p\","
+                           "\"container\":null,\"stream\":\"stderr\",\"data_b64\":\"//4=\"}\n");
+    free(j);
+    j = cli_json_chunk("ns", "p", "c", 1, "caf\xc3\xa9", 5);
+    assert_non_null(strstr(j, "\"data\":\"caf\xc3\xa9\""));
+    free(j);
+    j = cli_json_chunk("ns", "p", "c", 1, "\xed\xa0\x80", 3); /* a surrogate is not UTF-8 */
+    assert_non_null(strstr(j, "\"data_b64\":\"7aCA\""));
+    free(j);
+
+    pmx_fanout_result_t r = {.index = 0,
+                             .namespace_ = "default",
+                             .pod = "web-1",
+                             .container = "main",
+                             .attempts = 1,
+                             .seconds = 1.5};
+    r.exit = (pmx_exit_t){.err = 0,
+                          .exit_code = 3,
+                          .bytes_out = 10,
+                          .bytes_in = 2,
+                          .http_status = 101,
+                          .message = "",
+                          .reason = ""};
+    j = cli_json_result(&r);
+    assert_string_equal(j, "{\"type\":\"result\",\"namespace\":\"default\",\"pod\":\"web-1\","
+                           "\"container\":\"main\",\"exit_code\":3,\"error\":null,"
+                           "\"skipped\":false,\"duration\":1.500,\"bytes_out\":10,"
+                           "\"bytes_in\":2,\"attempts\":1}\n");
+    free(j);
+    r.exit = (pmx_exit_t){.err = PMX_ENOTFOUND,
+                          .exit_code = -1,
+                          .http_status = 404,
+                          .message = "pods \"web-1\" not found",
+                          .reason = "NotFound"};
+    r.attempts = 1, r.seconds = 0.25;
+    j = cli_json_result(&r);
+    assert_string_equal(j, "{\"type\":\"result\",\"namespace\":\"default\",\"pod\":\"web-1\","
+                           "\"container\":\"main\",\"exit_code\":null,"
+                           "\"error\":\"pods \\\"web-1\\\" not found\","
+                           "\"error_code\":\"PMX_ENOTFOUND\",\"http_status\":404,"
+                           "\"skipped\":false,\"duration\":0.250,\"bytes_out\":0,"
+                           "\"bytes_in\":0,\"attempts\":1}\n");
+    free(j);
+}
+
+static pmx_fanout_result_t res(const char *pod, int err, int code, const char *msg)
+{
+    pmx_fanout_result_t r = {.namespace_ = "default", .pod = pod, .container = "main"};
+    r.exit = (pmx_exit_t){.err = err, .exit_code = code, .message = msg, .reason = ""};
+    return r;
+}
+
+static void test_summary_and_exit(void **state)
+{
+    pmx_fanout_result_t r[4] = {
+        res("a", 0, 0, ""),
+        res("b", 0, 7, ""),
+        res("c", PMX_ELOST, -1, "connection lost"),
+        res("d", PMX_ESKIPPED, -1, "phase Pending"),
+    };
+    const pmx_fanout_result_t *p[4] = {&r[0], &r[1], &r[2], &r[3]};
+    char out[1024];
+    size_t n = cli_summary(p, 4, 0, out, sizeof out);
+    assert_int_equal(n, strlen(out));
+    assert_string_equal(out, "podmux: 1 ok, 1 non-zero, 1 failed, 1 skipped (4 pods)\n"
+                             "  b: exit 7\n"
+                             "  c: connection lost\n"
+                             "  d: skipped: phase Pending\n");
+    cli_summary(p, 2, 1, out, sizeof out);
+    assert_string_equal(out, "podmux: 1 ok, 1 non-zero, 0 failed, 0 skipped (2 pods)\n"
+                             "  b/main: exit 7\n");
+    /* Bounded: a tiny buffer still ends with the count of what was left out. */
+    n = cli_summary(p, 4, 0, out, 100);
+    assert_true(n < 100);
+    assert_non_null(strstr(out, "... and 3 more"));
+
+    cli_tally_t t = {0};
+    cli_tally_add(&t, &r[0].exit);
+    assert_int_equal(cli_exit_code(&t), 0);
+    cli_tally_add(&t, &r[3].exit); /* skipped pods do not change the status */
+    assert_int_equal(cli_exit_code(&t), 0);
+    cli_tally_add(&t, &r[1].exit);
+    assert_int_equal(cli_exit_code(&t), 1);
+    cli_tally_add(&t, &r[2].exit);
+    assert_int_equal(cli_exit_code(&t), 255);
+    cli_tally_t none = {0};
+    assert_int_equal(cli_exit_code(&none), 255); /* nothing ran */
+    cli_tally_t skipped = {.skipped = 3};
+    assert_int_equal(cli_exit_code(&skipped), 255);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_prefix_lines),     cmocka_unit_test(test_prefix_partial_held),
+        cmocka_unit_test(test_line_callback),    cmocka_unit_test(test_json),
+        cmocka_unit_test(test_summary_and_exit),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
