@@ -97,8 +97,9 @@ static void finish_target(target_t *t, const pmx_exit_t *ex)
 {
     pmx_fanout_t *f = t->f;
     t->r.exit = *ex;
+    char *msg = strdup(ex->message ? ex->message : ""); /* ex->message may be t->message */
     free(t->message);
-    t->message = strdup(ex->message ? ex->message : "");
+    t->message = msg;
     snprintf(t->reason, sizeof t->reason, "%s", ex->reason ? ex->reason : "");
     t->r.exit.message = t->message ? t->message : "";
     t->r.exit.reason = t->reason;
@@ -507,19 +508,17 @@ PMX_API long pmx_fanout_write(pmx_fanout_t *f, const void *buf, size_t len)
             f->replay_dropped = 1;
         }
     }
-    long most = 0;
     for (target_t *t = f->running; t; t = t->next) {
         if (!t->s || t->state != T_RUNNING || t->stdin_closed) continue;
         long q = pmx_session_write(t->s, buf, len);
         if (q < 0) continue; /* the session is ending; its on_exit tells why */
-        if (q > most) most = q;
         if (q > (long)FAN_STDIN_HIGH && !t->above) {
             t->above = 1;
             f->nabove++;
         }
     }
     if (f->nabove) f->want_drain = 1;
-    return most;
+    return f->nabove ? 1 : 0;
 }
 
 PMX_API int pmx_fanout_close_stdin(pmx_fanout_t *f)
