@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# podmux exec/attach on one pod against podmux-sim: exit codes pass through, stdout and stderr
+# stay apart and byte-exact, stdin EOF ends `cat`, 50 MiB both ways, kubectl's messages and
+# notes, one line and 255 when podmux itself fails, signals end the session.
+. "$PMX_SRC/tests/integration/lib.sh"
+[ -x "$PODMUX" ] || { echo "no podmux binary"; exit 77; }
+start_sim --cluster "$PMX_SRC/tests/integration/data/cluster.yaml"
+POD=$(pod_names app=web | sed -n 1p)
+[ -n "$POD" ] || fail "no web pod"
+
+# Exit codes pass through like ssh.
+for code in 0 1 42; do
+  set +e; timeout 20 "$PODMUX" exec "$POD" -- sh -c "exit $code"; rc=$?; set -e
+  expect_eq "$rc" "$code" "exit $code"
+done
+
+# stdout and stderr separate and exact (no newline added, binary bytes kept).
+set +e
+timeout 20 "$PODMUX" exec "$POD" -- sh -c 'printf "out\001\n"; printf "err" >&2; printf tail; exit 3' \
+  >"$T/o" 2>"$T/e"; rc=$?
+set -e
+expect_eq "$rc" 3 "exit 3"
+expect_eq "$(od -An -c "$T/o" | tr -s ' ')" "$(printf 'out\001\ntail' | od -An -c | tr -s ' ')" "stdout"
+expect_eq "$(cat "$T/e")" "err" "stderr"
+
+# stdin EOF closes the remote stdin: cat ends.
+out=$(printf x | timeout 20 "$PODMUX" exec -i "$POD" -- cat)
+expect_eq "$out" "x" "printf x | cat"
+out=$(timeout 20 "$PODMUX" exec -i "$POD" -- cat </dev/null)
+expect_eq "$out" "" "empty stdin"
+
+# 50 MiB through cat, from a file and from a pipe (a slow reader: test_cli_backpressure.sh).
+head -c 52428800 /dev/urandom >"$T/big"
+want=$(sha256sum <"$T/big" | cut -d' ' -f1)
+got=$(timeout 60 "$PODMUX" exec -i "$POD" -- cat <"$T/big" | sha256sum | cut -d' ' -f1)
+expect_eq "$got" "$want" "50 MiB from a file"
+got=$(cat "$T/big" | timeout 60 "$PODMUX" exec -i "$POD" -- cat | sha256sum | cut -d' ' -f1)
+expect_eq "$got" "$want" "50 MiB from a pipe"
+
+# Failures: one line, 255.
+set +e
+timeout 20 "$PODMUX" exec nosuch -- true 2>"$T/e"; rc=$?
+set -e
+expect_eq "$rc" 255 "missing pod"
+expect_eq "$(cat "$T/e")" 'podmux: pods "nosuch" not found' "missing pod message"
+set +e
+timeout 20 "$PODMUX" exec done -- true 2>"$T/e"; rc=$?
+set -e
+expect_eq "$rc" 255 "completed pod"
+expect_eq "$(cat "$T/e")" \
+  'podmux: cannot exec into a container in a completed pod; current phase is Succeeded' "completed"
+set +e
+timeout 20 "$PODMUX" --server https://127.0.0.1:1 --insecure-skip-tls-verify --token x \
+  exec "$POD" -- true 2>"$T/e"; rc=$?
+set -e
+expect_eq "$rc" 255 "refused connection"
+grep -q '^podmux: warning: --insecure-skip-tls-verify' "$T/e" || fail "no insecure warning"
+expect_eq "$(grep -vc warning "$T/e")" 1 "one error line"
+
+# kubectl's container defaulting note, not with -q; -c picks.
+out=$(timeout 20 "$PODMUX" exec two -- sh -c 'echo ok' 2>"$T/e")
+expect_eq "$out" ok "two"
+expect_eq "$(cat "$T/e")" 'Defaulted container "main" out of: main, sidecar, init-db (init)' "note"
+timeout 20 "$PODMUX" exec -q two -- true 2>"$T/e"
+expect_eq "$(cat "$T/e")" "" "-q"
+set +e
+timeout 20 "$PODMUX" exec -c nosuch two -- true 2>"$T/e"; rc=$?
+set -e
+expect_eq "$rc" 255 "bad container"
+grep -q 'container nosuch is not valid for pod two' "$T/e" || fail "bad container: $(cat "$T/e")"
+
+# Workloads pick a running pod; -t without a terminal warns and goes on.
+out=$(timeout 20 "$PODMUX" exec deploy/web -- sh -c 'echo $HOSTNAME')
+case "$out" in web-*) ;; *) fail "deploy/web ran in [$out]";; esac
+out=$(timeout 20 "$PODMUX" exec -it "$POD" -- echo hi </dev/null 2>"$T/e")
+expect_eq "$out" hi "-it without a terminal"
+expect_eq "$(cat "$T/e")" \
+  "Unable to use a TTY - input is not a terminal or the right kind of file" "-t warning"
+
+# attach: the prompt note, output of the main process; --timeout ends it (255, one line).
+set +e
+timeout 20 "$PODMUX" attach --timeout 1500ms sts/ticker >"$T/o" 2>"$T/e"; rc=$?
+set -e
+expect_eq "$rc" 255 "attach timeout"
+grep -q '^tick [0-9]' "$T/o" || fail "attach printed nothing"
+head -1 "$T/e" | grep -qx "If you don't see a command prompt, try pressing enter." || fail "note"
+
+# Signals without a tty close the session and exit 128+N.
+"$PODMUX" exec "$POD" -- sleep 100 & pid=$!
+sleep 1
+kill -TERM $pid
+set +e; wait $pid; rc=$?; set -e
+expect_eq "$rc" 143 "SIGTERM"
+"$PODMUX" exec "$POD" -- sleep 100 & pid=$!
+sleep 1
+kill -INT $pid
+set +e; wait $pid; rc=$?; set -e
+expect_eq "$rc" 130 "SIGINT"
+
+# usage errors
+set +e
+"$PODMUX" exec "$POD" 2>"$T/e"; rc=$?
+set -e
+expect_eq "$rc" 255 "no command"
+"$PODMUX" version | grep -q '^podmux 0\.' || fail "version"
+"$PODMUX" exec --help | grep -q -- '--all-pods' || fail "exec --help"
+echo PASS
