@@ -7,6 +7,7 @@
  * from inside the pmx_* call that caused it. The session is freed when its stream and timers are
  * closed and on_close has run; any call a user makes from inside a callback only sets flags or
  * starts asynchronous work, so closing from a callback is safe by construction. */
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -494,6 +495,17 @@ static int open_websocket(pmx_session_t *s, const char *leftover, size_t n)
 
 static void retry_after_401(pmx_session_t *s);
 
+/* The metav1.Status reason of an error body ("NotFound", "Forbidden"), so that exit.reason is
+ * set for refusals as it is for Status messages on the error channel. */
+static void reason_from_body(pmx_session_t *s, const char *body, size_t len)
+{
+    if (!body || !len) return;
+    cJSON *j = cJSON_ParseWithLength(body, len);
+    const cJSON *r = j ? cJSON_GetObjectItemCaseSensitive(j, "reason") : NULL;
+    if (cJSON_IsString(r)) snprintf(s->reason, sizeof s->reason, "%s", r->valuestring);
+    cJSON_Delete(j);
+}
+
 static void handle_response(pmx_session_t *s, const char *leftover, size_t n)
 {
     const http_msg_t *m = &s->resp;
@@ -513,6 +525,7 @@ static void handle_response(pmx_session_t *s, const char *leftover, size_t n)
     }
     char msg[600];
     pmx_message_from_body(m->body.data, m->body.len, m->status, msg, sizeof msg);
+    reason_from_body(s, m->body.data, m->body.len);
     const char *ra = http_msg_header(m, "Retry-After");
     if (ra) s->exit.retry_after = atof(ra);
     int err = pmx_err_from_http(m->status);
