@@ -74,12 +74,12 @@ static void on_exit_cb(pmx_session_t *s, const pmx_exit_t *ex, void *data)
 
 static void teardown(single_t *x)
 {
+    term_restore(); /* before the tty handle (whose descriptor libuv restores through) closes */
+    x->a->raw = 0;
     for (int i = 0; i < x->nsig; i++)
         uv_close((uv_handle_t *)&x->sig[i], NULL);
     x->nsig = 0;
     if (x->have_in) cli_in_close(&x->in);
-    term_restore();
-    x->a->raw = 0;
 }
 
 static void on_close(pmx_session_t *s, void *data)

@@ -8,24 +8,34 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "term.h"
 
 /* Process-wide by nature (signal handlers, atexit): the CLI's only such state. */
 static volatile sig_atomic_t raw_active;
+/* Our own copy of the mode of the terminal on fd 0: libuv's reset goes through the descriptor
+ * of the uv_tty_t, which is gone once the handle is closed. */
+static struct termios saved;
+static int saved_ok;
+
+static void reset_mode(void)
+{
+    if (uv_tty_reset_mode() < 0 && saved_ok) tcsetattr(0, TCSADRAIN, &saved);
+}
 
 void term_restore(void)
 {
     if (raw_active) {
-        uv_tty_reset_mode();
+        reset_mode();
         raw_active = 0;
     }
 }
 
 static void on_crash(int sig)
 {
-    if (raw_active) uv_tty_reset_mode();
+    if (raw_active) reset_mode();
     raw_active = 0;
     /* SA_RESETHAND put the default action back: this kills us as the original signal would. */
     raise(sig);
@@ -56,6 +66,7 @@ int term_raw_begin(uv_tty_t *in)
         install_crash_handlers();
         registered = 1;
     }
+    saved_ok = tcgetattr(0, &saved) == 0;
     int rc = uv_tty_set_mode(in, UV_TTY_MODE_RAW);
     if (rc == 0) raw_active = 1;
     return rc;

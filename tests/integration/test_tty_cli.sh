@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# podmux exec -it in a real terminal (tmux): a prompt, the size before and after a resize,
+# Ctrl-C reaches the pod's foreground job and the shell survives, the remote exit code comes
+# back, ~? and ~. work, and the terminal's `stty -a` is the same after every way out
+# (exit, ~., SIGTERM, SIGHUP).
+. "$PMX_SRC/tests/integration/lib.sh"
+. "$PMX_SRC/tests/integration/tty_lib.sh"
+[ -x "$PODMUX" ] || { echo "no podmux binary"; exit 77; }
+start_sim --pods 3
+trap 'rc=$?; tmux_stop; (exit $rc); cleanup' EXIT
+W=s
+tmux_start $W 100 30
+PIDF="$T/podmux.pid"
+# The pane runs podmux through sh so the test knows its pid (to signal it, by id).
+run_podmux() {
+  send $W "clear; stty -a >$T/before; sh -c 'echo \$\$ >$PIDF; exec $PODMUX exec -it deploy/web -- sh'; echo code=\$?" Enter
+  wait_for $W '^[#$] ?$' 15
+}
+check_restored() {  # CODE WHY: podmux ended with CODE and `stty -a` is unchanged
+  wait_for $W "code=[0-9]+" 10
+  screen $W | grep -Eq "(^|# )code=$1\$" || fail "$2: expected code=$1: $(screen $W | grep code=)"
+  send $W "r=\$(stty -a >$T/after; cmp -s $T/before $T/after && echo SAME || echo DIFF); echo RESULT=\$r" Enter
+  wait_for $W 'RESULT=(SAME|DIFF)' 5
+  screen $W | grep -q RESULT=SAME || { diff "$T/before" "$T/after"; fail "terminal not restored ($2)"; }
+}
+
+# prompt, size, resize, Ctrl-C, exit code
+run_podmux
+send $W 'stty size' Enter
+wait_for $W '^30 100' 5
+tm resize-window -t $W -x 90 -y 25
+sleep 0.5
+send $W 'clear; stty size' Enter
+wait_for $W '^25 90' 5
+send $W 'sleep 100' Enter
+sleep 0.5
+send $W C-c
+sleep 0.3
+send $W 'echo after-sleep=$?' Enter
+wait_for $W 'after-sleep=130' 5
+send $W 'echo still-$((40+2))' Enter
+wait_for $W 'still-42' 5
+tm resize-window -t $W -x 100 -y 30   # back, so the whole `stty -a` must match
+sleep 0.3
+send $W 'exit 7' Enter
+check_restored 7 "exit 7"
+
+# ~? lists the escapes, ~. disconnects with 255
+run_podmux
+send $W Enter
+send $W '~?'
+wait_for $W 'terminate connection' 5
+send $W '~.'
+wait_for $W 'disconnected' 5
+check_restored 255 "~."
+
+# SIGTERM and SIGHUP to podmux while raw
+for sig in TERM:143 HUP:129; do
+  run_podmux
+  kill -${sig%:*} "$(cat "$PIDF")"
+  check_restored ${sig#*:} "SIG${sig%:*}"
+done
+tmux_stop
+echo PASS
