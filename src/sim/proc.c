@@ -28,14 +28,22 @@
 #define DEFAULT_HIGH_WATER (1024 * 1024)
 #define READ_CHUNK (32 * 1024) /* the kubelet's io.Copy buffer: one chunk, one frame */
 
-enum { IO_IN, IO_OUT, IO_ERR }; /* tty: IO_OUT is the pty master, read and written */
+enum { IO_IN, IO_OUT, IO_ERR }; /* tty: IO_IN is the pty master (written), IO_OUT/ERR unused */
 
 typedef struct proc_io {
     uv_pipe_t h;
     sim_proc_t *p;
     int fd;            /* what on_output reports */
     unsigned open : 1; /* initialised and not being closed */
+    unsigned eof : 1;  /* output: the end was read */
 } proc_io_t;
+
+/* The pty master is read through its own dup'd fd with uv_poll (see pty_poll_cb). */
+typedef struct pty_reader {
+    uv_poll_t h;
+    int fd;
+    unsigned open : 1, eof : 1;
+} pty_reader_t;
 
 struct sim_proc {
     uv_loop_t *loop;
@@ -47,6 +55,7 @@ struct sim_proc {
     uv_timer_t defer; /* reports that must not run inside the caller's call */
     uv_shutdown_t shut;
     proc_io_t io[3];
+    pty_reader_t pty;
     pid_t pid;
     int exit_code;
     int handles; /* initialised handles whose close callback has not run yet */
@@ -56,7 +65,7 @@ struct sim_proc {
     unsigned tty : 1, want_stdin : 1, spawned : 1, start_failed : 1, exited : 1, reported : 1,
         closing : 1, paused : 1, full : 1, stdin_eof : 1, wrote : 1;
     char start_error[512];
-    char rbuf[READ_CHUNK]; /* shared by both outputs: libuv never interleaves alloc/read_cb */
+    char rbuf[READ_CHUNK]; /* shared by all outputs: libuv never interleaves alloc/read_cb */
 };
 
 typedef struct proc_write {
@@ -66,8 +75,7 @@ typedef struct proc_write {
     char bytes[];
 } proc_write_t;
 
-/* ---- lifetime ---------------------------------------------------------------------------------
- */
+/* ---- lifetime ---- */
 static void registry_unlink(sim_proc_t *p)
 {
     if (!p->reg) return;
@@ -106,11 +114,29 @@ static void io_init(sim_proc_t *p, int idx)
     p->handles++;
 }
 
+/* Closing the last master fd hangs the terminal up: SIGHUP to the session leader. */
+static void pty_close(sim_proc_t *p)
+{
+    if (p->pty.open) {
+        p->pty.open = 0;
+        uv_close((uv_handle_t *)&p->pty.h, handle_closed); /* unregisters the fd at once */
+        close(p->pty.fd);
+    }
+    io_close(&p->io[IO_IN]);
+}
+
+static int outputs_done(const sim_proc_t *p)
+{
+    if (p->tty) return !p->pty.open || p->pty.eof;
+    for (int i = IO_OUT; i <= IO_ERR; i++)
+        if (p->io[i].open && !p->io[i].eof) return 0;
+    return 1;
+}
+
 /* Exit is reported once the process is gone and every output reached EOF (status last). */
 static void maybe_report(sim_proc_t *p)
 {
-    if (p->closing || p->reported || !p->exited) return;
-    if (p->io[IO_OUT].open || p->io[IO_ERR].open) return;
+    if (p->closing || p->reported || !p->exited || !outputs_done(p)) return;
     p->reported = 1;
     if (p->cb.on_exit) p->cb.on_exit(p, p->exit_code, NULL);
 }
@@ -132,11 +158,11 @@ static void exit_cb(uv_process_t *h, int64_t status, int term_signal)
     p->exited = 1;
     p->exit_code = term_signal ? 128 + term_signal : (int)(status & 0xff);
     uv_close((uv_handle_t *)&p->proc, handle_closed); /* reaped: nothing left to wait for */
+    if (p->tty && p->pty.eof) pty_close(p);
     maybe_report(p);
 }
 
-/* ---- output -----------------------------------------------------------------------------------
- */
+/* ---- output ---- */
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
     sim_proc_t *p = h->data;
@@ -152,19 +178,51 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
         return;
     }
     if (n == 0) return;
-    /* UV_EOF, or UV_EIO from a pty master once every slave fd is closed: both mean the end. */
+    io->eof = 1; /* UV_EOF (or an error, which ends the output all the same) */
     io_close(io);
+    maybe_report(p);
+}
+
+/* 1 when the end was reached (EIO: every slave fd is closed and everything was read). */
+static int pty_read_some(sim_proc_t *p)
+{
+    for (int i = 0; i < 16; i++) { /* bounded per wake-up; the poll is level-triggered */
+        if (!p->pty.open || p->paused || p->closing) return 0; /* on_output paused or closed */
+        ssize_t n = read(p->pty.fd, p->rbuf, sizeof p->rbuf);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) return 0;
+        if (n <= 0) return 1;
+        if (p->cb.on_output) p->cb.on_output(p, 1, p->rbuf, (size_t)n);
+    }
+    return 0;
+}
+
+/* libuv's stream code takes POLLHUP after a short read for EOF, but a pty master reports POLLHUP
+ * as soon as the slave is closed while output is still queued in the kernel, and the tail would
+ * be lost. Hence a uv_poll and read() until EIO. */
+static void pty_poll_cb(uv_poll_t *h, int status, int events)
+{
+    sim_proc_t *p = h->data;
+    if (status == 0 && !pty_read_some(p)) return;
+    /* The master stays open until the process is gone: programs close their stdio just before
+     * they exit, and a hangup then would SIGHUP them on their way out. */
+    p->pty.eof = 1;
+    uv_poll_stop(&p->pty.h);
+    if (p->exited) pty_close(p);
     maybe_report(p);
 }
 
 static void start_reading(sim_proc_t *p)
 {
+    if (p->tty) {
+        if (p->pty.open && !p->pty.eof) uv_poll_start(&p->pty.h, UV_READABLE, pty_poll_cb);
+        return;
+    }
     for (int i = IO_OUT; i <= IO_ERR; i++)
-        if (p->io[i].open) uv_read_start((uv_stream_t *)&p->io[i].h, alloc_cb, read_cb);
+        if (p->io[i].open && !p->io[i].eof)
+            uv_read_start((uv_stream_t *)&p->io[i].h, alloc_cb, read_cb);
 }
 
-/* ---- starting -----------------------------------------------------------------------------------
- */
+/* ---- starting ---- */
 static void set_reason(sim_proc_t *p, const char *fmt, const char *a, int err)
 {
     char tmp[128], e[128];
@@ -287,6 +345,28 @@ static void launch_pipes(sim_proc_t *p, const sim_proc_opts_t *o, uv_process_opt
     }
 }
 
+/* The master: a uv_pipe for writing (libuv's write queue), a dup of it polled for reading. */
+static int pty_attach(sim_proc_t *p, int master)
+{
+    io_init(p, IO_IN);
+    if (uv_pipe_open(&p->io[IO_IN].h, master) < 0) {
+        close(master);
+        io_close(&p->io[IO_IN]);
+        return -1;
+    }
+    int rfd = fcntl(master, F_DUPFD_CLOEXEC, 3);
+    if (rfd < 0 || uv_poll_init(p->loop, &p->pty.h, rfd) < 0) {
+        if (rfd >= 0) close(rfd);
+        io_close(&p->io[IO_IN]);
+        return -1;
+    }
+    p->pty.h.data = p;
+    p->pty.fd = rfd;
+    p->pty.open = 1;
+    p->handles++;
+    return 0;
+}
+
 static void launch_pty(sim_proc_t *p, const sim_proc_opts_t *o, uv_process_options_t *po,
                        char **args)
 {
@@ -321,12 +401,7 @@ static void launch_pty(sim_proc_t *p, const sim_proc_opts_t *o, uv_process_optio
         spawn_failed(p, SETSID_PATH ": ", r);
         return;
     }
-    io_init(p, IO_OUT);
-    if (uv_pipe_open(&p->io[IO_OUT].h, master) < 0) {
-        close(master);
-        io_close(&p->io[IO_OUT]);
-        kill(p->proc.pid, SIGKILL); /* no way to talk to it: end it, report 137 */
-    }
+    if (pty_attach(p, master) < 0) kill(p->proc.pid, SIGKILL); /* unreachable: end it, 137 */
 }
 
 static void launch(sim_proc_t *p, const sim_proc_opts_t *o, char **args, char **env)
@@ -408,11 +483,11 @@ pid_t sim_proc_pid(const sim_proc_t *p)
     return p->spawned ? p->pid : 0;
 }
 
-/* ---- stdin --------------------------------------------------------------------------------------
- */
+/* ---- stdin ---- */
 static uv_stream_t *stdin_stream(sim_proc_t *p)
 {
-    proc_io_t *io = &p->io[p->tty ? IO_OUT : IO_IN];
+    proc_io_t *io = &p->io[IO_IN];
+    if (p->tty && p->pty.eof) return NULL; /* the slave is gone */
     return io->open ? (uv_stream_t *)&io->h : NULL;
 }
 
@@ -471,7 +546,7 @@ static void shutdown_cb(uv_shutdown_t *req, int status)
 
 /* What a user at a terminal types for EOF: VEOF, twice after a partial line (the first only
  * ends the line) when the line discipline is canonical. */
-static int pty_eof(sim_proc_t *p, uv_stream_t *s)
+static int pty_send_veof(sim_proc_t *p, uv_stream_t *s)
 {
     uv_os_fd_t fd;
     struct termios t;
@@ -489,20 +564,19 @@ int sim_proc_close_stdin(sim_proc_t *p)
     uv_stream_t *s = stdin_stream(p);
     if (p->closing || p->stdin_eof || !s) return UV_EPIPE;
     p->stdin_eof = 1;
-    if (p->tty) return pty_eof(p, s);
+    if (p->tty) return pty_send_veof(p, s);
     p->shut.data = p;
     int r = uv_shutdown(&p->shut, s, shutdown_cb);
     if (r < 0) io_close(&p->io[IO_IN]);
     return 0;
 }
 
-/* ---- control ------------------------------------------------------------------------------------
- */
+/* ---- control ---- */
 int sim_proc_resize(sim_proc_t *p, unsigned width, unsigned height)
 {
     if (!p->tty) return UV_EINVAL;
     uv_os_fd_t fd;
-    if (p->closing || !p->io[IO_OUT].open || uv_fileno((uv_handle_t *)&p->io[IO_OUT].h, &fd) < 0)
+    if (p->closing || !p->io[IO_IN].open || uv_fileno((uv_handle_t *)&p->io[IO_IN].h, &fd) < 0)
         return UV_EBADF;
     struct winsize ws = {.ws_row = (unsigned short)(height > USHRT_MAX ? USHRT_MAX : height),
                          .ws_col = (unsigned short)(width > USHRT_MAX ? USHRT_MAX : width)};
@@ -512,6 +586,7 @@ int sim_proc_resize(sim_proc_t *p, unsigned width, unsigned height)
 void sim_proc_pause_output(sim_proc_t *p)
 {
     p->paused = 1;
+    if (p->pty.open) uv_poll_stop(&p->pty.h);
     for (int i = IO_OUT; i <= IO_ERR; i++)
         if (p->io[i].open) uv_read_stop((uv_stream_t *)&p->io[i].h);
 }
@@ -527,9 +602,8 @@ void sim_proc_resume_output(sim_proc_t *p)
  * controlling terminal; TIOCGSID on the master tells whether that happened. */
 static void pty_hangup_early(sim_proc_t *p)
 {
-    uv_os_fd_t fd;
-    if (!p->tty || !p->spawned || p->exited || !p->io[IO_OUT].open) return;
-    if (uv_fileno((uv_handle_t *)&p->io[IO_OUT].h, &fd) == 0 && tcgetsid(fd) < 0)
+    if (!p->tty || !p->spawned || p->exited || !p->pty.open) return;
+    if (tcgetsid(p->pty.fd) < 0)
         kill(p->pid, SIGHUP); /* still the trampoline: it dies of SIGHUP like the command would */
 }
 
@@ -538,8 +612,9 @@ void sim_proc_hangup(sim_proc_t *p)
     if (p->closing) return;
     pty_hangup_early(p);
     p->stdin_eof = 1;
+    pty_close(p); /* pty: closing the master hangs the terminal up */
     for (int i = 0; i < 3; i++)
-        io_close(&p->io[i]); /* pty: closing the master hangs up */
+        io_close(&p->io[i]);
     if (p->exited || p->start_failed)
         uv_timer_start(&p->defer, defer_cb, 0, 0); /* on_exit may be due: not from in here */
 }
@@ -565,13 +640,13 @@ void sim_proc_close(sim_proc_t *p)
     /* Always the whole group: background children of an exited shell must not survive us.
      * The process handle closes in exit_cb, after the reap. */
     if (p->spawned) kill_group(p, SIGKILL);
+    pty_close(p);
     for (int i = 0; i < 3; i++)
         io_close(&p->io[i]);
     uv_close((uv_handle_t *)&p->defer, handle_closed);
 }
 
-/* ---- registry -----------------------------------------------------------------------------------
- */
+/* ---- registry ---- */
 void sim_proc_registry_init(sim_proc_registry_t *r)
 {
     r->head = NULL;
