@@ -44,7 +44,10 @@ void pmx_message_from_body(const char *body, size_t len, int status, char *out, 
         cJSON *j = cJSON_ParseWithLength(body, len);
         const cJSON *m = j ? cJSON_GetObjectItemCaseSensitive(j, "message") : NULL;
         if (cJSON_IsString(m) && m->valuestring[0]) {
+            /* A Status message may hold newlines (webhooks, proxies): ours is one line. */
             snprintf(out, outlen, "%s", m->valuestring);
+            for (char *p = out; *p; p++)
+                if ((unsigned char)*p < ' ') *p = ' ';
         } else if (!j) {
             /* Plain text (the kubelet's errors): its first line, printable bytes only. */
             size_t n = 0;

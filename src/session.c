@@ -134,6 +134,9 @@ static void finish(pmx_session_t *s, int err, int code, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(s->message, sizeof s->message, fmt, ap);
         va_end(ap);
+        /* pmx_exit_t.message is one line even when a server's text is not. */
+        for (char *p = s->message; *p; p++)
+            if ((unsigned char)*p < ' ') *p = ' ';
     }
     if (s->state < PMX_STATE_EXITED) set_state(s, PMX_STATE_EXITED);
     if (s->mode == MODE_REST) {
