@@ -24,6 +24,8 @@ void app_human_bytes(uint64_t n, char *out, size_t len);
 void app_server_hostport(app_t *a, char *out, size_t len);
 /* The line podmux prints when it failed (ssh style), for a session's exit. */
 void app_failure_line(app_t *a, const pmx_exit_t *ex, char *out, size_t len);
+/* Drops a trailing " (404)" from a library message. */
+void app_strip_status(char *s);
 
 /* One pod: exec or attach with the terminal, stdin streaming and signals. Returns the exit
  * code. The loop is run inside. */

@@ -86,6 +86,16 @@ void app_failure_line(app_t *a, const pmx_exit_t *ex, char *out, size_t len)
         snprintf(out, len, "%s after %s; the command's exit status is unknown", msg, amount);
     else
         snprintf(out, len, "%s", msg);
+    app_strip_status(out);
+}
+
+void app_strip_status(char *s)
+{
+    /* The library's detail ends in " (404)"; kubectl's wording does not. */
+    size_t n = strlen(s);
+    if (n > 6 && s[n - 1] == ')' && s[n - 6] == ' ' && s[n - 5] == '(' &&
+        strspn(s + n - 4, "0123456789") == 3)
+        s[n - 6] = 0;
 }
 
 static void on_log(void *data, const char *line)
