@@ -1,0 +1,57 @@
+# bash completion for podmux (and kubectl-podmux). Pods and workloads come from kubectl when it
+# is installed; flags and commands always complete.
+_podmux_flags="-n --namespace -c --container -i --stdin -t --tty -q --quiet -v --verbose -h --help
+ --kubeconfig --context --cluster --user -s --server --token --certificate-authority
+ --insecure-skip-tls-verify --request-timeout --pod-running-timeout --escape --keepalive
+ -l --selector --field-selector -A --all-namespaces --all-pods --all-containers -P --parallel
+ --qps --burst --timeout --fail-fast --retries -o --output"
+
+_podmux_kubectl() {
+  command -v kubectl >/dev/null 2>&1 || return
+  local ns=() i
+  for ((i = 1; i < COMP_CWORD; i++)); do
+    case "${COMP_WORDS[i]}" in
+      -n|--namespace) ns=(-n "${COMP_WORDS[i+1]}") ;;
+      --namespace=*) ns=(-n "${COMP_WORDS[i]#--namespace=}") ;;
+    esac
+  done
+  kubectl "${ns[@]}" get "$@" -o name --request-timeout=3s 2>/dev/null
+}
+
+_podmux() {
+  local cur prev words cword
+  _init_completion 2>/dev/null || { cur="${COMP_WORDS[COMP_CWORD]}"; prev="${COMP_WORDS[COMP_CWORD-1]}"; }
+  local i cmd="" dashdash=0
+  for ((i = 1; i < COMP_CWORD; i++)); do
+    case "${COMP_WORDS[i]}" in
+      --) dashdash=1 ;;
+      exec|attach|version|help) [ -z "$cmd" ] && cmd="${COMP_WORDS[i]}" ;;
+    esac
+  done
+  [ $dashdash = 1 ] && { COMPREPLY=($(compgen -c -- "$cur")); return; }
+  case "$prev" in
+    -o|--output) COMPREPLY=($(compgen -W "prefix group json raw" -- "$cur")); return ;;
+    --escape) COMPREPLY=($(compgen -W "~ none" -- "$cur")); return ;;
+    --kubeconfig|--certificate-authority) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    -n|--namespace)
+      COMPREPLY=($(compgen -W "$(_podmux_kubectl namespaces | sed 's|^namespace/||')" -- "$cur")); return ;;
+    -c|--container|--context|--cluster|--user|-s|--server|--token|-l|--selector|--field-selector|\
+    --request-timeout|--pod-running-timeout|--keepalive|-P|--parallel|--qps|--burst|--timeout|--retries)
+      return ;;
+  esac
+  if [ -z "$cmd" ]; then
+    COMPREPLY=($(compgen -W "exec attach version help" -- "$cur")); return
+  fi
+  if [[ "$cur" == -* ]]; then
+    COMPREPLY=($(compgen -W "$_podmux_flags" -- "$cur")); return
+  fi
+  case "$cmd" in
+    help) COMPREPLY=($(compgen -W "exec attach" -- "$cur")) ;;
+    exec|attach)
+      local names
+      names="$(_podmux_kubectl pods | sed 's|^pod/||') $(_podmux_kubectl deploy,sts,ds,rs,job |
+        sed 's|^deployment\.apps/|deploy/|; s|^statefulset\.apps/|sts/|; s|^daemonset\.apps/|ds/|; s|^replicaset\.apps/|rs/|; s|^job\.batch/|job/|')"
+      COMPREPLY=($(compgen -W "$names" -- "$cur")) ;;
+  esac
+}
+complete -F _podmux podmux kubectl-podmux
