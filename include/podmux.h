@@ -11,6 +11,11 @@
  *    inside any of its callbacks is safe.
  *  - No global mutable state and no threads: two clients on one loop, or two loops in two
  *    threads, do not interfere.
+ *  - As with libuv itself, the program must ignore SIGPIPE (signal(SIGPIPE, SIG_IGN)): a peer
+ *    that vanishes would otherwise kill it on the next write. podmux never changes signal
+ *    dispositions itself.
+ *  - Handles are closed asynchronously: after pmx_client_free(), run the loop once more before
+ *    uv_loop_close().
  */
 #ifndef PODMUX_H
 #define PODMUX_H
@@ -309,8 +314,8 @@ PMX_EXTERN long pmx_fanout_add_skipped(pmx_fanout_t *f, const char *ns, const ch
                                        const char *container, const char *why);
 /* Starts the queue; on_finish follows (on a later turn even with no targets). */
 PMX_EXTERN int pmx_fanout_start(pmx_fanout_t *f);
-/* Broadcasts stdin (copied once per session). Returns the largest queue of any running
- * session; when above the high-water mark, stop writing until on_stdin_drain. */
+/* Broadcasts stdin (copied once per session). Returns 1 when some session is above its
+ * high-water mark (stop writing until on_stdin_drain), 0 otherwise, or <0. */
 PMX_EXTERN long pmx_fanout_write(pmx_fanout_t *f, const void *buf, size_t len);
 /* Stdin EOF: every session, running or future, gets close_stdin after its bytes. */
 PMX_EXTERN int pmx_fanout_close_stdin(pmx_fanout_t *f);

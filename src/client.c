@@ -94,7 +94,8 @@ static int parse_server(pmx_client_t *c, const char *url, char *err, size_t errl
         p = end;
     }
     size_t plen = strcspn(p, "?#");
-    while (plen && p[plen - 1] == '/') plen--;
+    while (plen && p[plen - 1] == '/')
+        plen--;
     c->prefix = strndup(p, plen);
     int v6 = strchr(c->host, ':') != NULL;
     size_t hl = strlen(c->host) + 16;

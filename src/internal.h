@@ -42,7 +42,10 @@ struct pmx_client {
     int addr_ok;
     unsigned live; /* sessions + REST requests not yet closed */
     uint64_t tls_full, tls_resumed;
-    uint8_t *readbuf;
+    /* While the first full handshake runs, other sessions wait for its TLS session so that they
+     * resume it instead of each doing a full handshake (curl's multi handle does the same). */
+    int tls_first_inflight;
+    struct pmx_session *tls_waiters;
 };
 
 /* Sends a formatted line to the log sink (if any). */

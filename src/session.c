@@ -70,6 +70,8 @@ struct pmx_session {
     int paused;
     int auth_waiting, auth_retried;
 
+    int tls_first, tls_waiting;
+    pmx_session_t *next_waiter;
     int user_closed, exit_delivered, closing, finished;
     int started;
     pmx_exit_t exit;
@@ -79,15 +81,17 @@ struct pmx_session {
 };
 
 static void start_connect(pmx_session_t *s);
+static void release_tls_waiters(pmx_session_t *first);
+static void unlink_tls_waiter(pmx_session_t *s);
+static void auth_done_cb(void *arg, int status, const auth_cred_t *cred, const char *err);
 static void begin_close(pmx_session_t *s);
 static void flush_all(pmx_session_t *s);
 
 const char *pmx_state_name(pmx_state_t st)
 {
-    static const char *const names[] = {"waiting_credentials", "resolving", "connecting",
-                                        "tls_handshake",       "upgrading", "open",
-                                        "stdin_closed",        "exited",    "closing",
-                                        "closed"};
+    static const char *const names[] = {
+        "waiting_credentials", "resolving", "connecting", "tls_handshake", "upgrading", "open",
+        "stdin_closed",        "exited",    "closing",    "closed"};
     return (unsigned)st < sizeof names / sizeof names[0] ? names[st] : "unknown";
 }
 
@@ -99,8 +103,8 @@ static double ms_since(pmx_session_t *s)
 static void set_state(pmx_session_t *s, pmx_state_t st)
 {
     if (s->state == st) return;
-    pmx_log(s->c, "%s: %s -> %s (%.1f ms)", s->label, pmx_state_name(s->state),
-            pmx_state_name(st), ms_since(s));
+    pmx_log(s->c, "%s: %s -> %s (%.1f ms)", s->label, pmx_state_name(s->state), pmx_state_name(st),
+            ms_since(s));
     s->state = st;
 }
 
@@ -144,8 +148,7 @@ static void finish(pmx_session_t *s, int err, int code, const char *fmt, ...)
         if (s->rest_cb && !s->user_closed) {
             const char *body = s->resp_init ? s->resp.body.data : NULL;
             size_t len = s->resp_init ? s->resp.body.len : 0;
-            s->rest_cb(s->c, err, s->exit.http_status, body ? body : "", len, s->message,
-                       s->data);
+            s->rest_cb(s->c, err, s->exit.http_status, body ? body : "", len, s->message, s->data);
         }
     } else if (!s->user_closed) {
         deliver_exit(s);
@@ -199,7 +202,9 @@ static void begin_close(pmx_session_t *s)
     if (s->closing) return;
     s->closing = 1;
     set_state(s, PMX_STATE_CLOSING);
-    if (s->auth_waiting) auth_cancel(s->c->auth, NULL, s);
+    if (s->tls_waiting) unlink_tls_waiter(s);
+    release_tls_waiters(s); /* the first handshake failed: the others go on their own */
+    if (s->auth_waiting) auth_cancel(s->c->auth, auth_done_cb, s);
     s->auth_waiting = 0;
     if (s->gai_pending) uv_cancel((uv_req_t *)&s->gai);
     if (s->stream) {
@@ -351,8 +356,7 @@ static void flush_stdin(pmx_session_t *s)
         size_t n = s->stdin_q.len < STDIN_CHUNK ? s->stdin_q.len : STDIN_CHUNK;
         int op = WS_OP_BINARY;
         buf_reset(&enc);
-        if (chan_encode(s->proto, CHAN_STDIN, (const uint8_t *)s->stdin_q.data, n, &enc, &op) <
-                0 ||
+        if (chan_encode(s->proto, CHAN_STDIN, (const uint8_t *)s->stdin_q.data, n, &enc, &op) < 0 ||
             ws_queue(s->ws, op, (const uint8_t *)enc.data, enc.len) < 0)
             break;
         s->bytes_in += n;
@@ -424,8 +428,8 @@ static void phase_timeout_cb(uv_timer_t *t)
     pmx_session_t *s = t->data;
     if (s->finished) return;
     if (s->state == PMX_STATE_UPGRADING)
-        finish(s, PMX_ETIMEDOUT, -1, "%s: %s did not answer the %s request within %.0f s",
-               s->label, s->c->hostport, s->mode == MODE_REST ? "GET" : "upgrade",
+        finish(s, PMX_ETIMEDOUT, -1, "%s: %s did not answer the %s request within %.0f s", s->label,
+               s->c->hostport, s->mode == MODE_REST ? "GET" : "upgrade",
                (double)s->c->opts.upgrade_timeout_ms / 1000);
     else if (s->stream && stream_connected(s->stream))
         finish(s, PMX_ETIMEDOUT, -1, "TLS handshake timeout (server %s)", s->c->hostport);
@@ -559,8 +563,7 @@ static int on_stream_data(stream_t *st, const uint8_t *data, size_t len)
     size_t used = 0;
     int r = http_msg_feed(&s->resp, (const char *)data, len, &used);
     if (r < 0) {
-        finish(s, PMX_EHTTP, -1, "%s: malformed HTTP response from %s", s->label,
-               s->c->hostport);
+        finish(s, PMX_EHTTP, -1, "%s: malformed HTTP response from %s", s->label, s->c->hostport);
     } else if (r == HTTP_DONE) {
         handle_response(s, (const char *)data + used, len - used);
     }
@@ -576,8 +579,8 @@ static void on_stream_end(stream_t *st, int status)
             handle_response(s, NULL, 0);
             return;
         }
-        finish(s, PMX_ELOST, -1, "%s: connection to %s closed before the server answered",
-               s->label, s->c->hostport);
+        finish(s, PMX_ELOST, -1, "%s: connection to %s closed before the server answered", s->label,
+               s->c->hostport);
         return;
     }
     conclude_without_more_data(s, 0, 0);
@@ -660,12 +663,52 @@ static void on_stream_ready(stream_t *st, int status)
     if (tc) {
         pmx_client_tls_done(s->c, tc);
     }
+    release_tls_waiters(s);
     send_request(s);
 }
 
 /* ---- connecting --------------------------------------------------------------------------- */
+static void connect_addr(pmx_session_t *s);
+
+static void release_tls_waiters(pmx_session_t *first)
+{
+    pmx_client_t *c = first->c;
+    if (!first->tls_first) return;
+    first->tls_first = 0;
+    c->tls_first_inflight = 0;
+    pmx_session_t *w = c->tls_waiters;
+    c->tls_waiters = NULL;
+    while (w) {
+        pmx_session_t *next = w->next_waiter;
+        w->next_waiter = NULL;
+        w->tls_waiting = 0;
+        if (!w->closing && !w->finished) connect_addr(w);
+        w = next;
+    }
+}
+
+static void unlink_tls_waiter(pmx_session_t *s)
+{
+    pmx_session_t **pp = &s->c->tls_waiters;
+    while (*pp && *pp != s)
+        pp = &(*pp)->next_waiter;
+    if (*pp) *pp = s->next_waiter;
+    s->tls_waiting = 0;
+}
+
 static void connect_addr(pmx_session_t *s)
 {
+    if (s->c->https && !s->c->resume) {
+        if (s->c->tls_first_inflight) {
+            s->tls_waiting = 1;
+            s->next_waiter = s->c->tls_waiters;
+            s->c->tls_waiters = s;
+            set_state(s, PMX_STATE_CONNECTING);
+            return;
+        }
+        s->c->tls_first_inflight = 1;
+        s->tls_first = 1;
+    }
     char err[256] = "";
     tls_ctx_t *ctx = NULL;
     if (s->c->https) {
@@ -686,8 +729,8 @@ static void connect_addr(pmx_session_t *s)
     stream_cb_t cb = {on_stream_ready, on_stream_data, on_stream_end, on_stream_drain,
                       on_stream_close};
     set_state(s, PMX_STATE_CONNECTING);
-    int r = stream_connect(s->c->loop, (const struct sockaddr *)&s->c->addr, &so, &cb, s,
-                           &s->stream);
+    int r =
+        stream_connect(s->c->loop, (const struct sockaddr *)&s->c->addr, &so, &cb, s, &s->stream);
     if (r < 0) {
         s->stream = NULL;
         finish(s, PMX_ECONNECT, -1, "cannot connect to %s: %s", s->c->hostport, strerror(-r));
@@ -823,8 +866,7 @@ static int valid_segment(const char *v)
 {
     if (!v || !*v || strlen(v) > 253) return 0;
     for (const char *p = v; *p; p++)
-        if (*p == '/' || *p == '?' || *p == '#' || *p == '%' || (unsigned char)*p <= ' ')
-            return 0;
+        if (*p == '/' || *p == '?' || *p == '#' || *p == '%' || (unsigned char)*p <= ' ') return 0;
     return strcmp(v, ".") && strcmp(v, "..");
 }
 
@@ -836,7 +878,8 @@ static char *build_target(pmx_client_t *c, const pmx_session_opts_t *o, const ch
     buf_printf(&t, "%s/api/v1/namespaces/%s/pods/%s/%s", c->prefix, ns, o->pod,
                o->kind == PMX_ATTACH ? "attach" : "exec");
     if (o->kind == PMX_EXEC)
-        for (int i = 0; i < o->argc; i++) http_query_add(&t, &first, "command", o->argv[i]);
+        for (int i = 0; i < o->argc; i++)
+            http_query_add(&t, &first, "command", o->argv[i]);
     if (o->container) http_query_add(&t, &first, "container", o->container);
     int out = o->stdout_, err = o->stderr_;
     if (!o->stdin_ && !o->stdout_ && !o->stderr_ && !o->tty) out = 1;
@@ -959,8 +1002,7 @@ PMX_API int pmx_session_close_stdin(pmx_session_t *s)
 
 PMX_API int pmx_session_resize(pmx_session_t *s, unsigned width, unsigned height)
 {
-    if (!s->tty || width == 0 || height == 0 || width > 65535 || height > 65535)
-        return PMX_EINVAL;
+    if (!s->tty || width == 0 || height == 0 || width > 65535 || height > 65535) return PMX_EINVAL;
     if (s->finished || s->closing) return PMX_EBUSY;
     if (!s->ws) {
         s->init_w = width; /* sent right after open */

@@ -26,7 +26,8 @@ typedef struct list_req {
 
 static void list_req_free(list_req_t *r)
 {
-    for (size_t i = 0; i < r->ndocs; i++) cJSON_Delete(r->docs[i]);
+    for (size_t i = 0; i < r->ndocs; i++)
+        cJSON_Delete(r->docs[i]);
     free(r->docs);
     free(r->base);
     free(r);
@@ -47,7 +48,8 @@ static size_t count_containers(const cJSON *spec)
 {
     static const char *const lists[] = {"containers", "initContainers", "ephemeralContainers"};
     size_t n = 0;
-    for (int i = 0; i < 3; i++) n += (size_t)cJSON_GetArraySize(jobj(spec, lists[i]));
+    for (int i = 0; i < 3; i++)
+        n += (size_t)cJSON_GetArraySize(jobj(spec, lists[i]));
     return n;
 }
 
@@ -288,8 +290,8 @@ static void workload_cb(pmx_client_t *c, int err, int status, const char *body, 
     cJSON *doc = cJSON_ParseWithLength(body, len);
     sel_t sel;
     char serr[256] = "";
-    int rc = sel_from_label_selector(&sel, doc ? jobj(jobj(doc, "spec"), "selector") : NULL,
-                                     serr, sizeof serr);
+    int rc = sel_from_label_selector(&sel, doc ? jobj(jobj(doc, "spec"), "selector") : NULL, serr,
+                                     sizeof serr);
     cJSON_Delete(doc);
     if (rc < 0) {
         sel_free(&sel);
@@ -348,7 +350,8 @@ PMX_API int pmx_list_workload_pods(pmx_client_t *c, const char *ns, const char *
     return rc;
 }
 
-/* ---- kubectl's choices ------------------------------------------------------------------------ */
+/* ---- kubectl's choices ------------------------------------------------------------------------
+ */
 static int phase_rank(const char *p)
 {
     if (!strcmp(p, "Running")) return 0;

@@ -25,8 +25,7 @@ struct stream {
     uint64_t bytes_in, bytes_out;
     int open_handles;
     unsigned is_server : 1, reading : 1, paused : 1, ended : 1, closing : 1, ready : 1,
-        above_hw : 1, close_after_write : 1, shutdown_after_write : 1, in_read : 1,
-        connected : 1;
+        above_hw : 1, close_after_write : 1, shutdown_after_write : 1, in_read : 1, connected : 1;
     char err[256];
 };
 

@@ -32,10 +32,11 @@ static int simproc_start(simproc_t *s, const char *const *extra)
         close(fds[0]);
         char state[300];
         snprintf(state, sizeof state, "%s/state", s->dir);
-        const char *argv[32] = {bin, "--listen", "127.0.0.1:0", "--kubeconfig-out",
+        const char *argv[32] = {bin,           "--listen",    "127.0.0.1:0", "--kubeconfig-out",
                                 s->kubeconfig, "--state-dir", state};
         int n = 7;
-        for (int i = 0; extra && extra[i] && n < 30; i++) argv[n++] = extra[i];
+        for (int i = 0; extra && extra[i] && n < 30; i++)
+            argv[n++] = extra[i];
         argv[n] = NULL;
         execv(bin, (char *const *)argv);
         _exit(127);

@@ -48,6 +48,14 @@ expect_eq "$rc" 255 "--timeout"
 [ $(( $(date +%s) - start )) -lt 15 ] || fail "--timeout took too long"
 head -1 "$T/e" | grep -q '0 ok, 0 non-zero, 200 failed' || fail "timeout summary: $(head -1 "$T/e")"
 
+# A reader that goes away (EPIPE) stops everything quickly: 141, like a pipeline, no summary.
+set +e
+timeout 20 "$PODMUX" exec -l app=web -- yes 2>"$T/e" | head -2 >"$T/o"; rc=${PIPESTATUS[0]}
+set -e
+expect_eq "$rc" 141 "EPIPE"
+expect_eq "$(wc -l <"$T/o")" 2 "head -2"
+expect_eq "$(cat "$T/e")" "" "no summary after EPIPE"
+
 # json: every line parses; one result per pod; output data equals the hostname line.
 timeout 60 "$PODMUX" exec -o json -l app=web -- sh -c 'echo $HOSTNAME; echo oops >&2' \
   >"$T/o" 2>"$T/e"

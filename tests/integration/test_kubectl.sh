@@ -2,7 +2,7 @@
 # Conformance: kubectl 1.32 (a client we did not write) against podmux-sim over TLS.
 . "$(dirname "$0")/lib.sh"
 command -v kubectl >/dev/null || { echo "no kubectl"; exit 77; }
-start_sim --pods 3
+start_sim --cluster "$PMX_SRC/tests/integration/data/cluster.yaml"
 POD=$(pod_names app=web | head -1)
 [ -n "$POD" ] || fail "no pods listed"
 
@@ -52,6 +52,18 @@ kubectl --token wrong-token exec "$POD" -- true 2>"$T/err"; rc=$?
 set -e
 expect_eq "$rc" 1 "exit for a bad token"
 grep -q "error: You must be logged in to the server" "$T/err" || fail "$(cat "$T/err")"
+
+echo "== pods that cannot run commands"
+kerr() { set +e; kubectl "$@" 2>"$T/err" >/dev/null; local rc=$?; set -e; expect_eq "$rc" 1 "kubectl $*"; }
+kerr exec pending -- true
+grep -q "Error from server (BadRequest): pod pending does not have a host assigned" "$T/err" || fail "$(cat "$T/err")"
+kerr exec done -- true
+grep -q "cannot exec into a container in a completed pod; current phase is Succeeded" "$T/err" || fail "$(cat "$T/err")"
+kerr --token limited-token -n restricted exec secret -- true
+grep -q 'Error from server (Forbidden): pods "secret" is forbidden: User "limited" cannot get resource "pods" in API group "" in the namespace "restricted"' "$T/err" || fail "$(cat "$T/err")"
+out=$(kubectl exec two -- echo defaulted 2>"$T/err")
+expect_eq "$out" defaulted "exec in a two-container pod"
+grep -q 'Defaulted container "main" out of: main, sidecar, init-db (init)' "$T/err" || fail "$(cat "$T/err")"
 
 echo "== the client-certificate user works too"
 out=$(kubectl --context podmux-sim-cert exec "$POD" -- echo cert-ok)

@@ -1,0 +1,171 @@
+# test_faults_cli.sh: issue 9 at the CLI. For every fault podmux prints one line on stderr naming
+# what happened, exits 255 (or with the remote code when it arrived), prints the output that
+# arrived before the fault, leaves no sanitizer report and (with -t) restores the terminal.
+# Faulty pods: data/faults-cluster.yaml. The library-level matrix is itest_faults.c.
+source "$(dirname "$0")/lib.sh"
+[ -x "$PODMUX" ] || { echo "no podmux CLI at $PODMUX"; exit 77; }
+TOKEN=faults-cli-token-7f3a9c
+start_sim --cluster "$PMX_SRC/tests/integration/data/faults-cluster.yaml" --token "$TOKEN"
+CA="$T/state/ca.crt"
+export ASAN_OPTIONS="detect_leaks=1:exitcode=99"  # a leak must not pass for exit 255
+PASSED=0
+
+# fault NAME WANT_RC STDERR_REGEX [podmux args...]: runs podmux with stdin from /dev/null.
+fault() {
+  local name=$1 want=$2 re=$3 rc=0; shift 3
+  local t0=$(date +%s%N)
+  timeout 40 "$PODMUX" "$@" <"${STDIN:-/dev/null}" >"$T/$name.out" 2>"$T/$name.err" || rc=$?
+  MS=$(( ($(date +%s%N) - t0) / 1000000 ))
+  if grep -Eq 'Sanitizer|runtime error:' "$T/$name.err"; then
+    cat "$T/$name.err"; fail "$name: sanitizer report"
+  fi
+  [ "$rc" = "$want" ] || fail "$name: exit $rc, want $want; stderr: $(cat "$T/$name.err")"
+  local lines; lines=$(grep -c '' "$T/$name.err" || true)
+  [ "$lines" = 1 ] || fail "$name: $lines lines on stderr, want 1: $(cat "$T/$name.err")"
+  grep -Eq "$re" "$T/$name.err" || fail "$name: stderr [$(cat "$T/$name.err")] does not match /$re/"
+  grep -q "$TOKEN" "$T/$name.err" "$T/$name.out" && fail "$name: the token was printed"
+  echo "ok   $name (${MS} ms): $(cat "$T/$name.err")"
+  PASSED=$((PASSED + 1))
+}
+closed_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+# kcfg NAME SERVER CLUSTER_LINES USER_LINES: writes $T/NAME.kubeconfig
+kcfg() {
+  printf 'apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: %s\n%susers:\n- name: u\n  user:\n%scontexts:\n- name: x\n  context: {cluster: c, user: u, namespace: default}\ncurrent-context: x\n' \
+    "$2" "$3" "$4" >"$T/$1.kubeconfig"
+  echo "$T/$1.kubeconfig"
+}
+CAL="    certificate-authority: $CA
+"
+
+# ---- the remote code passes through; HTTP refusals ---------------------------------------------
+fault_rc() { # like fault, but the remote code and no stderr
+  local rc=0
+  timeout 40 "$PODMUX" "$@" </dev/null >"$T/rc.out" 2>"$T/rc.err" || rc=$?
+  echo "$rc"
+}
+rc=$(fault_rc exec -q ok -- sh -c 'echo out; exit 3')
+expect_eq "$rc" 3 "remote exit code"
+expect_eq "$(cat "$T/rc.out")" out "remote output"
+[ -s "$T/rc.err" ] && fail "stderr on a clean non-zero exit: $(cat "$T/rc.err")"
+
+fault 404-pod 255 'pods "no-such-pod" not found' exec -q no-such-pod -- true
+fault 400-container 255 'container nope is not valid for pod ok' exec -q -c nope ok -- true
+fault 401 255 '[Uu]nauthorized' --token wrong-token exec -q ok -- true
+fault 403 255 'pods "secret" is forbidden: User "limited"' --token limited-token -n restricted exec -q secret -- true
+fault 429 255 'Too many requests.*429' exec -q f-429 -- true
+fault 503 255 'unable to handle the request.*503' exec -q f-503 -- true
+
+# ---- connection and TLS --------------------------------------------------------------------------
+PORT=$(closed_port)
+fault refused 255 "127.0.0.1:$PORT.*refused" --server "https://127.0.0.1:$PORT" --certificate-authority "$CA" --token x exec -q ok -- true
+fault dns 255 'podmux-no-such-host\.invalid' --server https://podmux-no-such-host.invalid:6443 --certificate-authority "$CA" --token x exec -q ok -- true
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/other-ca.key" \
+  -out "$T/other-ca.crt" -subj /CN=other-ca -days 2 2>/dev/null
+fault unknown-ca 255 'not trusted' --server "$SIM_URL" --certificate-authority "$T/other-ca.crt" --token "$TOKEN" exec -q ok -- true
+K=$(kcfg badname "$SIM_URL" "$CAL    tls-server-name: api.wrong.example
+" "    token: $TOKEN
+")
+fault hostname 255 'hostname mismatch.*api\.wrong\.example' --kubeconfig "$K" exec -q ok -- true
+# A client certificate from another CA with a real user's CN: anonymous, so 401.
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/rogue.key" \
+  -out "$T/rogue.csr" -subj /CN=podmux-cert-user/O=system:masters 2>/dev/null
+openssl x509 -req -in "$T/rogue.csr" -CA "$T/other-ca.crt" -CAkey "$T/other-ca.key" \
+  -set_serial 7 -days 2 -out "$T/rogue.crt" 2>/dev/null
+K=$(kcfg rogue "$SIM_URL" "$CAL" "    client-certificate: $T/rogue.crt
+    client-key: $T/rogue.key
+")
+fault client-cert 255 '[Uu]nauthorized' --kubeconfig "$K" exec -q ok -- true
+# An expired server certificate (signed by the sim's CA, right names, 2020-2021).
+if /usr/bin/python3 - "$T/state/ca.crt" "$T/state/ca.key" "$T/expired" <<'PY' 2>/dev/null; then
+import datetime, ipaddress, sys
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+ca = x509.load_pem_x509_certificate(open(sys.argv[1], "rb").read())
+cakey = serialization.load_pem_private_key(open(sys.argv[2], "rb").read(), None)
+key = ec.generate_private_key(ec.SECP256R1())
+san = x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "expired")]))
+        .issuer_name(ca.subject).public_key(key.public_key()).serial_number(99)
+        .not_valid_before(datetime.datetime(2020, 1, 1)).not_valid_after(datetime.datetime(2021, 1, 1))
+        .add_extension(san, False).sign(cakey, hashes.SHA256()))
+open(sys.argv[3] + ".crt", "wb").write(cert.public_bytes(serialization.Encoding.PEM))
+open(sys.argv[3] + ".key", "wb").write(key.private_bytes(serialization.Encoding.PEM,
+     serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+PY
+  EPORT=$(closed_port)
+  openssl s_server -quiet -accept "127.0.0.1:$EPORT" -cert "$T/expired.crt" -key "$T/expired.key" \
+    </dev/null >/dev/null 2>&1 &
+  SPID=$!
+  for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$EPORT") 2>/dev/null && break; sleep 0.1; done
+  fault expired 255 'certificate verify failed: expired' --server "https://127.0.0.1:$EPORT" --certificate-authority "$CA" --token "$TOKEN" exec -q ok -- true
+  kill "$SPID" 2>/dev/null || true
+else
+  echo "skip expired: no python3 cryptography"
+fi
+
+# ---- credential plugins ----------------------------------------------------------------------
+plugin() { # plugin NAME SCRIPT -> kubeconfig path
+  printf '#!/bin/sh\n%s\n' "$2" >"$T/$1.sh"
+  chmod +x "$T/$1.sh"
+  kcfg "$1" "$SIM_URL" "$CAL" "    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      command: $T/$1.sh
+      interactiveMode: Never
+"
+}
+K=$(plugin plugin-fail "echo 'no credentials today' >&2; exit 3")
+# The plugin's own stderr goes to ours (as kubectl does); the last line is podmux's.
+rc=0; timeout 40 "$PODMUX" --kubeconfig "$K" exec -q ok -- true </dev/null >/dev/null 2>"$T/pf.err" || rc=$?
+expect_eq "$rc" 255 "failing plugin exit"
+tail -1 "$T/pf.err" | grep -q 'plugin-fail.sh failed with exit code 3' || fail "failing plugin: $(cat "$T/pf.err")"
+echo "ok   plugin-fail: $(tail -1 "$T/pf.err")"
+K=$(plugin plugin-garbage "echo 'this is not an ExecCredential'")
+fault plugin-garbage 255 'decoding stdout' --kubeconfig "$K" exec -q ok -- true
+
+# ---- stream faults -------------------------------------------------------------------------
+fault upgrade-timeout 255 'did not answer the upgrade request' --request-timeout 1s exec -q f-delay -- true
+[ "$MS" -lt 5000 ] || fail "upgrade timeout took $MS ms"
+fault drop 255 'lost.*exit status is unknown' exec -q f-drop -- sh -c \
+  "printf hello; sleep 0.2; head -c 900 /dev/zero | tr '\\0' x; sleep 0.2; head -c 900 /dev/zero | tr '\\0' y; sleep 5"
+expect_eq "$(cat "$T/drop.out")" "hello$(printf 'x%.0s' $(seq 900))" "output delivered before the drop"
+fault stall 255 'no data and no pong' --keepalive 300ms exec -q f-stall -- sleep 30
+[ "$MS" -lt 4000 ] || fail "stall detected after $MS ms (keepalive 300ms)"
+fault no-status 255 'exit status is unknown' exec -q f-nostatus -- sh -c 'echo partial; exit 0'
+expect_eq "$(cat "$T/no-status.out")" partial "output before a close without status"
+fault malformed 255 'WebSocket' exec -q f-malformed -- sleep 5
+rc=$(fault_rc exec -q f-coalesce -- sh -c 'echo hi; exit 7')
+expect_eq "$rc" 7 "coalesced output+status+close"
+expect_eq "$(cat "$T/rc.out")" hi "coalesced output"
+
+# ---- fan-out retries 429 and 503, honouring Retry-After (1 s) ----------------------------------
+rc=0; t0=$(date +%s%N)
+timeout 60 "$PODMUX" exec -q --retries 2 -l fault=retry -- true </dev/null >"$T/fo.out" 2>"$T/fo.err" || rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+expect_eq "$rc" 255 "fan-out over refusing pods"
+grep -Eq 'Sanitizer' "$T/fo.err" && fail "sanitizer report in fan-out: $(cat "$T/fo.err")"
+[ "$ms" -ge 1900 ] || fail "fan-out retried in $ms ms: Retry-After 1 s ignored"
+grep -q 'f-429' "$T/fo.err" && grep -q 'f-503' "$T/fo.err" || fail "fan-out summary: $(cat "$T/fo.err")"
+echo "ok   fan-out retries (${ms} ms): $(tr '\n' '|' <"$T/fo.err")"
+
+# ---- the terminal is restored after a fault in a -t session -----------------------------------
+if command -v tmux >/dev/null; then
+  source "$(dirname "$0")/tty_lib.sh"
+  tmux_start f 100 30
+  send f "$PODMUX exec -q -it --keepalive 300ms f-stall -- sh; echo rc=\$?; stty -a | tr ' ' '\\n' | grep -E '^-?(icanon|echo)\$' | tr '\\n' ' '; echo" Enter
+  wait_for f 'rc=255' 10
+  wait_for f 'icanon echo' 5
+  screen f | grep -q 'no data and no pong' || { screen f; fail "tty: no message after a stall"; }
+  send f "$PODMUX exec -q -it f-reset -- sh; echo rc2=\$?; stty -a | tr ' ' '\\n' | grep -E '^-?(icanon|echo)\$' | tr '\\n' ' '; echo" Enter
+  wait_for f 'rc2=255' 10
+  [ "$(screen f | grep -c '^icanon echo')" -ge 2 ] || { screen f; fail "tty not restored after a reset"; }
+  tmux_stop
+  echo "ok   terminal restored after stall and reset"
+fi
+
+# Last: the sim has crashed on this one (exec freed under its connection).
+fault reset 255 'lost.*exit status is unknown' exec -q f-reset -- sleep 5
+sleep 0.3
+rc=$(fault_rc exec -q ok -- true)
+expect_eq "$rc" 0 "a session after a reset (is the sim alive?)"
+echo "PASS: $PASSED faults"
