@@ -104,6 +104,7 @@ static void on_prepare(uv_prepare_t *p)
 {
     cli_out_t *o = p->data;
     out_kick(o);
+    if (o->error) buf_reset(&o->stage); /* nobody will read it: do not spin on it */
     if (!o->stage.len) uv_prepare_stop(p);
 }
 

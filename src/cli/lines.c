@@ -100,6 +100,8 @@ void cli_prefixer_free(cli_prefixer_t *p)
     buf_free(&p->part);
 }
 
+static const char *result_text(const pmx_fanout_result_t *r, char *buf, size_t len);
+
 /* ---- JSON ------------------------------------------------------------------------------------ */
 static int utf8_valid(const unsigned char *s, size_t len)
 {
@@ -209,7 +211,7 @@ char *cli_json_result(const pmx_fanout_result_t *r)
     if (!rc && ex->err < 0) rc = buf_append_str(&b, ",\"exit_code\":null");
     if (!rc && ex->err < 0) {
         char tmp[512];
-        rc = json_key_str(&b, "error", cli_exit_text(ex, tmp, sizeof tmp));
+        rc = json_key_str(&b, "error", result_text(r, tmp, sizeof tmp));
         if (!rc) rc = json_key_str(&b, "error_code", pmx_err_name(ex->err));
     }
     if (!rc && ex->err < 0 && ex->http_status)
@@ -243,6 +245,21 @@ int cli_exit_code(const cli_tally_t *t)
     if (t->nonzero) return 1;
     if (!t->ok) return CLI_EXIT_FAIL; /* nothing ran at all */
     return 0;
+}
+
+/* The library starts some messages with "ns/pod: "; where the pod is named already, drop it. */
+static const char *without_label(const pmx_fanout_result_t *r, const char *msg)
+{
+    size_t nl = strlen(r->namespace_), pl = strlen(r->pod);
+    if (!strncmp(msg, r->namespace_, nl) && msg[nl] == '/' && !strncmp(msg + nl + 1, r->pod, pl) &&
+        !strncmp(msg + nl + 1 + pl, ": ", 2))
+        return msg + nl + pl + 3;
+    return msg;
+}
+
+static const char *result_text(const pmx_fanout_result_t *r, char *buf, size_t len)
+{
+    return without_label(r, cli_exit_text(&r->exit, buf, len));
 }
 
 const char *cli_exit_text(const pmx_exit_t *ex, char *buf, size_t len)
@@ -283,7 +300,7 @@ size_t cli_summary(const pmx_fanout_result_t *const *r, size_t n, int show_conta
                           ns ? "/" : "", r[i]->pod, sc && r[i]->container ? "/" : "",
                           sc && r[i]->container ? r[i]->container : "",
                           ex->err == PMX_ESKIPPED ? "skipped: " : "",
-                          cli_exit_text(ex, text, sizeof text));
+                          result_text(r[i], text, sizeof text));
         if (ll < 0) break;
         if (w + (size_t)ll + 40 >= outlen) { /* keep room to say how many were left out */
             w += (size_t)snprintf(out + w, outlen - w, "  ... and %zu more\n", bad - shown);

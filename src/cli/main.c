@@ -83,7 +83,7 @@ void app_failure_line(app_t *a, const pmx_exit_t *ex, char *out, size_t len)
                  "status is unknown",
                  host, amount);
     else if (ex->command_started && ex->err == PMX_ETIMEDOUT)
-        snprintf(out, len, "%s after %s; the command's exit status is unknown", msg, amount);
+        snprintf(out, len, "%s; the command's exit status is unknown", msg);
     else
         snprintf(out, len, "%s", msg);
     app_strip_status(out);

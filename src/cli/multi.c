@@ -46,7 +46,7 @@ struct multi {
     int nsig, signaled, pressure;
     uv_timer_t progress;
     int progress_on, progress_shown;
-    int finished;
+    int finished, out_error;
 };
 
 /* ---- collecting targets ---------------------------------------------------------------------- */
@@ -328,6 +328,14 @@ static void on_pressure(void *ctx, int above)
     if (!above && m->pressure == 0) pmx_fanout_resume(m->f);
 }
 
+/* Our reader went away (EPIPE): nobody will see more output, so stop, like a pipeline would. */
+static void on_out_error(void *ctx, int err)
+{
+    multi_t *m = ctx;
+    m->out_error = err;
+    pmx_fanout_cancel(m->f);
+}
+
 static void on_finish(pmx_fanout_t *f, void *data)
 {
     multi_t *m = data;
@@ -411,6 +419,7 @@ static void start_extras(multi_t *m)
         cli_in_start(&m->in);
     }
     m->a->out.on_pressure = m->a->err.on_pressure = on_pressure;
+    m->a->out.on_error = on_out_error;
     m->a->out.ctx = m->a->err.ctx = m;
 }
 
@@ -424,7 +433,7 @@ static int finish_run(multi_t *m)
     int code = cli_exit_code(&t);
     if (m->resolve_failed) code = CLI_EXIT_FAIL;
     int all_ok = t.ok == n && !m->resolve_failed;
-    if (!m->a->o->quiet || !all_ok) {
+    if (m->out_error != UV_EPIPE && (!m->a->o->quiet || !all_ok)) {
         size_t cap = 64 * 1024;
         char *text = malloc(cap);
         if (text) {
@@ -433,7 +442,10 @@ static int finish_run(multi_t *m)
             free(text);
         }
     }
-    if (m->signaled) code = 128 + m->signaled;
+    if (m->signaled)
+        code = 128 + m->signaled;
+    else if (m->out_error == UV_EPIPE)
+        code = 128 + SIGPIPE;
     return code;
 }
 
@@ -481,6 +493,7 @@ int run_multi(app_t *a)
         pmx_fanout_start(m->f);
         uv_run(a->loop, UV_RUN_DEFAULT);
         a->out.on_pressure = a->err.on_pressure = NULL;
+        a->out.on_error = NULL;
         code = finish_run(m);
     }
     free_multi(m);

@@ -218,6 +218,15 @@ static void test_summary_and_exit(void **state)
                              "  b: exit 7\n"
                              "  c: connection lost\n"
                              "  d: skipped: phase Pending\n");
+    /* The library's "ns/pod: " in front of a message is not repeated after the pod. */
+    pmx_fanout_result_t lab = res("web-1", PMX_ECANCELED, -1, "default/web-1: canceled");
+    const pmx_fanout_result_t *pl[1] = {&lab};
+    cli_summary(pl, 1, 0, out, sizeof out);
+    assert_string_equal(out, "podmux: 0 ok, 0 non-zero, 1 failed, 0 skipped (1 pods)\n"
+                             "  web-1: canceled\n");
+    char *j = cli_json_result(&lab);
+    assert_non_null(strstr(j, "\"error\":\"canceled\""));
+    free(j);
     cli_summary(p, 2, 1, out, sizeof out);
     assert_string_equal(out, "podmux: 1 ok, 1 non-zero, 0 failed, 0 skipped (2 pods)\n"
                              "  b/main: exit 7\n");
