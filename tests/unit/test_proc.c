@@ -364,6 +364,19 @@ static void test_write_high_water(void **state)
     assert_int_equal(sim_proc_write(r->p, chunk, 10), 10);
 }
 
+/* The process closed its stdin: the failed write is remembered and later writes get it. */
+static void test_write_after_reader_gone(void **state)
+{
+    run_t *r = *state;
+    spawn_sh(r, 0, 1, "exec 0<&-; echo closed; sleep 5");
+    assert_true(run_until(r, out_has, "closed\n", 5000));
+    assert_int_equal(sim_proc_write(r->p, "x", 1), 1);
+    wait_ms(r, 50);
+    assert_int_equal(sim_proc_write(r->p, "x", 1), UV_EPIPE);
+    assert_int_equal(sim_proc_kill(r->p, SIGKILL), 0);
+    expect_exit(r, 137);
+}
+
 static void test_env_and_cwd(void **state)
 {
     run_t *r = *state;
@@ -442,6 +455,8 @@ static void test_tty_initial_size(void **state)
     run_t *r = *state;
     const char *argv[] = {"stty", "size", NULL};
     spawn(r, 1, 0, argv);
+    assert_int_equal(sim_proc_write(r->p, "x", 1), UV_EPIPE); /* no stdin asked for */
+    assert_int_equal(sim_proc_close_stdin(r->p), UV_EPIPE);
     expect_exit(r, 0);
     assert_string_equal(out(r, 1), "24 80\r\n");
     reset(r);
@@ -706,6 +721,7 @@ int main(void)
         T(test_cat_10mib),
         T(test_no_stdin_is_dev_null),
         T(test_write_high_water),
+        T(test_write_after_reader_gone),
         T(test_env_and_cwd),
         T(test_start_errors),
         T(test_tty_is_pts),
