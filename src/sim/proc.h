@@ -14,6 +14,9 @@
  * the pty session are not reached by the group kill; they get SIGHUP from the pty hangup only if
  * they are in the foreground.)
  *
+ * The pty path needs util-linux /usr/bin/setsid (Debian: always installed); the pty output is
+ * read with uv_poll + read() until EIO because libuv streams take POLLHUP for EOF too early.
+ *
  * The caller must ignore SIGPIPE in its process (the sim does in main): writing to the stdin
  * pipe of a process that has exited would otherwise kill the sim. Children get default signal
  * dispositions regardless. */
@@ -27,7 +30,8 @@
 typedef struct sim_proc sim_proc_t;
 
 /* Optional per-loop list of live processes, owned by the caller (no global state), so that
- * shutdown can reach every child. Zero-initialised or sim_proc_registry_init(). */
+ * shutdown can reach every child. Zero-initialised or sim_proc_registry_init(); it must outlive
+ * its processes (each leaves the list just before its on_close). */
 typedef struct sim_proc_registry {
     sim_proc_t *head;
 } sim_proc_registry_t;
@@ -102,9 +106,10 @@ int sim_proc_resize(sim_proc_t *p, unsigned width, unsigned height);
 void sim_proc_pause_output(sim_proc_t *p);
 void sim_proc_resume_output(sim_proc_t *p);
 /* The client went away: what a process in a real container meets. tty: the pty master is
- * closed, so the session leader gets SIGHUP. pipes: our stdin write end and output read ends are
- * closed, so its next read sees EOF and its next write EPIPE/SIGPIPE. Not killed otherwise;
- * on_exit still follows when it exits. */
+ * closed, so the session leader gets SIGHUP (sent by hand when the hangup comes before the pty
+ * became its controlling terminal, so that early goodbyes do not leave it running). pipes: our
+ * stdin write end and output read ends are closed, so its next read sees EOF and its next write
+ * EPIPE/SIGPIPE. Not killed otherwise; on_exit still follows when it exits. */
 void sim_proc_hangup(sim_proc_t *p);
 /* sig to the process group (to the process alone in the instant before it has its own group). */
 int sim_proc_kill(sim_proc_t *p, int sig);
