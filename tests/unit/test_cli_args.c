@@ -69,7 +69,7 @@ static void test_targets(void **state)
 
 static int parse(cli_opts_t *o, char *err, ...)
 {
-    char *argv[64];
+    static char *argv[64]; /* o->argv points into it after the call */
     int argc = 0;
     va_list ap;
     va_start(ap, err);
