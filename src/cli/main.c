@@ -187,9 +187,10 @@ int main(int argc, char **argv)
         return CLI_EXIT_FAIL;
     }
     if (o.help || o.cmd == CMD_NONE || o.cmd == CMD_HELP) {
-        fputs(cli_help_text(o.cmd), stdout);
+        int usage_error = o.cmd == CMD_NONE && !o.help; /* bare `podmux`: usage, like ssh */
+        fputs(cli_help_text(o.cmd), usage_error ? stderr : stdout);
         cli_opts_free(&o);
-        return o.cmd == CMD_NONE && !o.help ? CLI_EXIT_FAIL : 0;
+        return usage_error ? CLI_EXIT_FAIL : 0;
     }
     if (o.cmd == CMD_VERSION) {
         printf("podmux %s (libpodmux %s)\n", PMX_VERSION, pmx_version());

@@ -2,7 +2,7 @@
 # podmux exec -it in a real terminal (tmux): a prompt, the size before and after a resize,
 # Ctrl-C reaches the pod's foreground job and the shell survives, the remote exit code comes
 # back, ~? and ~. work, and the terminal's `stty -a` is the same after every way out
-# (exit, ~., SIGTERM, SIGHUP).
+# (exit, ~., SIGTERM, SIGHUP, and crashes: SIGSEGV, SIGABRT).
 . "$PMX_SRC/tests/integration/lib.sh"
 . "$PMX_SRC/tests/integration/tty_lib.sh"
 [ -x "$PODMUX" ] || { echo "no podmux binary"; exit 77; }
@@ -54,8 +54,9 @@ send $W '~.'
 wait_for $W 'disconnected' 5
 check_restored 255 "~."
 
-# SIGTERM and SIGHUP to podmux while raw
-for sig in TERM:143 HUP:129; do
+# SIGTERM and SIGHUP to podmux while raw; SIGSEGV and SIGABRT as a crash would (the handler
+# restores the terminal, then dies of the same signal).
+for sig in TERM:143 HUP:129 SEGV:139 ABRT:134; do
   run_podmux
   kill -${sig%:*} "$(cat "$PIDF")"
   check_restored ${sig#*:} "SIG${sig%:*}"
