@@ -278,11 +278,11 @@ typedef struct pmx_fanout_opts {
 } pmx_fanout_opts_t;
 
 typedef struct pmx_fanout_result {
-    size_t index; /* order of pmx_fanout_add */
+    size_t index;                             /* order of pmx_fanout_add */
     const char *namespace_, *pod, *container; /* container NULL when none was named */
-    pmx_exit_t exit;  /* err PMX_ESKIPPED for skipped targets (message says why) */
+    pmx_exit_t exit; /* err PMX_ESKIPPED for skipped targets (message says why) */
     unsigned attempts;
-    double seconds;   /* first start to end */
+    double seconds; /* first start to end */
 } pmx_fanout_result_t;
 
 typedef struct pmx_fanout_cb {
@@ -326,8 +326,7 @@ PMX_EXTERN void pmx_fanout_resume(pmx_fanout_t *f);
 PMX_EXTERN void pmx_fanout_cancel(pmx_fanout_t *f);
 PMX_EXTERN void pmx_fanout_stats(const pmx_fanout_t *f, pmx_fanout_stats_t *st);
 /* Finished targets in completion order (valid until pmx_fanout_free). */
-PMX_EXTERN const pmx_fanout_result_t *const *pmx_fanout_results(const pmx_fanout_t *f,
-                                                                size_t *n);
+PMX_EXTERN const pmx_fanout_result_t *const *pmx_fanout_results(const pmx_fanout_t *f, size_t *n);
 /* Frees f: allowed before start or once on_finish ran (PMX_EBUSY otherwise). */
 PMX_EXTERN int pmx_fanout_free(pmx_fanout_t *f);
 /* ---- end of fan-out --------------------------------------------------------------------- */
