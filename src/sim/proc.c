@@ -32,7 +32,6 @@ enum { IO_IN, IO_OUT, IO_ERR }; /* tty: IO_IN is the pty master (written), IO_OU
 
 typedef struct proc_io {
     uv_pipe_t h;
-    sim_proc_t *p;
     int fd;            /* what on_output reports */
     unsigned open : 1; /* initialised and not being closed */
     unsigned eof : 1;  /* output: the end was read */
@@ -108,7 +107,6 @@ static void io_init(sim_proc_t *p, int idx)
     proc_io_t *io = &p->io[idx];
     uv_pipe_init(p->loop, &io->h, 0); /* cannot fail for ipc = 0 */
     io->h.data = p;
-    io->p = p;
     io->fd = idx == IO_ERR ? 2 : 1;
     io->open = 1;
     p->handles++;
