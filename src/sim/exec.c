@@ -64,20 +64,38 @@ static void timer_closed(uv_handle_t *h)
     exec_maybe_free(e);
 }
 
-/* The connection is gone (or going): what a process in a real container meets. */
-static void exec_detach_conn(sim_exec_t *e)
+/* Lets go of the connection: it no longer routes to us, the idle timer stops. */
+static sim_conn_t *take_conn(sim_exec_t *e)
 {
-    if (!e->conn) return;
     sim_conn_t *c = e->conn;
     e->conn = NULL;
     e->st = NULL;
+    if (c) c->ex = NULL;
     if (e->timer_open == 1) {
         e->timer_open = 2;
         uv_close((uv_handle_t *)&e->timer, timer_closed);
     }
-    if (e->proc && !e->exited) sim_proc_hangup(e->proc);
     if (e->main) sim_main_detach(e);
+    return c;
+}
+
+/* The connection is gone (or going): what a process in a real container meets. */
+static void exec_detach_conn(sim_exec_t *e)
+{
+    if (!e->conn) return;
+    sim_conn_t *c = take_conn(e);
+    if (e->proc && !e->exited) sim_proc_hangup(e->proc);
     sim_conn_close(c);
+}
+
+/* The session's last frame is queued: TCP ends once it is written, as x/net does. */
+static void exec_close_conn_after_write(sim_exec_t *e, int hangup)
+{
+    if (!e->conn) return;
+    sim_conn_t *c = take_conn(e);
+    c->closing = 1;
+    stream_close_after_write(c->st);
+    if (hangup && e->proc && !e->exited) sim_proc_hangup(e->proc);
 }
 
 /* ---- writing frames ------------------------------------------------------------------------ */
@@ -148,17 +166,7 @@ static void finish_with_status(sim_exec_t *e, const char *json, const char *v1_t
     flush_ws(e);
     if (!e->st) return;
     if (e->faults.coalesce) return; /* a proxy that keeps TCP open until the client closes */
-    sim_conn_t *c = e->conn;
-    e->conn = NULL;
-    stream_t *st = e->st;
-    e->st = NULL;
-    c->closing = 1;
-    stream_close_after_write(st);
-    if (e->timer_open == 1) {
-        e->timer_open = 2;
-        uv_close((uv_handle_t *)&e->timer, timer_closed);
-    }
-    if (e->main) sim_main_detach(e);
+    exec_close_conn_after_write(e, 0);
 }
 
 void sim_exec_send_exit(sim_exec_t *e, int code)
@@ -305,20 +313,7 @@ static void ws_close_cb(void *arg, uint16_t code, const uint8_t *reason, size_t 
         e->close_sent = 1;
         flush_ws(e);
     }
-    if (e->st) {
-        sim_conn_t *c = e->conn;
-        stream_t *st = e->st;
-        e->conn = NULL;
-        e->st = NULL;
-        c->closing = 1;
-        stream_close_after_write(st);
-        if (e->proc && !e->exited) sim_proc_hangup(e->proc);
-        if (e->main) sim_main_detach(e);
-        if (e->timer_open == 1) {
-            e->timer_open = 2;
-            uv_close((uv_handle_t *)&e->timer, timer_closed);
-        }
-    }
+    exec_close_conn_after_write(e, 1);
 }
 
 static void ws_error_cb(void *arg, uint16_t code, const char *what)
@@ -533,13 +528,7 @@ void sim_exec_handle(sim_conn_t *conn, const char *ns, const char *pod, int atta
 static void reply_and_close(sim_exec_t *e, int status, const char *ctype,
                             const char *const *headers, const char *body, size_t len)
 {
-    sim_conn_t *c = e->conn;
-    e->conn = NULL;
-    e->st = NULL;
-    if (e->timer_open == 1) {
-        e->timer_open = 2;
-        uv_close((uv_handle_t *)&e->timer, timer_closed);
-    }
+    sim_conn_t *c = take_conn(e);
     sim_conn_reply(c, status, ctype, headers, body, len, 1);
     exec_maybe_free(e);
 }

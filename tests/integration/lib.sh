@@ -21,7 +21,11 @@ cleanup() {
     kill -KILL "$SIM_PID" 2>/dev/null || true
   fi
   if [ $rc -ne 0 ] && [ $rc -ne 77 ] && [ -f "$T/sim.log" ]; then
-    echo "--- podmux-sim log (last 30 lines)"; tail -30 "$T/sim.log"
+    if grep -q 'Sanitizer' "$T/sim.log"; then
+      echo "--- podmux-sim sanitizer report"; grep -m1 -A40 'ERROR: \|runtime error' "$T/sim.log"
+    else
+      echo "--- podmux-sim log (last 30 lines)"; tail -30 "$T/sim.log"
+    fi
   fi
   rm -rf "$T"
   exit $rc
