@@ -56,8 +56,8 @@ fault 404-pod 255 'pods "no-such-pod" not found' exec -q no-such-pod -- true
 fault 400-container 255 'container nope is not valid for pod ok' exec -q -c nope ok -- true
 fault 401 255 '[Uu]nauthorized' --token wrong-token exec -q ok -- true
 fault 403 255 'pods "secret" is forbidden: User "limited"' --token limited-token -n restricted exec -q secret -- true
-fault 429 255 'Too many requests.*429' exec -q f-429 -- true
-fault 503 255 'unable to handle the request.*503' exec -q f-503 -- true
+fault 429 255 'Too many requests' exec -q f-429 -- true
+fault 503 255 'unable to handle the request' exec -q f-503 -- true
 
 # ---- connection and TLS --------------------------------------------------------------------------
 PORT=$(closed_port)
