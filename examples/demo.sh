@@ -23,9 +23,10 @@ echo "podmux-sim: $line"
 export KUBECONFIG="$work/kubeconfig"
 
 echo
-echo "\$ podmux exec -l app=web -- sh -c 'echo \"hello from \$HOSTNAME\"'"
+# The deployment's 24 pods, plus a pod whose upgrade the sim refuses and one not scheduled.
+echo "\$ podmux exec -l 'app in (web,broken,pending)' -- sh -c 'echo \"hello from \$HOSTNAME\"'"
 set +e
-./build/podmux exec -l app=web -- sh -c 'echo "hello from $HOSTNAME"'
+./build/podmux exec -l 'app in (web,broken,pending)' -- sh -c 'echo "hello from $HOSTNAME"'
 rc=$?
 set -e
 echo "(podmux exit status $rc: 0 all ok, 1 some command failed, 255 some could not run)"
