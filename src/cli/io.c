@@ -26,6 +26,8 @@ typedef struct wreq {
 } wreq_t;
 
 static void out_kick(cli_out_t *o);
+static void maybe_close(cli_out_t *o);
+static void on_prepare(uv_prepare_t *p);
 
 static void pressure(cli_out_t *o)
 {
@@ -52,6 +54,7 @@ static void write_done(cli_out_t *o, wreq_t *r, int status)
     if (o->is_file && o->stage.len && !o->error) out_kick(o);
     pressure(o);
     if (!o->nreq && !o->stage.len && o->on_empty) o->on_empty(o->ctx);
+    maybe_close(o);
 }
 
 static void on_write(uv_write_t *w, int status)
@@ -104,8 +107,9 @@ static void on_prepare(uv_prepare_t *p)
 {
     cli_out_t *o = p->data;
     out_kick(o);
-    if (o->error) buf_reset(&o->stage); /* nobody will read it: do not spin on it */
+    if (o->error) buf_reset(&o->stage); /* nobody will read it: do not wait on it */
     if (!o->stage.len) uv_prepare_stop(p);
+    maybe_close(o);
 }
 
 int cli_out_init(cli_out_t *o, uv_loop_t *loop, int fd, size_t high, size_t low)
@@ -139,6 +143,7 @@ int cli_out_init(cli_out_t *o, uv_loop_t *loop, int fd, size_t high, size_t low)
 int cli_out_write(cli_out_t *o, const char *buf, size_t len)
 {
     if (o->error) return o->error;
+    if (o->closed) return UV_EPIPE;
     if (!len) return 0;
     if (buf_append(&o->stage, buf, len) < 0) return UV_ENOMEM;
     if (!uv_is_active((uv_handle_t *)&o->prep)) uv_prepare_start(&o->prep, on_prepare);
@@ -151,11 +156,27 @@ size_t cli_out_queued(const cli_out_t *o)
     return o->stage.len + o->inflight;
 }
 
-void cli_out_close(cli_out_t *o)
+static void close_handles(cli_out_t *o)
 {
-    out_kick(o);
+    if (o->closed) return;
+    o->closed = 1;
     uv_close((uv_handle_t *)&o->prep, NULL);
     if (o->stream) uv_close((uv_handle_t *)o->stream, NULL);
+}
+
+/* Closing a stream cancels its queued writes: wait until everything is written (or failed). */
+static void maybe_close(cli_out_t *o)
+{
+    if (o->closing && !o->nreq && (!o->stage.len || o->error)) close_handles(o);
+}
+
+void cli_out_close(cli_out_t *o)
+{
+    o->closing = 1;
+    out_kick(o);
+    if (o->stage.len && !o->error && !uv_is_active((uv_handle_t *)&o->prep))
+        uv_prepare_start(&o->prep, on_prepare);
+    maybe_close(o);
 }
 
 void cli_out_restore(cli_out_t *o)

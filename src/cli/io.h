@@ -21,6 +21,7 @@ typedef struct cli_out {
     unsigned nreq;
     size_t high, low;
     int above, error;
+    int closing, closed;                       /* cli_out_close called; handles closed */
     void (*on_pressure)(void *ctx, int above); /* pause producers at 1, resume at 0 */
     void (*on_error)(void *ctx, int err);      /* first write error (EPIPE...) */
     void (*on_empty)(void *ctx);               /* everything written */
@@ -30,7 +31,8 @@ typedef struct cli_out {
 int cli_out_init(cli_out_t *o, uv_loop_t *loop, int fd, size_t high, size_t low);
 int cli_out_write(cli_out_t *o, const char *buf, size_t len);
 size_t cli_out_queued(const cli_out_t *o);
-void cli_out_close(cli_out_t *o);   /* flushes what is staged, closes the handles */
+/* Flushes what is staged, then closes the handles (once written: run the loop after). */
+void cli_out_close(cli_out_t *o);
 void cli_out_restore(cli_out_t *o); /* after the loop ended: descriptor flags, memory */
 
 /* buf NULL, len 0: end of input. */

@@ -24,7 +24,7 @@ static void app_vprint(app_t *a, const char *prefix, const char *fmt, va_list ap
         (size_t)n + ((size_t)m < sizeof line - (size_t)n - 3 ? (size_t)m : sizeof line - n - 4);
     if (a->raw) line[len++] = '\r';
     line[len++] = '\n';
-    if (a->err.prep.loop && !uv_is_closing((uv_handle_t *)&a->err.prep))
+    if (a->err.prep.loop && !a->err.closed)
         cli_out_write(&a->err, line, len);
     else if (write(2, line, len) < 0) { /* nowhere else to say it */
     }
