@@ -52,6 +52,7 @@ static const flag_t FLAGS[] = {
     {"fail-fast", 0, F_BOOL, OFF(fail_fast)},
     {"retries", 0, F_UINT, OFF(retries)},
     {"output", 'o', F_OUTPUT, OFF(output)},
+    {"layout", 0, F_STR, OFF(layout)},
 };
 #define NFLAGS (sizeof FLAGS / sizeof FLAGS[0])
 
@@ -282,6 +283,7 @@ static int command_word(const char *w)
     if (!strcmp(w, "attach")) return CMD_ATTACH;
     if (!strcmp(w, "version")) return CMD_VERSION;
     if (!strcmp(w, "help")) return CMD_HELP;
+    if (!strcmp(w, "shell")) return CMD_SHELL;
     return CMD_NONE;
 }
 

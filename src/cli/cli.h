@@ -13,7 +13,7 @@
 /* Exit status when podmux itself failed (like ssh). */
 #define CLI_EXIT_FAIL 255
 
-enum { CMD_NONE, CMD_EXEC, CMD_ATTACH, CMD_VERSION, CMD_HELP };
+enum { CMD_NONE, CMD_EXEC, CMD_ATTACH, CMD_VERSION, CMD_HELP, CMD_SHELL };
 enum { OUT_AUTO, OUT_RAW, OUT_PREFIX, OUT_GROUP, OUT_JSON };
 
 typedef struct cli_opts {
@@ -39,6 +39,7 @@ typedef struct cli_opts {
     int fail_fast;
     unsigned retries;
     int output;
+    const char *layout; /* shell: "panes", "lines" or NULL (panes on a big enough terminal) */
     /* the command after "--" */
     char **argv;
     int argc;

@@ -265,10 +265,8 @@ int run_single(app_t *a, const single_target_t *t)
         app_errorf(a, "%s", pmx_strerror(rc));
         return CLI_EXIT_FAIL;
     }
-    if (x.raw)
-        watch_signal(&x, SIGWINCH);
-    else
-        watch_signal(&x, SIGINT);
+    if (x.raw) watch_signal(&x, SIGWINCH);
+    watch_signal(&x, SIGINT); /* from the keyboard only without raw mode; kill -INT always */
     watch_signal(&x, SIGTERM);
     watch_signal(&x, SIGHUP);
     if (x.have_in) cli_in_start(&x.in);

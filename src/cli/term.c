@@ -43,7 +43,11 @@ static void on_crash(int sig)
 
 static void install_crash_handlers(void)
 {
-    static const int sigs[] = {SIGSEGV, SIGABRT, SIGBUS, SIGILL, SIGFPE, SIGQUIT};
+    /* Every signal whose default action ends the process and that the session does not handle
+     * on the loop (SIGINT, SIGTERM, SIGHUP are). SIGKILL cannot be caught. */
+    static const int sigs[] = {SIGSEGV, SIGABRT, SIGBUS,  SIGILL,    SIGFPE,
+                               SIGQUIT, SIGTRAP, SIGSYS,  SIGXCPU,   SIGXFSZ,
+                               SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF};
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_crash;

@@ -4,8 +4,8 @@
 
 #include <uv.h>
 
-/* Puts the terminal behind `in` in raw mode; from then on atexit and the crash signals
- * (SEGV, ABRT, BUS, ILL, FPE, QUIT) restore it. */
+/* Puts the terminal behind `in` in raw mode; from then on atexit and the crash and other
+ * fatal signals (SEGV, ABRT, BUS, ILL, FPE, QUIT, USR1, ALRM...) restore it. */
 int term_raw_begin(uv_tty_t *in);
 /* Restores the original mode (idempotent, async-signal-safe). */
 void term_restore(void);

@@ -54,9 +54,10 @@ send $W '~.'
 wait_for $W 'disconnected' 5
 check_restored 255 "~."
 
-# SIGTERM and SIGHUP to podmux while raw; SIGSEGV and SIGABRT as a crash would (the handler
-# restores the terminal, then dies of the same signal).
-for sig in TERM:143 HUP:129 SEGV:139 ABRT:134; do
+# SIGTERM, SIGHUP and SIGINT (kill, not the keyboard) to podmux while raw; SIGSEGV, SIGABRT and
+# SIGUSR1 as a crash or a stray signal would (the handler restores the terminal, then dies of
+# the same signal).
+for sig in TERM:143 HUP:129 INT:130 SEGV:139 ABRT:134 USR1:138; do
   run_podmux
   kill -${sig%:*} "$(cat "$PIDF")"
   check_restored ${sig#*:} "SIG${sig%:*}"
