@@ -104,6 +104,12 @@ typedef struct run {
     uint64_t keepalive_ms, upgrade_timeout_ms, connect_timeout_ms;
     size_t max_message;
     uint64_t exec_timeout_ms;
+    uint64_t cancel_after_ms; /* pmx_session_close from a timer */
+    size_t stdin_bytes;       /* zeros streamed to stdin (then close_stdin) */
+    /* private */
+    pmx_session_t *s;
+    uv_timer_t cancel;
+    size_t stdin_sent;
     /* outputs */
     int client_rc;
     char client_err[512];
@@ -159,7 +165,34 @@ static void r_log(void *d, const char *line)
     r->log[r->log_len] = '\0';
 }
 
-static const pmx_session_cb_t RCB = {NULL, r_stdout, r_stdout, r_exit, NULL, r_close};
+static void r_feed(run_t *r)
+{
+    static const char zeros[65536];
+    while (r->stdin_sent < r->stdin_bytes && !r->exits) {
+        size_t n = r->stdin_bytes - r->stdin_sent;
+        long q = pmx_session_write(r->s, zeros, n < sizeof zeros ? n : sizeof zeros);
+        if (q < 0) return; /* the session ended: PMX_EBUSY */
+        r->stdin_sent += n < sizeof zeros ? n : sizeof zeros;
+        if (q > 1024 * 1024) return;
+    }
+    if (r->stdin_bytes && r->stdin_sent == r->stdin_bytes && !r->exits) {
+        r->stdin_bytes = 0;
+        pmx_session_close_stdin(r->s);
+    }
+}
+
+static void r_drain(pmx_session_t *s, void *d)
+{
+    r_feed(d);
+}
+
+static void r_cancel(uv_timer_t *t)
+{
+    run_t *r = t->data;
+    if (!r->closes) pmx_session_close(r->s);
+}
+
+static const pmx_session_cb_t RCB = {NULL, r_stdout, r_stdout, r_exit, r_drain, r_close};
 
 /* Runs r to completion on a fresh loop; returns 0, or the pmx_client_new error. */
 static int run(run_t *r)
@@ -192,15 +225,25 @@ static int run(run_t *r)
     so.argv = r->argv ? r->argv : dflt;
     so.argc = r->argv ? r->argc : 3;
     so.stdout_ = so.stderr_ = 1;
-    pmx_session_t *s = NULL;
+    so.stdin_ = r->stdin_bytes > 0;
     uint64_t t0 = uv_hrtime();
-    assert_int_equal(pmx_session_start(c, &so, &RCB, r, &s), 0);
-    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(pmx_session_start(c, &so, &RCB, r, &r->s), 0);
+    uv_timer_init(&loop, &r->cancel);
+    r->cancel.data = r;
+    if (r->cancel_after_ms) uv_timer_start(&r->cancel, r_cancel, r->cancel_after_ms, 0);
+    r_feed(r);
+    uv_run(&loop, UV_RUN_ONCE);
+    while (!r->closes)
+        uv_run(&loop, UV_RUN_ONCE); /* the cancel timer keeps the loop alive */
     r->ms = (double)(uv_hrtime() - t0) / 1e6;
+    uv_close((uv_handle_t *)&r->cancel, NULL);
     assert_int_equal(r->exits, 1);
     assert_int_equal(r->closes, 1);
+    /* Freed right after on_close: whatever the client still runs (a plugin) must end now. */
     assert_int_equal(pmx_client_free(c), 0);
+    uint64_t t1 = uv_hrtime();
     uv_run(&loop, UV_RUN_DEFAULT); /* the client's own handles close asynchronously */
+    assert_true(uv_hrtime() - t1 < 5000000000ull);
     assert_int_equal(uv_loop_close(&loop), 0);
     /* -v traces never carry a secret (issue 9, security). */
     assert_null(strstr(r->log, ADMIN_TOKEN));
@@ -646,6 +689,32 @@ static void test_coalesced_status(void **state)
     assert_true(r.ms < 2500);
 }
 
+/* Canceling while the server sits on the upgrade: PMX_ECANCELED at once, nothing left. */
+static void test_cancel_while_upgrading(void **state)
+{
+    run_t r = {.kubeconfig = good_kcfg(), .pod = "f-delay", .cancel_after_ms = 300};
+    assert_int_equal(run(&r), 0);
+    expect_fail(&r, PMX_ECANCELED, "canceled");
+    assert_true(r.ms < 1500);
+}
+
+/* The connection drops (after 600 bytes of output; the next 2000 do not fit) while 8 MiB of
+ * stdin are still streaming: ELOST, the 600 bytes delivered, no crash, no write after close. */
+static void test_drop_while_sending_stdin(void **state)
+{
+    static const char script[] = "head -c 600 /dev/zero | tr '\\0' a; sleep 0.3; "
+                                 "head -c 2000 /dev/zero; cat >/dev/null";
+    const char *argv[] = {"sh", "-c", script};
+    run_t r = {.kubeconfig = good_kcfg(),
+               .pod = "f-drop",
+               .argv = argv,
+               .argc = 3,
+               .stdin_bytes = 8u << 20};
+    assert_int_equal(run(&r), 0);
+    expect_fail(&r, PMX_ELOST, "exit status is unknown");
+    assert_int_equal(r.out_total, 600);
+}
+
 /* ---- credential plugins ---------------------------------------------------------------- */
 static const char *plugin_kcfg(const char *name, const char *script)
 {
@@ -688,6 +757,27 @@ static void test_plugin_hangs(void **state)
     assert_int_equal(run(&r), 0);
     expect_fail(&r, PMX_ECREDENTIAL, "timed out after 1000 ms");
     assert_true(r.ms >= 900 && r.ms < 4000);
+}
+
+/* Canceling a session whose plugin hangs; freeing the client must end the plugin. */
+static void test_cancel_while_plugin_hangs(void **state)
+{
+    char pidfile[400], script[600];
+    snprintf(pidfile, sizeof pidfile, "%s/plugin-hang2.pid", SIM.dir);
+    snprintf(script, sizeof script, "#!/bin/sh\necho $$ > %s\nexec sleep 100\n", pidfile);
+    run_t r = {.kubeconfig = plugin_kcfg("plugin-hang2", script), .cancel_after_ms = 500};
+    assert_int_equal(run(&r), 0);
+    expect_fail(&r, PMX_ECANCELED, "canceled");
+    FILE *f = fopen(pidfile, "r");
+    assert_non_null(f);
+    int pid = 0;
+    assert_int_equal(fscanf(f, "%d", &pid), 1);
+    fclose(f);
+    int alive = 1;
+    for (int i = 0; i < 40 && alive; i++, usleep(50000))
+        alive = kill(pid, 0) == 0 && waitpid(pid, NULL, WNOHANG) == 0;
+    if (alive) kill(pid, SIGKILL);
+    assert_false(alive); /* the plugin outlived its client */
 }
 
 static void test_plugin_garbage(void **state)
@@ -782,6 +872,9 @@ int main(void)
         cmocka_unit_test(test_plugin_fails),
         cmocka_unit_test(test_plugin_hangs),
         cmocka_unit_test(test_plugin_garbage),
+        cmocka_unit_test(test_cancel_while_plugin_hangs),
+        cmocka_unit_test(test_cancel_while_upgrading),
+        cmocka_unit_test(test_drop_while_sending_stdin),
         cmocka_unit_test(test_arguments_exact),
         cmocka_unit_test(test_reset_after_open), /* last: it has crashed the sim */
     };
