@@ -315,6 +315,7 @@ static void defaults(cli_opts_t *o)
     o->escape_char = '~';
     o->parallel = 64;
     o->pod_running_timeout_ms = 60000;
+    o->keepalive_ms = 5000; /* kubectl's ping period; 0 on the command line turns pings off */
     o->output = OUT_AUTO;
 }
 

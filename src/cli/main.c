@@ -119,7 +119,7 @@ static int make_client(app_t *a)
         .insecure = o->insecure,
         .request_timeout_ms = o->request_timeout_ms,
         .upgrade_timeout_ms = o->request_timeout_ms,
-        .keepalive_ms = o->keepalive_ms,
+        .keepalive_ms = o->keepalive_ms ? o->keepalive_ms : UINT64_MAX,
         .log = o->verbose ? on_log : NULL,
         .log_data = a,
     };

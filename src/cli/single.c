@@ -120,7 +120,11 @@ static void on_stdin(void *ctx, const char *buf, size_t len)
     single_t *x = ctx;
     if (!buf) { /* EOF: interactive tty sessions never close stdin (kubectl) */
         x->in_eof = 1;
-        if (x->s && !x->raw) pmx_session_close_stdin(x->s);
+        if (x->s && !x->raw && pmx_session_close_stdin(x->s) == PMX_ENOTSUP && !x->a->o->quiet)
+            app_errorf(x->a,
+                       "warning: the server's protocol (%s) cannot close stdin alone; the "
+                       "command may wait for more input",
+                       pmx_session_protocol(x->s) ? pmx_session_protocol(x->s) : "?");
         return;
     }
     if (!x->raw || x->esc.ch < 0) {

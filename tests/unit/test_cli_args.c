@@ -100,6 +100,7 @@ static void test_exec_flags(void **state)
     assert_int_equal(o.escape_char, '~');
     assert_int_equal(o.parallel, 64);
     assert_int_equal(o.pod_running_timeout_ms, 60000);
+    assert_int_equal(o.keepalive_ms, 5000);
     cli_opts_free(&o);
 }
 
