@@ -131,8 +131,10 @@ def main():
     ap.add_argument("-n", type=int, default=0)
     ap.add_argument("--pod")
     ap.add_argument("--namespace", dest="ns", default=None)
-    ap.add_argument("cmd", nargs="*")
-    args = ap.parse_args()
+    argv = sys.argv[1:]
+    cmd = argv[argv.index("--") + 1:] if "--" in argv else []
+    args = ap.parse_args(argv[:len(argv) - len(cmd) - (1 if "--" in argv else 0)])
+    args.cmd = cmd
     config.load_kube_config()
     ns = args.ns
     if ns is None:

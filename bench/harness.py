@@ -1,0 +1,861 @@
+#!/usr/bin/python3
+"""harness: runs podmux's benchmark scenarios against podmux-sim and writes results.json.
+
+Called by bench/run.sh (the documented command); bench/report.py turns the JSON into
+RESULTS.md and PNG plots. Every client runs in the same run against the same podmux-sim build
+on the same machine, so ratios between clients are meaningful even when absolute times drift.
+
+Measured for every client run:
+  wall     start of the client process(es) to their exit (wait4)
+  cpu      user+sys of every client process, children included (wait4 rusage: xargs waits for
+           its kubectls, so their CPU is in it)
+  rss      peak of the summed resident memory of the client process tree (polled from /proc
+           every 50 ms; never below the largest single process's ru_maxrss)
+  sim      podmux-sim's own CPU (utime+stime from /proc/PID/stat before/after), its reaped
+           children's CPU (the "pod" processes) and its peak RSS during the run
+"""
+import argparse
+import base64
+import fcntl
+import json
+import os
+import platform
+import select
+import signal
+import ssl
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import threading
+import time
+import urllib.request
+
+import yaml
+
+TICK = os.sysconf("SC_CLK_TCK")
+PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
+CONC = 64
+
+# kubectl runs are capped where a full run would take too long (each kubectl exec is a new Go
+# process with its own TLS handshake); ratios are then computed per pod / per session.
+PROFILES = {
+    "full": dict(fanout=[10, 100, 500, 1000], fanout_kubectl_cap=500, fanout_python_cap=1000,
+                 idle=[100, 1000, 5000], idle_kubectl_cap=50, idle_python_cap=1000,
+                 stdout_bytes=1 << 30, stdin_bytes=256 << 20, keys=1000, cold_reps=10),
+    "quick": dict(fanout=[10, 100], fanout_kubectl_cap=50, fanout_python_cap=100,
+                  idle=[100, 1000], idle_kubectl_cap=20, idle_python_cap=100,
+                  stdout_bytes=128 << 20, stdin_bytes=32 << 20, keys=300, cold_reps=5),
+    "smoke": dict(fanout=[4], fanout_kubectl_cap=2, fanout_python_cap=2,
+                  idle=[6], idle_kubectl_cap=2, idle_python_cap=2,
+                  stdout_bytes=1 << 20, stdin_bytes=1 << 20, keys=10, cold_reps=1),
+}
+
+
+def log(*a):
+    print("[bench %s]" % time.strftime("%H:%M:%S"), *a, file=sys.stderr, flush=True)
+
+
+# ---- /proc helpers ---------------------------------------------------------------------------
+
+def proc_stat(pid):
+    """Fields of /proc/PID/stat after the command name, indexed so that f[k] is field k+3."""
+    with open("/proc/%d/stat" % pid) as f:
+        s = f.read()
+    return s[s.rindex(")") + 2:].split()
+
+
+def proc_rss_kib(pid):
+    try:
+        return int(proc_stat(pid)[21]) * PAGE_KIB
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def proc_children(pid):
+    out = []
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+                out.extend(int(x) for x in f.read().split())
+    except OSError:
+        pass
+    return out
+
+
+def tree_rss_kib(roots):
+    """Summed RSS of all descendants of roots (the roots are GNU time wrappers)."""
+    seen, stack, total = set(roots), [c for r in roots for c in proc_children(r)], 0
+    while stack:
+        pid = stack.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        total += proc_rss_kib(pid)
+        stack.extend(proc_children(pid))
+    return total
+
+
+def proc_cpu_ticks(pid):
+    f = proc_stat(pid)
+    return int(f[11]) + int(f[12]), int(f[13]) + int(f[14])  # self, reaped children
+
+
+# ---- podmux-sim --------------------------------------------------------------------------------
+
+class Sim:
+    """One podmux-sim process with N pods (all labelled app=web), on a free loopback port."""
+
+    def __init__(self, binary, pods, workdir, name):
+        self.dir = os.path.join(workdir, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.kubeconfig = os.path.join(self.dir, "kubeconfig")
+        self.errlog = open(os.path.join(self.dir, "sim.log"), "w")
+        self.p = subprocess.Popen(
+            [binary, "--listen", "127.0.0.1:0", "--pods", str(pods), "--kubeconfig-out",
+             self.kubeconfig, "--state-dir", os.path.join(self.dir, "state")],
+            stdout=subprocess.PIPE, stderr=self.errlog, stdin=subprocess.DEVNULL)
+        self.pid = self.p.pid
+        r, _, _ = select.select([self.p.stdout], [], [], 60)
+        line = self.p.stdout.readline().decode() if r else ""
+        if not line.startswith("ready "):
+            self.stop()
+            raise RuntimeError("podmux-sim did not start: %r (see %s)" % (line, self.dir))
+        self.url = line.split()[1]
+        cfg = yaml.safe_load(open(self.kubeconfig))
+        cl = cfg["clusters"][0]["cluster"]
+        self.token = next(u["user"]["token"] for u in cfg["users"] if "token" in u["user"])
+        ca = base64.b64decode(cl["certificate-authority-data"]).decode()
+        self.ssl = ssl.create_default_context(cadata=ca)
+
+    def get(self, path):
+        req = urllib.request.Request(self.url + path,
+                                     headers={"Authorization": "Bearer " + self.token})
+        with urllib.request.urlopen(req, context=self.ssl, timeout=30) as r:
+            return json.loads(r.read().decode())
+
+    def pods(self, selector="app=web"):
+        items = self.get("/api/v1/namespaces/default/pods?labelSelector=" + selector)["items"]
+        return [p["metadata"]["name"] for p in items]
+
+    def stats(self):
+        return self.get("/podmux-sim/stats")
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def wait_sessions(self, n, timeout):
+        """Waits until the sim holds n open sessions; returns the last stats seen."""
+        deadline, st = time.monotonic() + timeout, {}
+        while time.monotonic() < deadline and self.alive():
+            st = self.stats()
+            if st.get("sessionsActive", 0) >= n:
+                return st
+            time.sleep(0.1)
+        return st
+
+    def wait_idle(self, timeout=5):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.alive():
+            if self.stats().get("sessionsActive", 0) == 0:
+                return
+            time.sleep(0.1)
+
+    def stop(self):
+        # The "pod" processes are session leaders: they outlive the sim (as exec'd processes
+        # outlive a dropped stream on a real kubelet), so end them first.
+        leftovers = descendants(self.pid) if self.p.poll() is None else []
+        for pid in leftovers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        self.errlog.close()
+
+
+# ---- measuring client processes ---------------------------------------------------------------
+
+class Measure:
+    """Spawns client processes and measures them (and the sim) until finish()."""
+
+    def __init__(self, sim, interval=0.05):
+        self.sim, self.interval = sim, interval
+        self.roots, self.procs = [], []
+        self.cpu_user = self.cpu_sys = 0.0
+        self.maxrss_single = 0
+        self.peak_tree = self.peak_sim = 0
+        self.sim_cpu0 = proc_cpu_ticks(sim.pid) if sim else (0, 0)
+        self.stop_ev = threading.Event()
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+        self.t0 = time.monotonic()
+        self.t_end = None
+        self.thread.start()
+
+    def _poll(self):
+        while not self.stop_ev.wait(self.interval):
+            self.sample()
+
+    def sample(self):
+        with self.lock:
+            roots = list(self.roots)
+        rss = tree_rss_kib(roots)
+        srss = proc_rss_kib(self.sim.pid) if self.sim else 0
+        with self.lock:
+            self.peak_tree = max(self.peak_tree, rss)
+            self.peak_sim = max(self.peak_sim, srss)
+        return rss, srss
+
+    def spawn(self, cmd, env, **kw):
+        """Starts cmd under GNU time, whose %M is the largest single process's peak RSS: our own
+        wait4's ru_maxrss would count the Python parent's memory copied by fork."""
+        kw.setdefault("stdin", subprocess.DEVNULL)
+        kw.setdefault("stdout", subprocess.DEVNULL)
+        kw.setdefault("stderr", subprocess.DEVNULL)
+        tf = tempfile.NamedTemporaryFile(prefix="time.", delete=False)
+        tf.close()
+        p = subprocess.Popen(["/usr/bin/time", "-q", "-f", "%M", "-o", tf.name] + cmd, env=env,
+                             start_new_session=True, **kw)
+        p.time_file = tf.name
+        with self.lock:
+            self.roots.append(p.pid)
+            self.procs.append(p)
+        return p
+
+    def wait(self, p, timeout):
+        """Reaps p with wait4 (its rusage includes all the descendants it waited for)."""
+        timer = threading.Timer(timeout, lambda: kill_group(p, signal.SIGKILL))
+        timer.start()
+        try:
+            _, status, ru = os.wait4(p.pid, 0)
+        finally:
+            timer.cancel()
+        self.t_end = time.monotonic()
+        p.returncode = os.waitstatus_to_exitcode(status)
+        try:
+            with open(p.time_file) as f:
+                lines = [x for x in f.read().split() if x.isdigit()]
+            os.unlink(p.time_file)
+            maxrss = int(lines[-1]) if lines else 0
+        except OSError:
+            maxrss = 0
+        with self.lock:
+            self.roots.remove(p.pid)
+            self.cpu_user += ru.ru_utime
+            self.cpu_sys += ru.ru_stime
+            self.maxrss_single = max(self.maxrss_single, maxrss)
+        return p.returncode
+
+    def finish(self):
+        self.stop_ev.set()
+        self.thread.join()
+        end = self.t_end or time.monotonic()
+        s1 = proc_cpu_ticks(self.sim.pid) if self.sim else (0, 0)
+        return {"wall_s": end - self.t0, "cpu_s": self.cpu_user + self.cpu_sys,
+                "cpu_user_s": self.cpu_user, "cpu_sys_s": self.cpu_sys,
+                "peak_rss_kib": max(self.peak_tree, self.maxrss_single),
+                "sim_cpu_s": (s1[0] - self.sim_cpu0[0]) / TICK,
+                "sim_children_cpu_s": (s1[1] - self.sim_cpu0[1]) / TICK,
+                "sim_peak_rss_kib": self.peak_sim}
+
+
+def stop_client(p, sig=signal.SIGTERM):
+    """Signals every process under the GNU time wrapper, so time still reaps them and its
+    rusage (and so ours) includes their CPU."""
+    for pid in descendants(p.pid):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def descendants(pid):
+    out, stack = [], proc_children(pid)
+    while stack:
+        c = stack.pop()
+        out.append(c)
+        stack.extend(proc_children(c))
+    return out
+
+
+def still_running(pid):
+    """True while pid has not exited (does not reap it: our wait4 must)."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
+    except ChildProcessError:
+        return False
+
+
+def kill_group(p, sig):
+    try:
+        os.killpg(p.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def run_one(sim, cmd, env, timeout=600, **kw):
+    """Runs one client command to completion; returns (metrics, stdout text)."""
+    out = tempfile.TemporaryFile()
+    m = Measure(sim)
+    p = m.spawn(cmd, env, stdout=out, **kw)
+    rc = m.wait(p, timeout)
+    res = m.finish()
+    res["rc"] = rc
+    out.seek(0)
+    return res, out.read().decode(errors="replace")
+
+
+def last_json(text):
+    for line in reversed(text.strip().splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    raise RuntimeError("no JSON result in output: %r" % text[-300:])
+
+
+# ---- the suite ------------------------------------------------------------------------------
+
+class Bench:
+    def __init__(self, a):
+        self.a = a
+        self.prof = PROFILES[a.profile]
+        self.work = tempfile.mkdtemp(prefix="pmx-bench.")
+        self.results = []
+        self.notes = []
+        b = a.build
+        self.podmux = os.path.join(b, "podmux")
+        self.simbin = os.path.join(b, "podmux-sim")
+        self.pmx_bench = os.path.join(b, "bench", "pmx_bench")
+        self.tls_ceiling = os.path.join(b, "bench", "tls_ceiling")
+        self.py_fanout = os.path.join(a.src, "bench", "py_fanout.py")
+        self.stdin_timeout = 120 if a.profile == "full" else 40
+        self.kubectl = a.kubectl if os.access(a.kubectl, os.X_OK) else None
+        self.have_python = subprocess.run(
+            ["/usr/bin/python3", "-c", "import kubernetes"], capture_output=True).returncode == 0
+        self.have_cli = os.access(self.podmux, os.X_OK)
+        for name, ok in (("podmux CLI", self.have_cli), ("kubectl", self.kubectl),
+                         ("python3-kubernetes", self.have_python)):
+            if not ok:
+                self.note("%s not available: its rows are missing" % name)
+
+    def note(self, text):
+        log("note:", text)
+        self.notes.append(text)
+
+    def env(self, sim, home=None):
+        e = dict(os.environ)
+        e["KUBECONFIG"] = sim.kubeconfig
+        e["HOME"] = home or os.path.join(sim.dir, "home")
+        os.makedirs(e["HOME"], exist_ok=True)
+        e.pop("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", None)
+        return e
+
+    def record(self, scenario, client, param, res, **extra):
+        r = {"scenario": scenario, "client": client, "param": param}
+        r.update(res)
+        r.update(extra)
+        self.results.append(r)
+        log("%-10s %-16s %-8s wall %.3fs cpu %.3fs rss %s KiB sim-cpu %.3fs %s" % (
+            scenario, client, param, r.get("wall_s", 0), r.get("cpu_s", 0),
+            r.get("peak_rss_kib", "-"), r.get("sim_cpu_s", 0),
+            ("ERROR " + r["error"]) if r.get("error") else ""))
+
+    def guarded(self, scenario, client, param, fn):
+        """Runs one measurement; a failure becomes an error row instead of ending the suite."""
+        try:
+            fn()
+        except Exception as e:  # noqa: BLE001 - every failure is reported in the table
+            self.record(scenario, client, param, {}, error="%s: %s" % (type(e).__name__, e))
+
+    def new_sim(self, pods, name):
+        return Sim(self.simbin, pods, self.work, name)
+
+    def warm_kubectl(self, sim, env, pod):
+        """kubectl keeps a discovery cache in $HOME; people running it in a loop have a warm
+        one, so one unmeasured exec fills it first."""
+        subprocess.run([self.kubectl, "exec", pod, "--", "true"], env=env,
+                       capture_output=True, timeout=60)
+
+    # -- 1. fan-out ------------------------------------------------------------------------
+    def fanout(self):
+        ran_kubectl = ran_python = 0
+        for n in self.prof["fanout"]:
+            sim = self.new_sim(n, "fanout-%d" % n)
+            try:
+                self.fanout_one(sim, n, ran_kubectl, ran_python)
+                ran_kubectl = max(ran_kubectl, min(n, self.prof["fanout_kubectl_cap"]))
+                ran_python = max(ran_python, min(n, self.prof["fanout_python_cap"]))
+            finally:
+                sim.stop()
+
+    def fanout_one(self, sim, n, ran_kubectl, ran_python):
+        env = self.env(sim)
+        pods = sim.pods()
+        assert len(pods) == n, "sim listed %d pods, expected %d" % (len(pods), n)
+        cmd = ["-l", "app=web", "-P", str(CONC), "--", "true"]
+
+        def cli():
+            res, out = run_one(sim, [self.podmux, "exec"] + cmd, env)
+            self.record("fanout", "podmux", n, res, pods=n,
+                        error="" if res["rc"] == 0 else "exit %d" % res["rc"])
+
+        def lib():
+            res, out = run_one(sim, [self.pmx_bench, "fanout"] + cmd, env)
+            j = last_json(out)
+            self.record("fanout", "libpodmux", n, res, pods=n, ok=j["ok"],
+                        tls_full=j["tls_full"], tls_resumed=j["tls_resumed"],
+                        inner_wall_s=j["wall_s"], error=j["error"] or fail_text(j, n))
+
+        def python():
+            res, out = run_one(sim, ["/usr/bin/python3", self.py_fanout, "fanout"] + cmd, env)
+            j = last_json(out)
+            self.record("fanout", "python", n, res, pods=j["pods"], ok=j["ok"],
+                        inner_wall_s=j["wall_s"], error=j["error"] or fail_text(j, n))
+
+        def kubectl(k):
+            self.warm_kubectl(sim, env, pods[0])
+            names = os.path.join(sim.dir, "pods.txt")
+            with open(names, "w") as f:
+                f.write("\n".join(pods[:k]) + "\n")
+            with open(names) as fin:
+                res, out = run_one(sim, ["xargs", "-P", str(CONC), "-I{}", self.kubectl, "exec",
+                                         "{}", "--", "true"], env, stdin=fin)
+            self.record("fanout", "kubectl", n, res, pods=k,
+                        error="" if res["rc"] == 0 else "xargs exit %d" % res["rc"])
+
+        if self.have_cli:
+            self.guarded("fanout", "podmux", n, cli)
+        self.guarded("fanout", "libpodmux", n, lib)
+        k = min(n, self.prof["fanout_python_cap"])
+        if self.have_python and k > ran_python:
+            self.guarded("fanout", "python", n, python)
+        k = min(n, self.prof["fanout_kubectl_cap"])
+        if self.kubectl and k > ran_kubectl:
+            if k < n:
+                self.note("fan-out %d pods: kubectl ran over the first %d pods only (time)"
+                          % (n, k))
+            self.guarded("fanout", "kubectl", n, lambda: kubectl(k))
+
+    # -- 2. idle sessions ------------------------------------------------------------------
+    def idle(self):
+        """Each client gets its own fresh sim: the sim keeps a dropped session's `sleep` (as a
+        kubelet keeps an exec'd process), so sessions from one client would count for the next."""
+        ran_kubectl = ran_python = 0
+        for n in self.prof["idle"]:
+            runs = [("libpodmux", n, self.idle_lib)]
+            if self.have_cli:
+                runs.append(("podmux", n, self.idle_cli))
+            k = min(n, self.prof["idle_python_cap"])
+            if self.have_python and k > ran_python:
+                runs.append(("python", k, self.idle_python))
+                ran_python = k
+            k = min(n, self.prof["idle_kubectl_cap"])
+            if self.kubectl and k > ran_kubectl:
+                runs.append(("kubectl", k, self.idle_kubectl))
+                ran_kubectl = k
+            for client, k, fn in runs:
+                self.guarded("idle", client, k, lambda: self.with_sim(
+                    k, "idle-%s-%d" % (client, k), lambda sim: fn(sim, self.env(sim), k)))
+
+    def with_sim(self, pods, name, fn):
+        sim = self.new_sim(pods, name)
+        try:
+            fn(sim)
+        finally:
+            sim.stop()
+
+    def idle_sample(self, m, sim, n, timeout=300):
+        st = sim.wait_sessions(n, timeout)
+        time.sleep(0.5)  # let the last handshakes' transient buffers go
+        rss, srss = m.sample()
+        return st, rss, srss
+
+    def idle_row(self, client, n, m, st, rss, srss, **extra):
+        res = m.finish()
+        active = st.get("sessionsActive", 0)
+        res.update(sessions=active, rss_kib=rss, sim_rss_kib=srss,
+                   rss_per_session_b=rss * 1024.0 / max(1, active),
+                   sim_rss_per_session_b=srss * 1024.0 / max(1, active))
+        res.update(extra)
+        if active < n and not res.get("error"):
+            res["error"] = "only %d of %d sessions open" % (active, n)
+        self.record("idle", client, n, res)
+
+    def idle_lib(self, sim, env, n):
+        m = Measure(sim)
+        p = m.spawn([self.pmx_bench, "idle", "-l", "app=web", "-n", str(n), "-P", "256",
+                     "--hold", "3000" if self.a.profile == "full" else "800"], env, stdout=subprocess.PIPE)
+        line = read_line(p.stdout, 300)
+        st, rss, srss = self.idle_sample(m, sim, n, 10)
+        j = json.loads(line) if line.startswith("{") else {"error": "no result: %r" % line}
+        m.wait(p, 120)
+        self.idle_row("libpodmux", n, m, st, rss, srss, threads=j.get("threads"),
+                      marginal_per_session_b=j.get("bytes_per_session"),
+                      open_wall_s=j.get("open_wall_s"), error=j.get("error", ""))
+
+    def idle_cli(self, sim, env, n):
+        m = Measure(sim)
+        p = m.spawn([self.podmux, "exec", "-l", "app=web", "-P", str(n), "--", "sleep", "3600"],
+                    env)
+        st, rss, srss = self.idle_sample(m, sim, n)
+        threads = tree_threads(p.pid)
+        stop_client(p)
+        m.wait(p, 60)
+        self.idle_row("podmux", n, m, st, rss, srss, threads=threads)
+
+    def idle_python(self, sim, env, n):
+        m = Measure(sim)
+        p = m.spawn(["/usr/bin/python3", self.py_fanout, "idle", "-l", "app=web", "-n", str(n)],
+                    env, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        line = read_line(p.stdout, 600)
+        st, rss, srss = self.idle_sample(m, sim, n, 10)
+        threads = tree_threads(p.pid)
+        j = json.loads(line) if line.startswith("{") else {"error": "no result: %r" % line}
+        p.stdin.close()
+        m.wait(p, 120)
+        self.idle_row("python", n, m, st, rss, srss, threads=threads,
+                      marginal_per_session_b=j.get("bytes_per_session"),
+                      error=j.get("error", ""))
+
+    def idle_kubectl(self, sim, env, n):
+        pods = sim.pods()
+        self.warm_kubectl(sim, env, pods[0])
+        m = Measure(sim)
+        ps = [m.spawn([self.kubectl, "exec", pods[i % len(pods)], "--", "sleep", "3600"], env)
+              for i in range(n)]
+        st, rss, srss = self.idle_sample(m, sim, n, 300)
+        threads = sum(tree_threads(p.pid) for p in ps)
+        for p in ps:
+            stop_client(p)
+        for p in ps:
+            m.wait(p, 60)
+        self.idle_row("kubectl", n, m, st, rss, srss, threads=threads, processes=n)
+
+    # -- 3. throughput ---------------------------------------------------------------------
+    def throughput(self):
+        sim = self.new_sim(1, "throughput")
+        try:
+            env = self.env(sim)
+            pod = sim.pods()[0]
+            if self.kubectl:
+                self.warm_kubectl(sim, env, pod)
+            self.throughput_stdout(sim, env, pod)
+            self.throughput_stdin(sim, env, pod)
+        finally:
+            sim.stop()
+        self.guarded("stdout", "tls-ceiling", self.prof["stdout_bytes"], self.tls_ceiling_run)
+
+    def tp_row(self, scenario, client, nbytes, res, moved=None, err=""):
+        moved = nbytes if moved is None else moved
+        wall = res.get("inner_wall_s") or res["wall_s"]
+        res.update(bytes=moved, mb_s=moved / 1e6 / res["wall_s"],
+                   cpu_s_per_gb=res["cpu_s"] / (moved / 1e9) if moved else None)
+        if not err and res.get("rc"):
+            err = "exit %d" % res["rc"]
+        if not err and moved != nbytes:
+            err = "moved %d of %d bytes" % (moved, nbytes)
+        self.record(scenario, client, nbytes, res, inner_mb_s=moved / 1e6 / wall, error=err)
+
+    def throughput_stdout(self, sim, env, pod):
+        nb = self.prof["stdout_bytes"]
+        cmd = ["--", "head", "-c", str(nb), "/dev/zero"]
+
+        def lib():
+            res, out = run_one(sim, [self.pmx_bench, "stdout", "--pod", pod, "--bytes", str(nb)],
+                               env)
+            j = last_json(out)
+            res["inner_wall_s"] = j["wall_s"]
+            self.tp_row("stdout", "libpodmux", nb, res, j["bytes"], j["error"])
+
+        def client(name, argv):
+            res, _ = run_one(sim, argv + [pod] + cmd, env)
+            self.tp_row("stdout", name, nb, res)
+
+        self.guarded("stdout", "libpodmux", nb, lib)
+        if self.have_cli:
+            self.guarded("stdout", "podmux", nb,
+                         lambda: client("podmux", [self.podmux, "exec"]))
+        if self.kubectl:
+            self.guarded("stdout", "kubectl", nb,
+                         lambda: client("kubectl", [self.kubectl, "exec"]))
+
+    def throughput_stdin(self, sim, env, pod):
+        nb = self.prof["stdin_bytes"]
+        data = os.path.join(self.work, "stdin.bin")
+        with open(data, "wb") as f:
+            f.truncate(nb)  # zeros; read back from the page cache
+        cmd = ["--", "sh", "-c", "cat >/dev/null"]
+
+        def lib(name, poll):
+            res, out = run_one(sim, [self.pmx_bench, "stdin", "--pod", pod, "--bytes", str(nb),
+                                     "--drain-poll", poll], env, timeout=self.stdin_timeout)
+            if res["rc"] == -signal.SIGKILL:
+                raise RuntimeError("timed out after %d s" % self.stdin_timeout)
+            j = last_json(out)
+            res["inner_wall_s"] = j["wall_s"]
+            self.tp_row("stdin", name, nb, res, j["bytes"], j["error"])
+
+        def client(name, argv):
+            with open(data, "rb") as fin:
+                res, _ = run_one(sim, argv + ["-i", pod] + cmd, env, stdin=fin,
+                                 timeout=self.stdin_timeout)
+            if res["rc"] == -signal.SIGKILL:
+                raise RuntimeError("timed out after %d s" % self.stdin_timeout)
+            self.tp_row("stdin", name, nb, res)
+
+        self.guarded("stdin", "libpodmux", nb, lambda: lib("libpodmux", "0"))
+        self.guarded("stdin", "libpodmux-drainpoll", nb, lambda: lib("libpodmux-drainpoll", "1"))
+        if self.have_cli:
+            self.guarded("stdin", "podmux", nb, lambda: client("podmux", [self.podmux, "exec"]))
+        if self.kubectl:
+            self.guarded("stdin", "kubectl", nb,
+                         lambda: client("kubectl", [self.kubectl, "exec"]))
+
+    def tls_ceiling_run(self):
+        nb = self.prof["stdout_bytes"]
+        res, out = run_one(None, [self.tls_ceiling, "--bytes", str(nb)], dict(os.environ))
+        j = last_json(out)
+        # Both ends are ours here: client CPU is the reader's, the writer's is the "server".
+        res.update(cpu_s=j["client_cpu_s"], sim_cpu_s=j["server_cpu_s"], inner_wall_s=j["wall_s"])
+        self.tp_row("stdout", "tls-ceiling", nb, res, j["bytes"], "" if j["ok"] else "not ok")
+
+    # -- 4. keystrokes ---------------------------------------------------------------------
+    def keys(self):
+        sim = self.new_sim(1, "keys")
+        try:
+            env = self.env(sim)
+            pod = sim.pods()[0]
+            n = self.prof["keys"]
+
+            def lib():
+                res, out = run_one(sim, [self.pmx_bench, "keys", "--pod", pod, "-n", str(n)], env)
+                j = last_json(out)
+                self.record("keys", "libpodmux", n, res, keys=j["keys"], p50_us=j["p50_us"],
+                            p99_us=j["p99_us"], mean_us=j["mean_us"], max_us=j["max_us"],
+                            error=j["error"] or ("" if j["keys"] == n else "short"))
+
+            self.guarded("keys", "libpodmux", n, lib)
+            sim.wait_idle()
+            if self.have_cli:
+                self.guarded("keys", "podmux", n, lambda: self.keys_pty(
+                    sim, env, "podmux", [self.podmux, "exec", "-i", "-t", pod, "--", "cat"], n))
+                sim.wait_idle()
+            if self.kubectl:
+                self.warm_kubectl(sim, env, pod)
+                self.guarded("keys", "kubectl", n, lambda: self.keys_pty(
+                    sim, env, "kubectl", [self.kubectl, "exec", "-i", "-t", pod, "--", "cat"], n))
+        finally:
+            sim.stop()
+
+    def keys_pty(self, sim, env, client, argv, n):
+        """Drives a CLI on a pseudo-terminal like a person typing: one byte, wait for its echo
+        (made by the remote tty), next byte. Starts once the CLI has put the local terminal in
+        raw mode (else the local line discipline would echo) and the session is open."""
+        master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+        m = Measure(sim)
+        errf = tempfile.TemporaryFile()
+        p = m.spawn(argv, env, stdin=slave, stdout=slave, stderr=errf)
+        os.close(slave)
+        try:
+            lat = self.type_keys(sim, master, p, n)
+        finally:
+            os.close(master)
+        rc = m.wait(p, 30)
+        res = m.finish()
+        lat.sort()
+        err = "" if len(lat) == n else "only %d of %d echoes" % (len(lat), n)
+        errf.seek(0)
+        if err:
+            err += " (stderr: %s)" % errf.read().decode(errors="replace")[-200:]
+        self.record("keys", client, n, res, keys=len(lat), rc=rc,
+                    p50_us=pct(lat, 50), p99_us=pct(lat, 99),
+                    mean_us=statistics.mean(lat) if lat else 0, max_us=lat[-1] if lat else 0,
+                    error=err)
+
+    def type_keys(self, sim, master, p, n):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and still_running(p.pid):
+            raw = not (termios.tcgetattr(master)[3] & termios.ECHO)
+            if raw and sim.stats().get("sessionsActive", 0) >= 1:
+                break
+            drain(master, 0.05)
+        time.sleep(0.3)
+        drain(master, 0.05)
+        lat = []
+        for i in range(n):
+            ch = bytes([ord("a") + i % 26])
+            t0 = time.perf_counter_ns()
+            os.write(master, ch)
+            if not wait_for(master, ch, 5.0):
+                break
+            lat.append((time.perf_counter_ns() - t0) / 1e3)
+        os.write(master, b"\r\x04")  # end the line, then EOF: cat exits
+        end = time.monotonic() + 10
+        while still_running(p.pid) and time.monotonic() < end:
+            if not drain(master, 0.1):
+                time.sleep(0.05)
+        return lat
+
+    # -- 5. cold start ---------------------------------------------------------------------
+    def cold(self):
+        sim = self.new_sim(1, "cold")
+        try:
+            env = self.env(sim)
+            pod = sim.pods()[0]
+            reps = self.prof["cold_reps"]
+            if self.have_cli:
+                self.guarded("cold", "podmux", 1, lambda: self.cold_runs(
+                    sim, "podmux", [self.podmux, "exec", pod, "--", "true"], env, reps))
+            if self.kubectl:
+                self.warm_kubectl(sim, env, pod)
+                self.guarded("cold", "kubectl", 1, lambda: self.cold_runs(
+                    sim, "kubectl", [self.kubectl, "exec", pod, "--", "true"], env, reps))
+                self.guarded("cold", "kubectl-nocache", 1, lambda: self.cold_runs(
+                    sim, "kubectl-nocache", [self.kubectl, "exec", pod, "--", "true"], env,
+                    reps, fresh_home=True))
+            if self.have_python:
+                self.guarded("cold", "python", 1, lambda: self.cold_runs(
+                    sim, "python", ["/usr/bin/python3", self.py_fanout, "single", "--pod", pod,
+                                    "--", "true"], env, reps))
+        finally:
+            sim.stop()
+
+    def cold_runs(self, sim, client, argv, env, reps, fresh_home=False):
+        runs = []
+        for i in range(reps):
+            e = dict(env)
+            if fresh_home:
+                e["HOME"] = tempfile.mkdtemp(prefix="home.", dir=sim.dir)
+            res, _ = run_one(sim, argv, e, timeout=60)
+            if res["rc"] != 0:
+                raise RuntimeError("exit %d" % res["rc"])
+            runs.append(res)
+        res = {k: statistics.median(r[k] for r in runs) for k in runs[0] if k != "rc"}
+        res["wall_min_s"] = min(r["wall_s"] for r in runs)
+        res["wall_max_s"] = max(r["wall_s"] for r in runs)
+        self.record("cold", client, 1, res, reps=reps, error="")
+
+    # -- driver ----------------------------------------------------------------------------
+    def run(self, scenarios):
+        t0 = time.monotonic()
+        for s in scenarios:
+            log("=== scenario", s)
+            getattr(self, s)()
+        return time.monotonic() - t0
+
+
+def fail_text(j, n):
+    bad = j.get("failed", 0) + j.get("nonzero", 0)
+    return "%d of %d failed" % (bad, n) if bad else ""
+
+
+def tree_threads(pid):
+    """Threads of every process under pid (the GNU time wrapper itself excluded)."""
+    return sum(proc_threads(d) for d in descendants(pid))
+
+
+def proc_threads(pid):
+    try:
+        return len(os.listdir("/proc/%d/task" % pid))
+    except OSError:
+        return 0
+
+
+def read_line(f, timeout):
+    r, _, _ = select.select([f], [], [], timeout)
+    return f.readline().decode(errors="replace").strip() if r else ""
+
+
+def drain(fd, timeout):
+    """Reads what the pty has within timeout; returns the bytes (b"" on timeout or EOF)."""
+    r, _, _ = select.select([fd], [], [], timeout)
+    if not r:
+        return b""
+    try:
+        return os.read(fd, 4096)
+    except OSError:
+        return b""
+
+
+def wait_for(fd, ch, timeout):
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        r, _, _ = select.select([fd], [], [], left)
+        if r:
+            try:
+                data = os.read(fd, 4096)
+            except OSError:
+                return False
+            if not data:
+                return False
+            if ch in data:
+                return True
+
+
+def pct(sorted_vals, p):
+    if not sorted_vals:
+        return 0
+    i = min(len(sorted_vals) - 1, (len(sorted_vals) * p) // 100)
+    return sorted_vals[i]
+
+
+def machine_info():
+    cpu = ""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(),
+            "python": platform.python_version()}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", required=True, help="build dir with podmux, podmux-sim, bench/")
+    ap.add_argument("--src", required=True)
+    ap.add_argument("--out", required=True, help="results.json path")
+    ap.add_argument("--profile", choices=sorted(PROFILES), default="full")
+    ap.add_argument("--kubectl", default="/usr/bin/kubectl")
+    ap.add_argument("--only", default="fanout,idle,throughput,keys,cold")
+    a = ap.parse_args()
+    b = Bench(a)
+    wall = b.run(a.only.split(","))
+    doc = {"profile": a.profile, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+           "build": a.build, "machine": machine_info(), "suite_wall_s": wall,
+           "params": b.prof, "concurrency": CONC, "notes": b.notes, "results": b.results}
+    try:
+        doc["kubectl_version"] = subprocess.run(
+            ["/usr/lib/google-cloud-sdk/bin/kubectl.1.32", "version", "--client"],
+            capture_output=True, text=True, timeout=20).stdout.strip().splitlines()[0]
+    except (OSError, IndexError, subprocess.SubprocessError):
+        doc["kubectl_version"] = "?"
+    try:
+        import kubernetes
+        doc["python_client_version"] = kubernetes.__version__
+    except ImportError:
+        doc["python_client_version"] = "-"
+    with open(a.out, "w") as f:
+        json.dump(doc, f, indent=1)
+    errors = [r for r in b.results if r.get("error")]
+    log("done in %.0f s; %d rows, %d with errors" % (wall, len(b.results), len(errors)))
+    subprocess.run(["rm", "-rf", b.work])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# bench/run.sh: podmux's benchmark suite, the one documented command (see bench/README.md).
+#
+#   bash bench/run.sh            full suite (~15 min on 2 cores): writes bench/RESULTS.md,
+#                                bench/results.json and bench/*.png
+#   bash bench/run.sh --quick    smaller sizes (~3 min), same outputs
+#   options: --smoke (seconds; what the test suite runs), --out DIR, --build-dir DIR,
+#            --no-build (use the programs already in --build-dir), --only fanout,idle,...
+#
+# Builds a Release tree (no sanitizers) in build-bench-release/ so timings mean something.
+set -euo pipefail
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+PROFILE=full
+BUILD="$SRC/build-bench-release"
+OUT="$SRC/bench"
+NOBUILD=0
+ONLY=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) PROFILE=quick ;;
+    --smoke) PROFILE=smoke ;;
+    --full) PROFILE=full ;;
+    --out) OUT=$2; shift ;;
+    --build-dir) BUILD=$2; shift ;;
+    --no-build) NOBUILD=1 ;;
+    --only) ONLY=$2; shift ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+if [ "$NOBUILD" = 0 ]; then
+  echo "bench: building Release programs in $BUILD" >&2
+  CC=${CC:-clang} cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DPMX_SANITIZE=OFF \
+    -DPMX_FUZZ=OFF -DPMX_TESTS=OFF -DPMX_BENCH=ON >/dev/null
+  cmake --build "$BUILD" -j"$(nproc)" --target podmux-sim pmx_bench tls_ceiling >/dev/null
+  # The CLI is measured when it builds; the harness says so when it is missing.
+  cmake --build "$BUILD" -j"$(nproc)" --target podmux >/dev/null 2>&1 ||
+    echo "bench: the podmux CLI did not build; its rows will be missing" >&2
+fi
+
+mkdir -p "$OUT"
+/usr/bin/python3 "$SRC/bench/harness.py" --build "$BUILD" --src "$SRC" \
+  --out "$OUT/results.json" --profile "$PROFILE" ${ONLY:+--only "$ONLY"}
+/usr/bin/python3 "$SRC/bench/report.py" "$OUT/results.json" "$OUT"
+echo "bench: wrote $OUT/RESULTS.md" >&2
