@@ -8,6 +8,7 @@ PKGS=(
   libuv1-dev libwslay-dev libmbedtls-dev libcjson-dev libyaml-dev libhttp-parser-dev
   libcmocka-dev clang libclang-rt-14-dev clang-format
   tmux openssl python3-kubernetes procps coreutils
+  python3-matplotlib python3-yaml time
 )
 
 missing=()
