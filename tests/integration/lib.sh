@@ -65,7 +65,12 @@ PY
 
 pod_names() {  # pod_names [labelSelector]: names, one a line
   sim_get "/api/v1/namespaces/default/pods${1:+?labelSelector=$1}" | /usr/bin/python3 -c \
-    'import json,sys; [print(p["metadata"]["name"]) for p in json.load(sys.stdin)["items"]]'
+    'import json,sys
+names = [p["metadata"]["name"] for p in json.load(sys.stdin)["items"]]
+try:
+    print("\n".join(names)); sys.stdout.flush()
+except BrokenPipeError:  # `pod_names | head -1` is fine
+    sys.stderr.close()'
 }
 
 fail() { echo "FAIL: $*"; exit 1; }
