@@ -7,7 +7,7 @@ PKGS=(
   build-essential cmake pkg-config git
   libuv1-dev libwslay-dev libmbedtls-dev libcjson-dev libyaml-dev libhttp-parser-dev
   libcmocka-dev clang libclang-rt-14-dev clang-format
-  tmux openssl python3-kubernetes procps coreutils
+  tmux openssl python3-kubernetes procps coreutils libvterm-dev
   python3-matplotlib python3-yaml time
 )
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "shell.h"
 #include "term.h"
 
 #define OUT_HIGH (4u * 1024 * 1024)
@@ -164,7 +165,7 @@ static int run_command(app_t *a)
 {
     if (check_usage(a) < 0) return CLI_EXIT_FAIL;
     if (make_client(a) < 0) return CLI_EXIT_FAIL;
-    return run_exec_attach(a);
+    return shell_wanted(a->o) ? run_shell(a) : run_exec_attach(a);
 }
 
 static void close_walk(uv_handle_t *h, void *arg)

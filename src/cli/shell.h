@@ -46,7 +46,7 @@ struct shell {
     int have_in, in_stopped;
     uv_signal_t sig[4];
     int nsig, signaled, detached, torn_down;
-    buf_t line;  /* lines layout: the typed line until its newline */
+    buf_t line; /* lines layout: the typed line until its newline */
     void *panes_state;
 };
 

@@ -1,0 +1,598 @@
+/* shell: one interactive session per pod, all on one loop, typing once.
+ *
+ * Targets are resolved as the fan-out does (named pods, workloads, -l/--field-selector; pods
+ * not Running are left out with a note), then each pod gets its own pmx_session_t rather than a
+ * pmx_fanout_t, because input may go to one focused session and each tty has its own size.
+ * Layout "lines": no tty, output lines prefixed with the pod (lines.c's prefixer, so two pods
+ * never mix inside a line); the local terminal stays in cooked mode and each typed line goes
+ * to every session, or to the focused one; a line starting with Ctrl-b is a command for us
+ * (Ctrl-b N focus, Ctrl-b b broadcast, Ctrl-b d detach, Ctrl-b ? help). Layout "panes": see
+ * shell_panes.c. The exit code follows the fan-out rules (lines.c's tally). */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shell.h"
+#include "term.h"
+
+#define SESSION_HIGH (1024u * 1024)
+#define SESSION_LOW (256u * 1024)
+#define LINE_LIMIT (64u * 1024)
+#define MAX_SESSIONS 256
+#define CTRL_B 0x02
+
+static const char LINES_HELP[] =
+    "podmux shell: each line goes to every pod (broadcast) or to the focused one.\n"
+    "  Ctrl-b N Enter   focus pod N (0-based, as numbered below); broadcast goes off\n"
+    "  Ctrl-b b Enter   toggle broadcast\n"
+    "  Ctrl-b d Enter   detach: close every session\n"
+    "  Ctrl-b ? Enter   this help\n";
+
+int shell_wanted(const cli_opts_t *o)
+{
+    if (o->cmd == CMD_SHELL) return 1;
+    if (o->cmd != CMD_EXEC && o->cmd != CMD_ATTACH) return 0;
+    return o->tty && o->stdin_ && (o->ntargets > 1 || o->selector || o->field_selector);
+}
+
+/* ---- targets ------------------------------------------------------------------------------ */
+static void add_target(shell_t *sh, const char *ns, const char *pod, const char *container)
+{
+    for (size_t i = 0; i < sh->n; i++) /* the same pod named twice runs once */
+        if (!strcmp(sh->ss[i].ns, ns) && !strcmp(sh->ss[i].pod, pod)) return;
+    if (sh->n == MAX_SESSIONS) {
+        app_errorf(sh->a, "more than %d pods: %s left out", MAX_SESSIONS, pod);
+        return;
+    }
+    if (sh->n == sh->cap) {
+        size_t cap = sh->cap ? sh->cap * 2 : 16;
+        sh_sess_t *nx = realloc(sh->ss, cap * sizeof *nx);
+        if (!nx) return (void)sh->resolve_failed++;
+        sh->ss = nx, sh->cap = cap;
+    }
+    sh_sess_t *x = &sh->ss[sh->n];
+    memset(x, 0, sizeof *x);
+    x->ns = strdup(ns);
+    x->pod = strdup(pod);
+    x->container = container ? strdup(container) : NULL;
+    if (!x->ns || !x->pod || (container && !x->container)) {
+        free(x->ns), free(x->pod), free(x->container);
+        sh->resolve_failed++;
+        return;
+    }
+    sh->n++;
+}
+
+static void add_pod(shell_t *sh, const pmx_pod_t *p)
+{
+    if (strcmp(p->phase, "Running") || p->deleting) {
+        if (!sh->a->o->quiet)
+            app_notef(sh->a, "podmux: %s left out (%s)", p->name,
+                      p->deleting ? "terminating" : p->phase);
+        return;
+    }
+    const char *c = sh->a->o->container ? sh->a->o->container : pmx_default_container(p);
+    add_target(sh, p->namespace_, p->name, c);
+}
+
+typedef struct sh_lookup {
+    shell_t *sh;
+    int workload;
+    char name[300], ns[256];
+} sh_lookup_t;
+
+static void on_pods(pmx_client_t *c, int err, const pmx_pod_list_t *list, const char *message,
+                    void *data)
+{
+    sh_lookup_t *l = data;
+    shell_t *sh = l->sh;
+    sh->outstanding--;
+    if (err < 0 && !l->workload && l->name[0]) {
+        /* Its session reports the server's own error (404, 403), as in a fan-out. */
+        add_target(sh, l->ns, l->name, sh->a->o->container);
+    } else if (err < 0) {
+        app_errorf(sh->a, "%s%s%s", l->name, l->name[0] ? ": " : "",
+                   message && *message ? message : pmx_strerror(err));
+        sh->resolve_failed++;
+    } else if (l->workload && !sh->a->o->all_pods) {
+        int i = pmx_pick_pod(list);
+        if (i >= 0)
+            add_pod(sh, &list->pods[i]);
+        else
+            app_errorf(sh->a, "%s: no pods", l->name), sh->resolve_failed++;
+    } else {
+        for (size_t i = 0; i < list->npods; i++)
+            add_pod(sh, &list->pods[i]);
+    }
+    free(l);
+}
+
+static int start_lookup(shell_t *sh, const char *target)
+{
+    cli_opts_t *o = sh->a->o;
+    sh_lookup_t *l = calloc(1, sizeof *l);
+    if (!l) return -1;
+    l->sh = sh;
+    const char *ns = o->ns ? o->ns : pmx_client_namespace(sh->a->c);
+    snprintf(l->ns, sizeof l->ns, "%s", ns ? ns : "default");
+    int rc;
+    if (!target) {
+        rc = pmx_list_pods(sh->a->c, o->all_ns ? NULL : l->ns, o->selector, o->field_selector,
+                           on_pods, l);
+    } else {
+        cli_target_t t;
+        char err[256];
+        if (cli_parse_target(target, &t, err, sizeof err) < 0) {
+            app_errorf(sh->a, "%s", err);
+            free(l);
+            return -1;
+        }
+        l->workload = t.kind == TGT_WORKLOAD;
+        snprintf(l->name, sizeof l->name, "%s", l->workload ? t.workload : t.name);
+        rc = l->workload ? pmx_list_workload_pods(sh->a->c, l->ns, t.workload, on_pods, l)
+                         : pmx_get_pod(sh->a->c, l->ns, t.name, on_pods, l);
+    }
+    if (rc < 0) {
+        app_errorf(sh->a, "%s: %s", target ? target : "list pods", pmx_strerror(rc));
+        free(l);
+        return -1;
+    }
+    sh->outstanding++;
+    return 0;
+}
+
+static int by_name(const void *pa, const void *pb)
+{
+    const sh_sess_t *a = pa, *b = pb;
+    int c = strcmp(a->ns, b->ns);
+    return c ? c : strcmp(a->pod, b->pod);
+}
+
+static void resolve_all(shell_t *sh)
+{
+    cli_opts_t *o = sh->a->o;
+    for (size_t i = 0; i < o->ntargets; i++)
+        if (start_lookup(sh, o->targets[i]) < 0) sh->resolve_failed++;
+    if (o->selector || o->field_selector)
+        if (start_lookup(sh, NULL) < 0) sh->resolve_failed++;
+    uv_run(sh->a->loop, UV_RUN_DEFAULT);
+    if (sh->n > 1) qsort(sh->ss, sh->n, sizeof *sh->ss, by_name); /* stable pane order */
+    for (size_t i = 0; i < sh->n; i++)
+        sh->ss[i].sh = sh, sh->ss[i].idx = i;
+}
+
+/* ---- sessions ----------------------------------------------------------------------------- */
+static int out_write(void *ctx, int fd, const char *buf, size_t len)
+{
+    shell_t *sh = ctx;
+    return cli_out_write(fd == 2 ? &sh->a->err : &sh->a->out, buf, len);
+}
+
+static void on_stdout(pmx_session_t *s, const char *buf, size_t len, void *data)
+{
+    sh_sess_t *x = data;
+    if (x->sh->panes)
+        shp_output(x, buf, len);
+    else
+        cli_prefixer_feed(&x->po, buf, len);
+}
+
+static void on_stderr(pmx_session_t *s, const char *buf, size_t len, void *data)
+{
+    sh_sess_t *x = data;
+    if (x->sh->panes)
+        shp_output(x, buf, len);
+    else
+        cli_prefixer_feed(&x->pe, buf, len);
+}
+
+static void on_exit_cb(pmx_session_t *s, const pmx_exit_t *ex, void *data)
+{
+    sh_sess_t *x = data;
+    x->ex = *ex;
+    snprintf(x->msg, sizeof x->msg, "%s", ex->message ? ex->message : "");
+    app_strip_status(x->msg);
+    x->ex.message = x->msg;
+    x->ex.reason = "";
+    x->ended = 1;
+    if (x->sh->panes) {
+        shp_changed(x->sh);
+    } else {
+        cli_prefixer_flush(&x->po);
+        cli_prefixer_flush(&x->pe);
+    }
+}
+
+static void teardown(shell_t *sh)
+{
+    if (sh->torn_down) return;
+    sh->torn_down = 1;
+    if (sh->panes) shp_end(sh);
+    term_restore(); /* before the tty handle (whose descriptor libuv restores through) closes */
+    sh->a->raw = 0;
+    for (int i = 0; i < sh->nsig; i++)
+        uv_close((uv_handle_t *)&sh->sig[i], NULL);
+    sh->nsig = 0;
+    if (sh->have_in) cli_in_close(&sh->in);
+}
+
+static void on_close(pmx_session_t *s, void *data)
+{
+    sh_sess_t *x = data;
+    x->s = NULL;
+    if (--x->sh->open == 0) teardown(x->sh);
+}
+
+static void on_drain(pmx_session_t *s, void *data)
+{
+    sh_sess_t *x = data;
+    shell_t *sh = x->sh;
+    x->above_high = 0;
+    for (size_t i = 0; i < sh->n; i++)
+        if (sh->ss[i].above_high) return;
+    if (sh->in_stopped && sh->have_in && !sh->torn_down) {
+        sh->in_stopped = 0;
+        cli_in_start(&sh->in);
+    }
+}
+
+static const pmx_session_cb_t CB = {
+    .on_stdout = on_stdout,
+    .on_stderr = on_stderr,
+    .on_exit = on_exit_cb,
+    .on_drain = on_drain,
+    .on_close = on_close,
+};
+
+static void make_prefix(shell_t *sh, sh_sess_t *x)
+{
+    static const int colors[] = {32, 33, 34, 35, 36, 31, 92, 93, 94, 95, 96, 91};
+    const char *nc = getenv("NO_COLOR");
+    int color = sh->a->out.is_tty && !(nc && *nc);
+    char pre[600];
+    if (color)
+        snprintf(pre, sizeof pre, "\033[%dm%s\033[0m ", colors[x->idx % 12], x->pod);
+    else
+        snprintf(pre, sizeof pre, "%s ", x->pod);
+    x->prefix = strdup(pre);
+    cli_prefixer_init(&x->po, x->prefix ? x->prefix : "", 1, LINE_LIMIT, out_write, sh);
+    cli_prefixer_init(&x->pe, x->prefix ? x->prefix : "", 2, LINE_LIMIT, out_write, sh);
+}
+
+static void start_one(shell_t *sh, sh_sess_t *x)
+{
+    static const char *const DEFAULT_CMD[] = {"sh"};
+    cli_opts_t *o = sh->a->o;
+    int has_cmd = o->argc > 0 && o->cmd != CMD_ATTACH;
+    pmx_session_opts_t so = {
+        .kind = o->cmd == CMD_ATTACH ? PMX_ATTACH : PMX_EXEC,
+        .namespace_ = x->ns,
+        .pod = x->pod,
+        .container = x->container,
+        .argv = has_cmd ? (const char *const *)o->argv : DEFAULT_CMD,
+        .argc = o->cmd == CMD_ATTACH ? 0
+                : has_cmd            ? o->argc
+                                     : 1,
+        .stdin_ = 1,
+        .stdout_ = 1,
+        .stderr_ = !sh->panes, /* a tty has no stderr channel */
+        .tty = sh->panes,
+        .timeout_ms = o->timeout_ms,
+        .stdin_high_water = SESSION_HIGH,
+        .stdin_low_water = SESSION_LOW,
+    };
+    if (sh->panes)
+        shp_pane_size(sh, x->idx, &so.width, &so.height);
+    else
+        make_prefix(sh, x);
+    int rc = pmx_session_start(sh->a->c, &so, &CB, x, &x->s);
+    if (rc < 0) {
+        x->s = NULL;
+        x->ended = 1;
+        x->ex.err = rc;
+        x->ex.exit_code = -1;
+        x->ex.message = x->msg;
+        x->ex.reason = "";
+        snprintf(x->msg, sizeof x->msg, "%s", pmx_strerror(rc));
+        return;
+    }
+    sh->open++;
+}
+
+/* ---- input -------------------------------------------------------------------------------- */
+static void write_one(shell_t *sh, sh_sess_t *x, const char *buf, size_t len)
+{
+    if (!x->s || x->ended) return;
+    long q = pmx_session_write(x->s, buf, len);
+    if (q > (long)SESSION_HIGH && !x->above_high) {
+        x->above_high = 1;
+        if (sh->have_in && !sh->in_stopped) {
+            sh->in_stopped = 1;
+            cli_in_stop(&sh->in);
+        }
+    }
+}
+
+void shell_send(shell_t *sh, const char *buf, size_t len)
+{
+    if (!len) return;
+    if (!sh->broadcast) {
+        if (sh->focus < sh->n) write_one(sh, &sh->ss[sh->focus], buf, len);
+        return;
+    }
+    for (size_t i = 0; i < sh->n; i++)
+        write_one(sh, &sh->ss[i], buf, len);
+}
+
+void shell_close_all(shell_t *sh)
+{
+    for (size_t i = 0; i < sh->n; i++)
+        if (sh->ss[i].s) pmx_session_close(sh->ss[i].s);
+}
+
+size_t shell_status_text(shell_t *sh, char *out, size_t len)
+{
+    size_t w = 0;
+    const char *fp = sh->focus < sh->n ? sh->ss[sh->focus].pod : "-";
+    int n = snprintf(out, len, " focus %zu:%s | broadcast %s", sh->focus, fp,
+                     sh->broadcast ? "ON" : "off");
+    if (n < 0) return 0;
+    w = (size_t)n < len ? (size_t)n : len - 1;
+    int first = 1;
+    for (size_t i = 0; i < sh->n && w + 1 < len; i++) {
+        sh_sess_t *x = &sh->ss[i];
+        if (!x->ended) continue;
+        char code[32];
+        if (x->ex.err == 0)
+            snprintf(code, sizeof code, "%d", x->ex.exit_code);
+        else
+            snprintf(code, sizeof code, "%s", pmx_err_name(x->ex.err) + 5);
+        n = snprintf(out + w, len - w, "%s%s(%s)", first ? " | ended: " : " ", x->pod, code);
+        if (n < 0) break;
+        w += (size_t)n < len - w ? (size_t)n : len - w - 1;
+        first = 0;
+    }
+    return w;
+}
+
+static void lines_note(shell_t *sh)
+{
+    if (sh->broadcast)
+        app_notef(sh->a, "podmux: input goes to all %zu pods", sh->n);
+    else
+        app_notef(sh->a, "podmux: input goes to %zu:%s", sh->focus, sh->ss[sh->focus].pod);
+}
+
+static void lines_help(shell_t *sh)
+{
+    cli_out_write(&sh->a->err, LINES_HELP, sizeof LINES_HELP - 1);
+    for (size_t i = 0; i < sh->n; i++)
+        app_notef(sh->a, "  %zu: %s%s", i, sh->ss[i].pod, sh->ss[i].ended ? " (ended)" : "");
+    lines_note(sh);
+}
+
+/* A typed line that starts with Ctrl-b: a command for podmux, not for the pods. */
+static void lines_command(shell_t *sh, const char *cmd, size_t len)
+{
+    while (len && (cmd[len - 1] == '\n' || cmd[len - 1] == '\r'))
+        len--;
+    if (len == 1 && cmd[0] == 'b') {
+        sh->broadcast = !sh->broadcast;
+        lines_note(sh);
+    } else if (len == 1 && cmd[0] == 'd') {
+        sh->detached = 1;
+        shell_close_all(sh);
+    } else if (len >= 1 && len <= 3 && strspn(cmd, "0123456789") >= len) {
+        size_t k = (size_t)strtoul(cmd, NULL, 10);
+        if (k < sh->n) {
+            sh->focus = k;
+            sh->broadcast = 0;
+        }
+        lines_note(sh);
+    } else {
+        lines_help(sh);
+    }
+}
+
+static void lines_line(shell_t *sh, const char *l, size_t len)
+{
+    if (len && l[0] == CTRL_B)
+        lines_command(sh, l + 1, len - 1);
+    else
+        shell_send(sh, l, len);
+}
+
+static void lines_input(shell_t *sh, const char *buf, size_t len)
+{
+    while (len) {
+        const char *nl = memchr(buf, '\n', len);
+        size_t seg = nl ? (size_t)(nl - buf) + 1 : len;
+        if (buf_append(&sh->line, buf, seg) < 0) { /* longer than the bound: pass it on */
+            shell_send(sh, sh->line.data, sh->line.len);
+            buf_reset(&sh->line);
+            shell_send(sh, buf, seg);
+        } else if (nl) {
+            lines_line(sh, sh->line.data, sh->line.len);
+            buf_reset(&sh->line);
+        }
+        buf += seg, len -= seg;
+    }
+}
+
+static void on_stdin(void *ctx, const char *buf, size_t len)
+{
+    shell_t *sh = ctx;
+    if (sh->torn_down) return;
+    if (!buf) { /* EOF: the shells read theirs and end */
+        if (sh->line.len) lines_line(sh, sh->line.data, sh->line.len);
+        buf_reset(&sh->line);
+        for (size_t i = 0; i < sh->n; i++)
+            if (sh->ss[i].s && pmx_session_close_stdin(sh->ss[i].s) == PMX_ENOTSUP)
+                pmx_session_close(sh->ss[i].s);
+        return;
+    }
+    if (sh->panes)
+        shp_keys(sh, buf, len);
+    else
+        lines_input(sh, buf, len);
+}
+
+/* ---- signals, output pressure ------------------------------------------------------------- */
+static void on_signal(uv_signal_t *h, int sig)
+{
+    shell_t *sh = h->data;
+    if (sig == SIGWINCH) {
+        if (sh->panes) shp_winch(sh);
+        return;
+    }
+    if (sh->signaled) { /* second signal: stop waiting for the server */
+        term_restore();
+        _exit(128 + sig);
+    }
+    sh->signaled = sig;
+    shell_close_all(sh);
+}
+
+static void watch_signal(shell_t *sh, int sig)
+{
+    uv_signal_t *h = &sh->sig[sh->nsig];
+    if (uv_signal_init(sh->a->loop, h) < 0) return;
+    h->data = sh;
+    uv_signal_start(h, on_signal, sig);
+    sh->nsig++;
+}
+
+static void on_pressure(void *ctx, int above)
+{
+    shell_t *sh = ctx;
+    for (size_t i = 0; i < sh->n; i++) {
+        if (!sh->ss[i].s) continue;
+        if (above)
+            pmx_session_pause(sh->ss[i].s);
+        else
+            pmx_session_resume(sh->ss[i].s);
+    }
+}
+
+static void on_out_error(void *ctx, int err)
+{
+    shell_close_all(ctx); /* our reader went away: nothing to deliver to */
+}
+
+/* ---- the run ------------------------------------------------------------------------------ */
+static int choose_layout(shell_t *sh)
+{
+    const char *l = sh->a->o->layout;
+    if (l && strcmp(l, "lines") && strcmp(l, "panes")) {
+        app_errorf(sh->a, "invalid argument \"%s\" for \"--layout\" flag (lines or panes)", l);
+        return -1;
+    }
+    if (l && !strcmp(l, "lines")) return 0;
+    /* Panes need both ends to be a terminal; a pipe or a file gets lines. */
+    if (!sh->a->out.is_tty || !sh->have_in || !sh->in.is_tty) return 0;
+    sh->panes = 1;
+    if (shp_begin(sh) < 0) {
+        sh->panes = 0;
+        if (l && !sh->a->o->quiet)
+            app_notef(sh->a, "podmux: the terminal is too small for %zu panes; using lines", sh->n);
+    }
+    return 0;
+}
+
+static int final_code(shell_t *sh)
+{
+    cli_tally_t t = {0};
+    pmx_fanout_result_t *res = calloc(sh->n, sizeof *res);
+    const pmx_fanout_result_t **rp = calloc(sh->n, sizeof *rp);
+    for (size_t i = 0; i < sh->n; i++) {
+        sh_sess_t *x = &sh->ss[i];
+        if (!x->ended) x->ex.err = PMX_ECANCELED, x->ex.exit_code = -1;
+        cli_tally_add(&t, &x->ex);
+        if (!res || !rp) continue;
+        res[i] = (pmx_fanout_result_t){.index = i,
+                                       .namespace_ = x->ns,
+                                       .pod = x->pod,
+                                       .container = x->container,
+                                       .exit = x->ex,
+                                       .attempts = 1};
+        rp[i] = &res[i];
+    }
+    int all_ok = t.ok == sh->n && !sh->resolve_failed;
+    if (res && rp && (!all_ok || (!sh->a->o->quiet && !sh->panes))) {
+        size_t cap = 64 * 1024;
+        char *text = malloc(cap);
+        if (text) cli_out_write(&sh->a->err, text, cli_summary(rp, sh->n, 0, text, cap));
+        free(text);
+    }
+    free(res);
+    free(rp);
+    int code = cli_exit_code(&t);
+    if (sh->resolve_failed) code = CLI_EXIT_FAIL;
+    if (sh->signaled) code = 128 + sh->signaled;
+    return code;
+}
+
+static void free_shell(shell_t *sh)
+{
+    for (size_t i = 0; i < sh->n; i++) {
+        sh_sess_t *x = &sh->ss[i];
+        cli_prefixer_free(&x->po);
+        cli_prefixer_free(&x->pe);
+        free(x->ns), free(x->pod), free(x->container), free(x->prefix);
+    }
+    free(sh->ss);
+    buf_free(&sh->line);
+    if (sh->have_in) cli_in_restore(&sh->in);
+}
+
+static int run_sessions(shell_t *sh)
+{
+    app_t *a = sh->a;
+    if (choose_layout(sh) < 0) return CLI_EXIT_FAIL;
+    for (size_t i = 0; i < sh->n; i++)
+        start_one(sh, &sh->ss[i]);
+    if (sh->panes) shp_changed(sh);
+    if (!sh->open) { /* nothing could start */
+        teardown(sh);
+        uv_run(a->loop, UV_RUN_DEFAULT);
+        return final_code(sh);
+    }
+    if (sh->panes) {
+        watch_signal(sh, SIGWINCH);
+    } else {
+        watch_signal(sh, SIGINT);
+        if (!a->o->quiet && sh->have_in && sh->in.is_tty) lines_note(sh);
+    }
+    watch_signal(sh, SIGTERM);
+    watch_signal(sh, SIGHUP);
+    a->out.on_pressure = a->err.on_pressure = on_pressure;
+    a->out.on_error = on_out_error;
+    a->out.ctx = a->err.ctx = sh;
+    if (sh->have_in) cli_in_start(&sh->in);
+    uv_run(a->loop, UV_RUN_DEFAULT);
+    a->out.on_pressure = a->err.on_pressure = NULL;
+    a->out.on_error = NULL;
+    return final_code(sh);
+}
+
+int run_shell(app_t *a)
+{
+    shell_t *sh = calloc(1, sizeof *sh);
+    if (!sh) return app_errorf(a, "out of memory"), CLI_EXIT_FAIL;
+    sh->a = a;
+    sh->broadcast = 1; /* typing once is the point */
+    buf_init(&sh->line, LINE_LIMIT);
+    resolve_all(sh);
+    int code;
+    if (sh->n == 0) {
+        app_errorf(a, "no pods matched");
+        code = CLI_EXIT_FAIL;
+    } else {
+        if (cli_in_init(&sh->in, a->loop, 0, on_stdin, sh) == 0) sh->have_in = 1;
+        code = run_sessions(sh);
+    }
+    free_shell(sh);
+    free(sh);
+    return code;
+}
