@@ -118,5 +118,7 @@ size_t cli_summary(const pmx_fanout_result_t *const *r, size_t n, int show_conta
                    size_t outlen);
 /* One line for a failure: "pods \"web-1\" not found" or the error name. */
 const char *cli_exit_text(const pmx_exit_t *ex, char *buf, size_t len);
+/* Drops a trailing " (404)" (the library's detail; kubectl's wording has none). */
+void cli_strip_status(char *s);
 
 #endif

@@ -259,7 +259,18 @@ static const char *without_label(const pmx_fanout_result_t *r, const char *msg)
 
 static const char *result_text(const pmx_fanout_result_t *r, char *buf, size_t len)
 {
-    return without_label(r, cli_exit_text(&r->exit, buf, len));
+    cli_exit_text(&r->exit, buf, len);
+    cli_strip_status(buf);
+    return without_label(r, buf);
+}
+
+void cli_strip_status(char *s)
+{
+    /* The library's detail ends in " (404)"; kubectl's wording does not. */
+    size_t n = strlen(s);
+    if (n > 6 && s[n - 1] == ')' && s[n - 6] == ' ' && s[n - 5] == '(' &&
+        strspn(s + n - 4, "0123456789") == 3)
+        s[n - 6] = 0;
 }
 
 const char *cli_exit_text(const pmx_exit_t *ex, char *buf, size_t len)

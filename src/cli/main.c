@@ -75,16 +75,16 @@ void app_failure_line(app_t *a, const pmx_exit_t *ex, char *out, size_t len)
     app_server_hostport(a, host, sizeof host);
     app_human_bytes(ex->bytes_out + ex->bytes_in, amount, sizeof amount);
     const char *msg = ex->message && *ex->message ? ex->message : pmx_strerror(ex->err);
-    if (ex->command_started && ex->err == PMX_ELOST)
-        snprintf(out, len, "connection to %s lost after %s; the command's exit status is unknown",
-                 host, amount);
+    const char *unknown = "the command's exit status is unknown";
+    if (strstr(msg, unknown)) /* the library said it already */
+        snprintf(out, len, "%s", msg);
+    else if (ex->command_started && ex->err == PMX_ELOST)
+        snprintf(out, len, "connection to %s lost after %s; %s", host, amount, unknown);
     else if (ex->command_started && ex->err == PMX_ENOSTATUS)
-        snprintf(out, len,
-                 "connection to %s ended without an exit status after %s; the command's exit "
-                 "status is unknown",
-                 host, amount);
+        snprintf(out, len, "connection to %s ended without an exit status after %s; %s", host,
+                 amount, unknown);
     else if (ex->command_started && ex->err == PMX_ETIMEDOUT)
-        snprintf(out, len, "%s; the command's exit status is unknown", msg);
+        snprintf(out, len, "%s; %s", msg, unknown);
     else
         snprintf(out, len, "%s", msg);
     app_strip_status(out);
@@ -92,11 +92,7 @@ void app_failure_line(app_t *a, const pmx_exit_t *ex, char *out, size_t len)
 
 void app_strip_status(char *s)
 {
-    /* The library's detail ends in " (404)"; kubectl's wording does not. */
-    size_t n = strlen(s);
-    if (n > 6 && s[n - 1] == ')' && s[n - 6] == ' ' && s[n - 5] == '(' &&
-        strspn(s + n - 4, "0123456789") == 3)
-        s[n - 6] = 0;
+    cli_strip_status(s);
 }
 
 static void on_log(void *data, const char *line)

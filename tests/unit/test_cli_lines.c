@@ -224,6 +224,16 @@ static void test_summary_and_exit(void **state)
     cli_summary(pl, 1, 0, out, sizeof out);
     assert_string_equal(out, "podmux: 0 ok, 0 non-zero, 1 failed, 0 skipped (1 pods)\n"
                              "  web-1: canceled\n");
+    pmx_fanout_result_t st = res("web-2", PMX_ETOOMANY, -1, "Too many requests. (429)");
+    const pmx_fanout_result_t *ps[1] = {&st};
+    cli_summary(ps, 1, 0, out, sizeof out);
+    assert_string_equal(out, "podmux: 0 ok, 0 non-zero, 1 failed, 0 skipped (1 pods)\n"
+                             "  web-2: Too many requests.\n");
+    char msg[] = "x (12)", msg2[] = "pods \"a\" not found (404)";
+    cli_strip_status(msg);
+    cli_strip_status(msg2);
+    assert_string_equal(msg, "x (12)");
+    assert_string_equal(msg2, "pods \"a\" not found");
     char *j = cli_json_result(&lab);
     assert_non_null(strstr(j, "\"error\":\"canceled\""));
     free(j);
