@@ -195,12 +195,12 @@ static void draw_title(shell_t *sh, buf_t *b, sh_pane_t *p)
     sh_sess_t *x = p->x;
     char t[600], code[64] = "";
     if (x->ended && x->ex.err == 0)
-        snprintf(code, sizeof code, " [exit %d]", x->ex.exit_code);
+        snprintf(code, sizeof code, "[exit %d] ", x->ex.exit_code);
     else if (x->ended)
-        snprintf(code, sizeof code, " [%s]", pmx_err_name(x->ex.err) + 4);
+        snprintf(code, sizeof code, "[%s] ", pmx_err_name(x->ex.err) + 4);
     int focused = x->idx == sh->focus;
-    int n = snprintf(t, sizeof t, " %zu:%s%s%s ", x->idx, x->pod, code,
-                     focused && sh->broadcast ? " *" : "");
+    /* The code before the name: a narrow pane cuts the end of the title. */
+    int n = snprintf(t, sizeof t, " %zu:%s%s%s ", x->idx, focused ? "*" : "", code, x->pod);
     if (n < 0) n = 0;
     if (n > p->cell_w) n = p->cell_w;
     buf_printf(b, "\033[%d;%dH\033[0;%sm", p->y0, p->x0 + 1, focused ? "1;7" : "2");

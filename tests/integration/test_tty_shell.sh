@@ -63,5 +63,71 @@ wait_for $W 'input goes to all 20 pods' 20
 send $W 'case $HOSTNAME in *[0-4]) exit 3;; *) exit 0;; esac' Enter
 check_restored 1 "lines: some non-zero"
 echo "lines non-zero: ok"
+
+# ---- panes ------------------------------------------------------------------------------------
+tmux_stop
+P=($(echo "$ALL" | head -3))
+tmux_start $W 120 40
+run_shell "${P[*]}"
+wait_for $W "0:\*${P[0]} " 20
+wait_for $W 'broadcast ON' 5
+sleep 0.5
+# Broadcast on: every pane shows its own pod's name. 3 panes over 120 columns: 39, 39, 40 wide
+# (plus the separators), 38 rows under the title (the last row is the status line).
+send $W 'echo $HOSTNAME; stty size' Enter
+wait_for $W "^${P[0]} +│${P[1]} +│${P[2]} *\$" 5
+wait_for $W "^38 39 +│38 39 +│38 40 *\$" 5
+echo "panes: broadcast ok, sizes 38x39 38x39 38x40"
+# Broadcast off, focus pane 1: only it runs the line.
+send $W C-b b
+wait_for $W 'broadcast off' 5
+send $W C-b 1
+wait_for $W "1:\*${P[1]} " 5
+send $W 'echo only-$HOSTNAME' Enter
+wait_for $W "│only-${P[1]} +│" 5
+sleep 0.5
+[ "$(screen $W | grep -o "only-web" | wc -l)" -eq 1 ] || fail "focused input reached other panes: $(screen $W)"
+send $W C-b Left
+wait_for $W "0:\*${P[0]} " 5
+echo "panes: focus ok"
+# Resize: re-tiled, and each pod's tty follows its pane (90x30: 29, 29, 30 wide, 28 rows).
+tm resize-window -t $W -x 90 -y 30
+sleep 0.5
+send $W C-b b
+wait_for $W 'broadcast ON' 5
+send $W 'clear; stty size' Enter
+wait_for $W "^28 29 +│28 29 +│28 30 *\$" 5
+echo "panes: resize ok"
+# Idle: no input, no output: no CPU.
+PID=$(cat "$PIDF")
+t0=$(awk '{print $14+$15}' /proc/$PID/stat)
+sleep 2
+t1=$(awk '{print $14+$15}' /proc/$PID/stat)
+echo "panes: idle CPU over 2 s: $((t1 - t0)) ticks"
+[ $((t1 - t0)) -le 2 ] || fail "podmux busy while idle: $((t1 - t0)) ticks in 2 s"
+tm resize-window -t $W -x 120 -y 40   # back, so the whole `stty -a` must match
+sleep 0.5
+# Pane 2 exits 3 alone: it stays with its code; then the others exit 0: podmux ends with 1.
+send $W C-b b C-b 2 'exit 3' Enter
+wait_for $W "2:\*\[exit 3\] ${P[2]}" 5
+wait_for $W "ended: ${P[2]}\(3\)" 5
+send $W C-b b 'true' Enter
+send $W 'exit' Enter
+check_restored 1 "panes: one exit 3"
+screen $W | grep -q "${P[2]}: exit 3" || fail "summary does not name the failed pod: $(screen $W)"
+echo "panes: exit codes ok"
+# All exit 0: code 0.
+run_shell "${P[*]}"
+wait_for $W "0:\*${P[0]} " 20
+sleep 0.5
+send $W 'exit' Enter
+check_restored 0 "panes: exit"
+# Ctrl-b d detaches: every session closed, 255 (canceled), the terminal restored.
+run_shell "${P[*]}"
+wait_for $W "0:\*${P[0]} " 20
+sleep 0.5
+send $W C-b d
+check_restored 255 "panes: detach"
+echo "panes: ok"
 tmux_stop
 echo PASS
