@@ -115,8 +115,10 @@ static void on_pods(pmx_client_t *c, int err, const pmx_pod_list_t *list, const 
          * server's own error (404, 403) in the summary, like every other failure. */
         add_entry(m, l->ns, l->name, m->a->o->container, NULL);
     } else if (err < 0) {
-        app_errorf(m->a, "%s%s%s", l->name, l->name[0] ? ": " : "",
-                   message && *message ? message : pmx_strerror(err));
+        char text[1024];
+        snprintf(text, sizeof text, "%s", message && *message ? message : pmx_strerror(err));
+        cli_strip_status(text);
+        app_errorf(m->a, "%s%s%s", l->name, l->name[0] ? ": " : "", text);
         m->resolve_failed++;
     } else if (l->workload && !m->a->o->all_pods) {
         int i = pmx_pick_pod(list);
@@ -483,7 +485,7 @@ int run_multi(app_t *a)
     resolve_all(m);
     int code;
     if (m->n == 0) {
-        app_errorf(a, "no pods matched");
+        if (!m->resolve_failed) app_errorf(a, "no pods matched"); /* else already said why */
         code = CLI_EXIT_FAIL;
     } else if (build_fanout(m) < 0) {
         app_errorf(a, "cannot start the fan-out: out of memory");
