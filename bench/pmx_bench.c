@@ -103,6 +103,7 @@ static void record_err(bench_t *b, int err)
 /* ---- session plumbing ----------------------------------------------------------------------- */
 
 static void keys_next(bench_t *b, pmx_session_t *s);
+static void start_more(bench_t *b);
 
 static void on_open(pmx_session_t *s, const char *proto, void *d)
 {
@@ -111,6 +112,7 @@ static void on_open(pmx_session_t *s, const char *proto, void *d)
     sl->opened = 1;
     b->opened++;
     if (!strcmp(b->mode, "keys")) keys_next(b, s);
+    if (!strcmp(b->mode, "idle")) start_more(b); /* one fewer still opening */
 }
 
 static void on_stdout(pmx_session_t *s, const char *buf, size_t len, void *d)
@@ -501,7 +503,8 @@ int main(int argc, char **argv)
     uv_close((uv_handle_t *)&b->timer, NULL);
     uv_run(&b->loop, UV_RUN_DEFAULT);
     uv_loop_close(&b->loop);
-    for (size_t i = 0; i < b->npods; i++) free(b->pods[i]);
+    for (size_t i = 0; i < b->npods; i++)
+        free(b->pods[i]);
     free(b->pods);
     free(b->slots);
     free(b->lat);

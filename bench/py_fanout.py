@@ -14,7 +14,6 @@ duration of a call, so a shared ApiClient is not thread-safe: each worker thread
 import argparse
 import concurrent.futures
 import json
-import os
 import resource
 import sys
 import threading

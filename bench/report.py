@@ -342,6 +342,10 @@ def main():
           "ratios within the run hold.\n" % (m["cpu"], m["cores"], m["kernel"],
                                              doc.get("kubectl_version", "?"),
                                              doc.get("python_client_version", "?")) + "\n",
+          "Load average (1/5/15 min) at the start %s, at the end %s: other work shares these "
+          "2 cores, which is why only ratios are claimed.\n\n" % (
+              "/".join("%.1f" % x for x in doc.get("loadavg_start", [])),
+              "/".join("%.1f" % x for x in doc.get("loadavg_end", []))),
           "Concurrency %d for every fan-out client (podmux `-P 64`, `xargs -P 64`, a 64-thread "
           "pool). kubectl ran with a warm discovery cache (one unmeasured exec first) unless the "
           "row says `nocache`.\n\n" % doc["concurrency"]]
