@@ -519,7 +519,7 @@ static int final_code(shell_t *sh)
         rp[i] = &res[i];
     }
     int all_ok = t.ok == sh->n && !sh->resolve_failed;
-    if (res && rp && (!all_ok || (!sh->a->o->quiet && !sh->panes))) {
+    if (res && rp && (!all_ok || !sh->a->o->quiet)) {
         size_t cap = 64 * 1024;
         char *text = malloc(cap);
         if (text) cli_out_write(&sh->a->err, text, cli_summary(rp, sh->n, 0, text, cap));

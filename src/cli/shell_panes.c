@@ -223,7 +223,8 @@ static void draw_chrome(shell_t *sh, panes_t *ps, buf_t *b)
     }
     char st[1024];
     size_t n = ps->help ? (size_t)snprintf(st, sizeof st, "%s", HELP)
-                        : shell_status_text(sh, st, sizeof st);
+                        : shell_status_text(sh, st, sizeof st - 16);
+    if (!ps->help) n += (size_t)snprintf(st + n, sizeof st - n, " | C-b ? help");
     if ((int)n > ps->W) n = (size_t)ps->W;
     buf_printf(b, "\033[%d;1H\033[0;7m", ps->H);
     buf_append(b, st, n);

@@ -128,6 +128,12 @@ wait_for $W "0:\*${P[0]} " 20
 sleep 0.5
 send $W C-b d
 check_restored 255 "panes: detach"
+# SIGTERM while raw: sessions closed, 143, the terminal restored.
+run_shell "${P[*]}"
+wait_for $W "0:\*${P[0]} " 20
+sleep 0.5
+kill -TERM "$(cat "$PIDF")"
+check_restored 143 "panes: SIGTERM"
 echo "panes: ok"
 tmux_stop
 echo PASS
