@@ -853,6 +853,7 @@ def main():
     ap.add_argument("--out", required=True, help="results.json path")
     ap.add_argument("--profile", choices=sorted(PROFILES), default="full")
     ap.add_argument("--kubectl", default="/usr/bin/kubectl")
+    ap.add_argument("--rev", default="?", help="the commit measured (for the report)")
     ap.add_argument("--only", default="fanout,idle,throughput,keys,cold")
     a = ap.parse_args()
     raise_fd_limit()
@@ -861,7 +862,7 @@ def main():
     wall = b.run(a.only.split(","))
     load1 = os.getloadavg()
     doc = {"profile": a.profile, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-           "build": a.build, "machine": machine_info(), "suite_wall_s": wall,
+           "build": a.build, "rev": a.rev, "machine": machine_info(), "suite_wall_s": wall,
            "params": b.prof, "concurrency": CONC,
            "loadavg_start": load0, "loadavg_end": load1, "notes": b.notes, "results": b.results}
     try:

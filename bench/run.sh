@@ -5,7 +5,9 @@
 #                                bench/results.json and bench/*.png
 #   bash bench/run.sh --quick    smaller sizes (~3 min), same outputs
 #   options: --smoke (seconds; what the test suite runs), --out DIR, --build-dir DIR,
-#            --no-build (use the programs already in --build-dir), --only fanout,idle,...
+#            --no-build (use the programs already in --build-dir), --only fanout,idle,...,
+#            --commit REV (measure that commit, exported with git archive, not the work tree:
+#            what the committed RESULTS.md should use while others edit the tree)
 #
 # Builds a Release tree (no sanitizers) in build-bench-release/ so timings mean something.
 set -euo pipefail
@@ -15,6 +17,7 @@ BUILD="$SRC/build-bench-release"
 OUT="$SRC/bench"
 NOBUILD=0
 ONLY=""
+COMMIT=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) PROFILE=quick ;;
@@ -24,15 +27,24 @@ while [ $# -gt 0 ]; do
     --build-dir) BUILD=$2; shift ;;
     --no-build) NOBUILD=1 ;;
     --only) ONLY=$2; shift ;;
+    --commit) COMMIT=$2; shift ;;
     -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
 
+BSRC="$SRC"
+if [ -n "$COMMIT" ]; then
+  BSRC="$BUILD-src"
+  rm -rf "$BSRC" && mkdir -p "$BSRC"
+  git -C "$SRC" archive "$COMMIT" | tar -x -C "$BSRC"
+  echo "bench: measuring commit $(git -C "$SRC" rev-parse --short "$COMMIT")" >&2
+fi
+
 if [ "$NOBUILD" = 0 ]; then
   echo "bench: building Release programs in $BUILD" >&2
-  CC=${CC:-clang} cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DPMX_SANITIZE=OFF \
+  CC=${CC:-clang} cmake -S "$BSRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DPMX_SANITIZE=OFF \
     -DPMX_FUZZ=OFF -DPMX_TESTS=OFF -DPMX_BENCH=ON >/dev/null
   cmake --build "$BUILD" -j"$(nproc)" --target podmux-sim pmx_bench tls_ceiling >/dev/null
   # The CLI is measured when it builds; the harness says so when it is missing.
@@ -41,7 +53,9 @@ if [ "$NOBUILD" = 0 ]; then
 fi
 
 mkdir -p "$OUT"
-/usr/bin/python3 "$SRC/bench/harness.py" --build "$BUILD" --src "$SRC" \
+REV=$(git -C "$SRC" rev-parse --short "${COMMIT:-HEAD}" 2>/dev/null || echo "?")
+[ -n "$COMMIT" ] || { git -C "$SRC" diff --quiet HEAD -- src include 2>/dev/null || REV="$REV+dirty"; }
+/usr/bin/python3 "$SRC/bench/harness.py" --build "$BUILD" --src "$SRC" --rev "$REV" \
   --out "$OUT/results.json" --profile "$PROFILE" ${ONLY:+--only "$ONLY"}
 /usr/bin/python3 "$SRC/bench/report.py" "$OUT/results.json" "$OUT"
 echo "bench: wrote $OUT/RESULTS.md" >&2
