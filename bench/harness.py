@@ -42,7 +42,7 @@ CONC = 64
 # kubectl runs are capped where a full run would take too long (each kubectl exec is a new Go
 # process with its own TLS handshake); ratios are then computed per pod / per session.
 PROFILES = {
-    "full": dict(fanout=[10, 100, 500, 1000], fanout_kubectl_cap=500, fanout_python_cap=1000,
+    "full": dict(fanout=[10, 100, 500, 1000], fanout_kubectl_cap=500, fanout_python_cap=500,
                  idle=[100, 1000, 5000], idle_kubectl_cap=50, idle_python_cap=1000,
                  stdout_bytes=1 << 30, stdin_bytes=256 << 20, keys=1000, cold_reps=10),
     "quick": dict(fanout=[10, 100], fanout_kubectl_cap=50, fanout_python_cap=100,
