@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mbedtls/base64.h>
+
 #include "internal.h"
 
 void pmx_log(pmx_client_t *c, const char *fmt, ...)
@@ -102,19 +104,108 @@ static int parse_server(pmx_client_t *c, const char *url, char *err, size_t errl
     c->hostport = malloc(hl);
     if (!c->host || !c->prefix || !c->hostport) return PMX_ENOMEM;
     snprintf(c->hostport, hl, v6 ? "[%s]:%d" : "%s:%d", c->host, c->port);
-    struct sockaddr_in a4;
-    struct sockaddr_in6 a6;
-    if (uv_ip4_addr(c->host, c->port, &a4) == 0) {
-        memcpy(&c->addr, &a4, sizeof a4);
-        c->addr_ok = 1;
-    } else if (uv_ip6_addr(c->host, c->port, &a6) == 0) {
-        memcpy(&c->addr, &a6, sizeof a6);
-        c->addr_ok = 1;
-    }
     return 0;
 bad:
     snprintf(err, errlen, "server \"%s\": malformed URL", url);
     return PMX_ECONFIG;
+}
+
+/* ---- proxy ---------------------------------------------------------------------------------- */
+/* NO_PROXY: comma-separated hosts, ".suffix" or "suffix" domain matches, "*" for all. */
+static int no_proxy_matches(const char *host)
+{
+    const char *np = getenv("NO_PROXY");
+    if (!np) np = getenv("no_proxy");
+    if (!np) return 0;
+    size_t hl = strlen(host);
+    while (*np) {
+        size_t n = strcspn(np, ",");
+        const char *e = np;
+        size_t el = n;
+        while (el && *e == ' ')
+            e++, el--;
+        while (el && e[el - 1] == ' ')
+            el--;
+        if (el && e[el - 1] == '/') el = 0; /* CIDR ranges are not matched */
+        if (el == 1 && *e == '*') return 1;
+        if (el && *e == '.') e++, el--;
+        if (el && el <= hl && !strncasecmp(host + hl - el, e, el) &&
+            (el == hl || host[hl - el - 1] == '.'))
+            return 1;
+        np += n + (np[n] == ',');
+    }
+    return 0;
+}
+
+static int setup_proxy(pmx_client_t *c, char *err, size_t errlen)
+{
+    const char *url = c->cfg->proxy_url;
+    if (!url || !*url) {
+        if (no_proxy_matches(c->host)) return 0;
+        url = getenv(c->https ? "HTTPS_PROXY" : "HTTP_PROXY");
+        if (!url) url = getenv(c->https ? "https_proxy" : "http_proxy");
+        if (!url || !*url) return 0;
+    }
+    const char *p = url;
+    if (!strncmp(p, "http://", 7))
+        p += 7;
+    else if (strstr(p, "://")) {
+        snprintf(err, errlen, "proxy \"%s\": only http:// proxies are supported", url);
+        return PMX_ECONFIG;
+    }
+    const char *at = strchr(p, '@'), *slash = strchr(p, '/');
+    if (at && (!slash || at < slash)) {
+        char *cred = strndup(p, (size_t)(at - p));
+        buf_t b;
+        buf_init(&b, 0);
+        size_t n = 0;
+        mbedtls_base64_encode(NULL, 0, &n, (const unsigned char *)cred, strlen(cred));
+        if (cred && buf_reserve(&b, n + 8) == 0) {
+            memcpy(b.data, "Basic ", 6);
+            mbedtls_base64_encode((unsigned char *)b.data + 6, n, &n, (const unsigned char *)cred,
+                                  strlen(cred));
+            b.len = 6 + n;
+            b.data[b.len] = '\0';
+            c->proxy_authz = buf_steal(&b);
+        }
+        free(cred);
+        p = at + 1;
+    }
+    const char *hs = p, *he;
+    if (*p == '[') {
+        hs = p + 1;
+        he = strchr(p, ']');
+        if (!he) goto bad;
+        p = he + 1;
+    } else {
+        he = p + strcspn(p, ":/");
+        p = he;
+    }
+    if (he == hs) goto bad;
+    c->proxy_host = strndup(hs, (size_t)(he - hs));
+    c->proxy_port = 80;
+    if (*p == ':') c->proxy_port = atoi(p + 1);
+    if (!c->proxy_host || c->proxy_port <= 0 || c->proxy_port > 65535) goto bad;
+    return 0;
+bad:
+    snprintf(err, errlen, "proxy \"%s\": malformed URL", url);
+    return PMX_ECONFIG;
+}
+
+/* The address to connect to is the proxy's when there is one; literal IPs need no DNS. */
+static void preset_address(pmx_client_t *c)
+{
+    const char *h = c->proxy_host ? c->proxy_host : c->host;
+    int port = c->proxy_host ? c->proxy_port : c->port;
+    struct sockaddr_in a4;
+    struct sockaddr_in6 a6;
+    if (uv_ip4_addr(h, port, &a4) == 0) {
+        memcpy(&c->addr, &a4, sizeof a4);
+        c->addr_ok = 1;
+    } else if (uv_ip6_addr(h, port, &a6) == 0) {
+        memcpy(&c->addr, &a6, sizeof a6);
+        c->addr_ok = 1;
+    }
 }
 
 /* ---- TLS ------------------------------------------------------------------------------------ */
@@ -219,6 +310,8 @@ PMX_API int pmx_client_new(uv_loop_t *loop, const pmx_client_opts_t *opts, pmx_c
         return PMX_ECONFIG;
     }
     r = parse_server(c, c->cfg->server, err, errlen);
+    if (r == 0) r = setup_proxy(c, err, errlen);
+    if (r == 0) preset_address(c);
     if (r == 0 && auth_new(loop, c->cfg, &c->auth) < 0) {
         snprintf(err, errlen, "cannot set up credentials");
         r = PMX_ECONFIG;
@@ -250,6 +343,8 @@ PMX_API int pmx_client_free(pmx_client_t *c)
     kcfg_free(c->cfg);
     free(c->host);
     free(c->hostport);
+    free(c->proxy_host);
+    free(c->proxy_authz);
     free(c->prefix);
     free(c);
     return 0;

@@ -22,7 +22,7 @@
 
 typedef struct pmx_tls_gen {
     tls_ctx_t *ctx;
-    uint64_t cred_generation; /* auth generation whose client certificate it carries */
+    uint64_t cred_generation;  /* auth generation whose client certificate it carries */
     struct pmx_tls_gen *older; /* contexts still possibly used by live streams */
 } pmx_tls_gen_t;
 
@@ -33,12 +33,16 @@ struct pmx_client {
     pmx_client_opts_t opts;
     pmx_tls_gen_t *tls; /* NULL for http:// servers */
     tls_session_t *resume;
-    char *host;   /* for Host:, SNI and verification (no brackets) */
+    char *host;     /* for Host:, SNI and verification (no brackets) */
     char *hostport; /* Host header value: host[:port], IPv6 in brackets */
     int port;
     char *prefix; /* path prefix of the server URL, "" if none */
     int https;
-    struct sockaddr_storage addr;
+    /* HTTP CONNECT proxy (kubeconfig proxy-url, else HTTPS_PROXY/HTTP_PROXY minus NO_PROXY). */
+    char *proxy_host; /* NULL: direct */
+    int proxy_port;
+    char *proxy_authz;            /* "Basic ..." from user:pass in the proxy URL, or NULL */
+    struct sockaddr_storage addr; /* of the proxy when there is one */
     int addr_ok;
     unsigned live; /* sessions + REST requests not yet closed */
     uint64_t tls_full, tls_resumed;

@@ -70,6 +70,8 @@ struct pmx_session {
     int paused;
     int auth_waiting, auth_retried;
 
+    int tunnel; /* 0 none, 1 CONNECT sent, 2 tunnel open */
+    buf_t tunnel_resp;
     int tls_first, tls_waiting;
     pmx_session_t *next_waiter;
     int user_closed, exit_delivered, closing, finished;
@@ -83,6 +85,7 @@ struct pmx_session {
 static void start_connect(pmx_session_t *s);
 static void release_tls_waiters(pmx_session_t *first);
 static void unlink_tls_waiter(pmx_session_t *s);
+static void tunnel_data(pmx_session_t *s, const uint8_t *data, size_t len);
 static void auth_done_cb(void *arg, int status, const auth_cred_t *cred, const char *err);
 static void begin_close(pmx_session_t *s);
 static void flush_all(pmx_session_t *s);
@@ -179,6 +182,7 @@ static void on_handle_closed(uv_handle_t *h)
     buf_free(&s->decoded);
     buf_free(&s->errstream);
     buf_free(&s->stdin_q);
+    buf_free(&s->tunnel_resp);
     pmx_client_t *c = s->c;
     if (s->mode == MODE_STREAM && s->cb.on_close) s->cb.on_close(s, s->data);
     c->live--;
@@ -560,6 +564,10 @@ static int on_stream_data(stream_t *st, const uint8_t *data, size_t len)
         if (!s->finished) flush_all(s);
         return s->paused;
     }
+    if (s->tunnel == 1) {
+        tunnel_data(s, data, len);
+        return s->paused;
+    }
     size_t used = 0;
     int r = http_msg_feed(&s->resp, (const char *)data, len, &used);
     if (r < 0) {
@@ -647,6 +655,55 @@ static void send_request(pmx_session_t *s)
     uv_timer_start(&s->timer, phase_timeout_cb, to, 0);
 }
 
+/* ---- HTTP CONNECT tunnel through a proxy ----------------------------------------------------- */
+static void send_connect(pmx_session_t *s)
+{
+    buf_t req;
+    buf_init(&req, 0);
+    buf_printf(&req, "CONNECT %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: podmux/" PMX_VERSION "\r\n",
+               s->c->hostport, s->c->hostport);
+    if (s->c->proxy_authz) buf_printf(&req, "Proxy-Authorization: %s\r\n", s->c->proxy_authz);
+    buf_append_str(&req, "\r\n");
+    int r = req.data ? stream_write(s->stream, req.data, req.len) : PMX_ENOMEM;
+    buf_free(&req);
+    if (r < 0) {
+        finish(s, PMX_ECONNECT, -1, "cannot send CONNECT to proxy %s", s->c->proxy_host);
+        return;
+    }
+    s->tunnel = 1;
+}
+
+/* Reads the proxy's answer (a CONNECT response has no body: headers end it). */
+static void tunnel_data(pmx_session_t *s, const uint8_t *data, size_t len)
+{
+    if (buf_append(&s->tunnel_resp, data, len) < 0) {
+        finish(s, PMX_EHTTP, -1, "proxy %s: response headers too large", s->c->proxy_host);
+        return;
+    }
+    const char *end = strstr(s->tunnel_resp.data, "\r\n\r\n");
+    if (!end) return;
+    int status = 0;
+    if (sscanf(s->tunnel_resp.data, "HTTP/1.%*d %d", &status) != 1 || status != 200) {
+        finish(s, PMX_ECONNECT, -1, "proxy %s:%d refused CONNECT %s (HTTP %d)", s->c->proxy_host,
+               s->c->proxy_port, s->c->hostport, status);
+        return;
+    }
+    if ((size_t)(end + 4 - s->tunnel_resp.data) != s->tunnel_resp.len) {
+        finish(s, PMX_EPROTO, -1, "proxy %s sent data before the tunnel was used",
+               s->c->proxy_host);
+        return;
+    }
+    s->tunnel = 2;
+    pmx_log(s->c, "%s: tunnel through proxy %s:%d open", s->label, s->c->proxy_host,
+            s->c->proxy_port);
+    if (s->c->https) {
+        if (stream_start_tls(s->stream) < 0)
+            finish(s, PMX_ETLS, -1, "%s (server %s)", stream_error(s->stream), s->c->hostport);
+        return;
+    }
+    send_request(s);
+}
+
 static void on_stream_ready(stream_t *st, int status)
 {
     pmx_session_t *s = stream_data(st);
@@ -657,6 +714,10 @@ static void on_stream_ready(stream_t *st, int status)
                    stream_error(st));
         else
             finish(s, PMX_ETLS, -1, "%s (server %s)", stream_error(st), s->c->hostport);
+        return;
+    }
+    if (s->c->proxy_host && s->tunnel == 0) {
+        send_connect(s);
         return;
     }
     tls_conn_t *tc = stream_tls(st);
@@ -726,6 +787,7 @@ static void connect_addr(pmx_session_t *s)
     so.server_name = s->c->host;
     so.verify_name = s->c->cfg ? s->c->cfg->tls_server_name : NULL;
     so.resume = s->c->resume;
+    so.defer_tls = s->c->proxy_host != NULL; /* TLS runs inside the CONNECT tunnel */
     stream_cb_t cb = {on_stream_ready, on_stream_data, on_stream_end, on_stream_drain,
                       on_stream_close};
     set_state(s, PMX_STATE_CONNECTING);
@@ -743,6 +805,11 @@ static void connect_addr(pmx_session_t *s)
                    s->c->opts.connect_timeout_ms + s->c->opts.handshake_timeout_ms, 0);
 }
 
+static const char *connect_host(const pmx_client_t *c)
+{
+    return c->proxy_host ? c->proxy_host : c->host;
+}
+
 static void gai_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
     pmx_session_t *s = req->data;
@@ -756,11 +823,13 @@ static void gai_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         return;
     }
     if (status < 0 || !res) {
-        finish(s, PMX_EDNS, -1, "cannot resolve %s: %s", s->c->host, uv_strerror(status));
+        finish(s, PMX_EDNS, -1, "cannot resolve %s: %s", connect_host(s->c), uv_strerror(status));
         return;
     }
     memcpy(&s->c->addr, res->ai_addr, res->ai_addrlen);
-    ((struct sockaddr_in *)&s->c->addr)->sin_port = htons((uint16_t)s->c->port);
+    /* sin_port and sin6_port sit at the same offset */
+    ((struct sockaddr_in *)&s->c->addr)->sin_port =
+        htons((uint16_t)(s->c->proxy_host ? s->c->proxy_port : s->c->port));
     s->c->addr_ok = 1;
     uv_freeaddrinfo(res);
     connect_addr(s);
@@ -777,9 +846,9 @@ static void start_connect(pmx_session_t *s)
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     s->gai.data = s;
-    int r = uv_getaddrinfo(s->c->loop, &s->gai, gai_cb, s->c->host, NULL, &hints);
+    int r = uv_getaddrinfo(s->c->loop, &s->gai, gai_cb, connect_host(s->c), NULL, &hints);
     if (r < 0) {
-        finish(s, PMX_EDNS, -1, "cannot resolve %s: %s", s->c->host, uv_strerror(r));
+        finish(s, PMX_EDNS, -1, "cannot resolve %s: %s", connect_host(s->c), uv_strerror(r));
         return;
     }
     s->gai_pending = 1;
@@ -850,6 +919,7 @@ static pmx_session_t *session_alloc(pmx_client_t *c, int mode)
     buf_init(&s->decoded, 0);
     buf_init(&s->errstream, PMX_MAX_ERROR_STREAM);
     buf_init(&s->stdin_q, PMX_MAX_STDIN_QUEUE);
+    buf_init(&s->tunnel_resp, PMX_MAX_HEADER_BYTES);
     uv_timer_init(c->loop, &s->timer);
     uv_timer_init(c->loop, &s->deadline);
     uv_timer_init(c->loop, &s->defer);

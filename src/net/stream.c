@@ -25,7 +25,8 @@ struct stream {
     uint64_t bytes_in, bytes_out;
     int open_handles;
     unsigned is_server : 1, reading : 1, paused : 1, ended : 1, closing : 1, ready : 1,
-        above_hw : 1, close_after_write : 1, shutdown_after_write : 1, in_read : 1, connected : 1;
+        above_hw : 1, close_after_write : 1, shutdown_after_write : 1, in_read : 1, connected : 1,
+        tls_active : 1, defer_tls : 1;
     char err[256];
 };
 
@@ -185,7 +186,7 @@ static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
     if (nread > 0 && !s->closing && !s->ended) {
         s->bytes_in += (uint64_t)nread;
         s->in_read = 1;
-        if (s->tls) {
+        if (s->tls && s->tls_active) {
             handle_tls_status(s, tls_conn_feed(s->tls, (const uint8_t *)buf->base, (size_t)nread));
         } else if (s->cb.on_data && s->cb.on_data(s, (const uint8_t *)buf->base, (size_t)nread)) {
             stream_pause(s);
@@ -222,7 +223,7 @@ static void pump_cb(uv_timer_t *t)
 {
     stream_t *s = t->data;
     if (s->closing || s->ended || s->paused) return;
-    if (s->tls && s->ready) handle_tls_status(s, tls_conn_pump(s->tls));
+    if (s->tls && s->tls_active && s->ready) handle_tls_status(s, tls_conn_pump(s->tls));
     if (!s->closing && !s->ended && !s->paused) start_reading(s);
 }
 
@@ -256,6 +257,8 @@ static int setup_tls(stream_t *s, const stream_opts_t *opts)
                          s->is_server ? NULL : opts->verify_name, &io, &s->tls);
     if (r < 0) return r;
     if (!s->is_server && opts->resume) tls_conn_set_session(s->tls, opts->resume);
+    s->defer_tls = !s->is_server && opts->defer_tls;
+    s->tls_active = !s->defer_tls;
     return 0;
 }
 
@@ -275,7 +278,7 @@ static void connect_cb(uv_connect_t *req, int status)
         fail_ready(s, -EIO);
         return;
     }
-    if (!s->tls) {
+    if (!s->tls || s->defer_tls) {
         s->ready = 1;
         if (s->cb.on_ready) s->cb.on_ready(s, 0);
         return;
@@ -342,7 +345,7 @@ int stream_write(stream_t *s, const void *data, size_t len)
 {
     if (s->closing || s->close_after_write) return -EPIPE;
     if (len == 0) return 0;
-    if (s->tls) return tls_conn_write(s->tls, data, len);
+    if (s->tls && s->tls_active) return tls_conn_write(s->tls, data, len);
     return raw_write(s, data, len);
 }
 
@@ -373,7 +376,7 @@ void stream_resume(stream_t *s)
 int stream_shutdown(stream_t *s)
 {
     if (s->closing) return -EPIPE;
-    if (s->tls && s->ready) tls_conn_close_notify(s->tls);
+    if (s->tls && s->tls_active && s->ready) tls_conn_close_notify(s->tls);
     if (s->queued)
         s->shutdown_after_write = 1;
     else
@@ -405,7 +408,7 @@ void stream_reset(stream_t *s)
 void stream_close_after_write(stream_t *s)
 {
     if (s->closing || s->close_after_write) return;
-    if (s->tls && s->ready && !s->ended) tls_conn_close_notify(s->tls);
+    if (s->tls && s->tls_active && s->ready && !s->ended) tls_conn_close_notify(s->tls);
     if (s->queued == 0) {
         stream_close(s);
         return;
@@ -431,6 +434,16 @@ uint64_t stream_bytes_in(const stream_t *s)
 uint64_t stream_bytes_out(const stream_t *s)
 {
     return s->bytes_out;
+}
+
+int stream_start_tls(stream_t *s)
+{
+    if (!s->tls || s->tls_active || s->closing || s->ended) return -EINVAL;
+    s->tls_active = 1;
+    s->ready = 0; /* on_ready reports the handshake */
+    int r = tls_conn_start(s->tls);
+    if (r < 0) set_err(s, "%s", tls_conn_error(s->tls));
+    return r;
 }
 
 int stream_connected(const stream_t *s)

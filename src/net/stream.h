@@ -32,12 +32,14 @@ typedef struct stream_cb {
 } stream_cb_t;
 
 typedef struct stream_opts {
-    tls_ctx_t *tls;          /* NULL: plain TCP */
-    const char *server_name; /* client: host for SNI / verification (IP literals ok) */
-    const char *verify_name; /* client: tls-server-name override */
+    tls_ctx_t *tls;              /* NULL: plain TCP */
+    const char *server_name;     /* client: host for SNI / verification (IP literals ok) */
+    const char *verify_name;     /* client: tls-server-name override */
     const tls_session_t *resume; /* client: TLS session to offer */
-    size_t high_water;       /* default 1 MiB */
-    size_t low_water;        /* default 256 KiB */
+    int defer_tls;     /* client: on_ready after TCP only; TLS starts at stream_start_tls() (proxy
+                        * CONNECT tunnels) */
+    size_t high_water; /* default 1 MiB */
+    size_t low_water;  /* default 256 KiB */
 } stream_opts_t;
 
 /* Client: connects to addr (already resolved). */
@@ -71,6 +73,8 @@ tls_conn_t *stream_tls(stream_t *s);
 uint64_t stream_bytes_in(const stream_t *s);
 uint64_t stream_bytes_out(const stream_t *s);
 uv_tcp_t *stream_tcp(stream_t *s);
+/* Starts the deferred TLS handshake (opts.defer_tls); on_ready follows once it is done. */
+int stream_start_tls(stream_t *s);
 /* 1 once the TCP connection is up (tells a connect failure from a TLS one). */
 int stream_connected(const stream_t *s);
 
