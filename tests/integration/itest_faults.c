@@ -37,6 +37,7 @@
 
 static simproc_t SIM;
 static char CA[400], CAKEY[400];
+static pid_t TLS_SERVER; /* openssl s_server for the expired certificate; killed in teardown */
 
 /* ---- small helpers ---------------------------------------------------------------------- */
 static void write_text(const char *path, const char *text, mode_t mode)
@@ -411,6 +412,7 @@ static void test_tls_expired_certificate(void **state)
                key, (char *)NULL);
         _exit(127);
     }
+    TLS_SERVER = pid;
     if (wait_listening(port) < 0) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
@@ -418,9 +420,11 @@ static void test_tls_expired_certificate(void **state)
     }
     snprintf(url, sizeof url, "https://127.0.0.1:%d", port);
     run_t r = {.kubeconfig = kcfg("expired", url, ca_line(), "    token: " ADMIN_TOKEN "\n")};
-    assert_int_equal(run(&r), 0);
+    int rc = run(&r);
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
+    TLS_SERVER = 0;
+    assert_int_equal(rc, 0);
     expect_fail(&r, PMX_ETLS, "expired");
 }
 
@@ -838,6 +842,10 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+    if (TLS_SERVER > 0) {
+        kill(TLS_SERVER, SIGKILL);
+        waitpid(TLS_SERVER, NULL, 0);
+    }
     simproc_stop(&SIM);
     return 0;
 }
