@@ -223,12 +223,53 @@ static void test_escape(void **state)
     check_escape('~', "\x03\r~.", ESC_DISCONNECT, "\x03\r"); /* Ctrl-C is just a byte */
 }
 
+/* Random keystrokes in random chunks: the same bytes sent and the same first action as when
+ * fed one byte at a time. */
+static void test_escape_random_chunks(void **state)
+{
+    static const char alphabet[] = "~.?\r\nab\x03";
+    unsigned seed = 777;
+    for (int round = 0; round < 500; round++) {
+        char in[64];
+        for (size_t i = 0; i < sizeof in; i++) {
+            seed = seed * 1103515245u + 12345u;
+            in[i] = alphabet[(seed >> 16) % (sizeof alphabet - 1)];
+        }
+        char sent1[128], sent2[128];
+        size_t n1 = 0, n2 = 0;
+        int a1 = ESC_NONE, a2 = ESC_NONE;
+        cli_escape_t e1, e2;
+        cli_escape_init(&e1, '~');
+        cli_escape_init(&e2, '~');
+        char out[80];
+        for (size_t pos = 0; pos < sizeof in && !a1;) { /* one byte at a time */
+            size_t used;
+            size_t k = cli_escape_feed(&e1, in + pos, 1, out, &used, &a1);
+            memcpy(sent1 + n1, out, k), n1 += k, pos += used;
+        }
+        for (size_t pos = 0; pos < sizeof in && !a2;) {
+            seed = seed * 1103515245u + 12345u;
+            size_t n = 1 + (seed >> 16) % 9, used;
+            if (n > sizeof in - pos) n = sizeof in - pos;
+            size_t k = cli_escape_feed(&e2, in + pos, n, out, &used, &a2);
+            memcpy(sent2 + n2, out, k), n2 += k, pos += used;
+        }
+        assert_int_equal(a1, a2);
+        assert_int_equal(n1, n2);
+        assert_memory_equal(sent1, sent2, n1);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_durations),  cmocka_unit_test(test_targets),
-        cmocka_unit_test(test_exec_flags), cmocka_unit_test(test_fanout_flags),
-        cmocka_unit_test(test_errors),     cmocka_unit_test(test_escape),
+        cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_targets),
+        cmocka_unit_test(test_exec_flags),
+        cmocka_unit_test(test_fanout_flags),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_escape),
+        cmocka_unit_test(test_escape_random_chunks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

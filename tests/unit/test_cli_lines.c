@@ -260,12 +260,53 @@ static void test_summary_and_exit(void **state)
     assert_int_equal(cli_exit_code(&skipped), 255);
 }
 
+/* Random bytes (newlines and UTF-8 included) in random chunks give the same output as one
+ * chunk, as long as no held line reaches the bound. */
+static void test_prefix_random_chunks(void **state)
+{
+    unsigned seed = 12345;
+    char in[4096];
+    for (int round = 0; round < 200; round++) {
+        size_t len = 0;
+        while (len < sizeof in - 4) {
+            seed = seed * 1103515245u + 12345u;
+            unsigned r = (seed >> 16) % 10;
+            if (r == 0)
+                in[len++] = '\n';
+            else if (r == 1)
+                in[len++] = '\xc3', in[len++] = '\xa9';
+            else
+                in[len++] = (char)('a' + (seed >> 8) % 26);
+        }
+        sink_t whole, parts;
+        sink_init(&whole);
+        sink_init(&parts);
+        cli_prefixer_t pw, pp;
+        cli_prefixer_init(&pw, "p ", 1, 8192, sink_write, &whole);
+        cli_prefixer_init(&pp, "p ", 1, 8192, sink_write, &parts);
+        cli_prefixer_feed(&pw, in, len);
+        for (size_t pos = 0; pos < len;) {
+            seed = seed * 1103515245u + 12345u;
+            size_t n = 1 + (seed >> 16) % 64;
+            if (n > len - pos) n = len - pos;
+            cli_prefixer_feed(&pp, in + pos, n);
+            pos += n;
+        }
+        cli_prefixer_flush(&pw);
+        cli_prefixer_flush(&pp);
+        assert_int_equal(parts.out[1].len, whole.out[1].len);
+        assert_memory_equal(parts.out[1].data, whole.out[1].data, whole.out[1].len);
+        sink_free(&whole);
+        sink_free(&parts);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_prefix_lines),     cmocka_unit_test(test_prefix_partial_held),
         cmocka_unit_test(test_line_callback),    cmocka_unit_test(test_json),
-        cmocka_unit_test(test_summary_and_exit),
+        cmocka_unit_test(test_summary_and_exit), cmocka_unit_test(test_prefix_random_chunks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
