@@ -33,7 +33,8 @@ int shell_wanted(const cli_opts_t *o)
 {
     if (o->cmd == CMD_SHELL) return 1;
     if (o->cmd != CMD_EXEC && o->cmd != CMD_ATTACH) return 0;
-    return o->tty && o->stdin_ && (o->ntargets > 1 || o->selector || o->field_selector);
+    return o->tty && o->stdin_ &&
+           (o->ntargets > 1 || o->selector || o->field_selector || o->all_pods);
 }
 
 /* ---- targets ------------------------------------------------------------------------------ */
@@ -372,6 +373,13 @@ static void lines_help(shell_t *sh)
     lines_note(sh);
 }
 
+static int is_number(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s[i] < '0' || s[i] > '9') return 0;
+    return 1;
+}
+
 /* A typed line that starts with Ctrl-b: a command for podmux, not for the pods. */
 static void lines_command(shell_t *sh, const char *cmd, size_t len)
 {
@@ -383,8 +391,10 @@ static void lines_command(shell_t *sh, const char *cmd, size_t len)
     } else if (len == 1 && cmd[0] == 'd') {
         sh->detached = 1;
         shell_close_all(sh);
-    } else if (len >= 1 && len <= 3 && strspn(cmd, "0123456789") >= len) {
-        size_t k = (size_t)strtoul(cmd, NULL, 10);
+    } else if (len >= 1 && len <= 3 && is_number(cmd, len)) {
+        size_t k = 0;
+        for (size_t i = 0; i < len; i++) /* the line is not NUL-terminated */
+            k = k * 10 + (size_t)(cmd[i] - '0');
         if (k < sh->n) {
             sh->focus = k;
             sh->broadcast = 0;
