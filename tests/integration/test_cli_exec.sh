@@ -99,6 +99,13 @@ kill -INT $pid
 set +e; wait $pid; rc=$?; set -e
 expect_eq "$rc" 130 "SIGINT"
 
+# As a kubectl plugin (kubectl finds kubectl-podmux on PATH).
+if command -v kubectl >/dev/null; then
+  mkdir -p "$T/bin" && ln -s "$PODMUX" "$T/bin/kubectl-podmux"
+  out=$(PATH="$T/bin:$PATH" timeout 30 kubectl podmux exec "$POD" -- echo via-kubectl)
+  expect_eq "$out" via-kubectl "kubectl podmux"
+fi
+
 # usage errors
 set +e
 "$PODMUX" exec "$POD" 2>"$T/e"; rc=$?

@@ -17,6 +17,15 @@ objects:
         metadata: {labels: {app: web, tier: x}}
         spec:
           containers: [{name: main, command: [sleep, infinity]}]
+  - kind: Deployment
+    metadata: {name: empty}
+    spec:
+      replicas: 0
+      selector: {matchLabels: {app: empty}}
+      template:
+        metadata: {labels: {app: empty}}
+        spec:
+          containers: [{name: main, command: [sleep, infinity]}]
   - kind: Pod
     metadata: {name: pending, labels: {tier: x}}
     spec:
@@ -66,7 +75,19 @@ set +e
 timeout 20 "$PODMUX" exec nostatus -- true 2>"$T/e"; rc=$?
 set -e
 expect_eq "$rc" 255 "close without status"
-grep -q "ended without an exit status" "$T/e" || fail "no status: $(cat "$T/e")"
+expect_eq "$(wc -l <"$T/e")" 1 "one line"
+grep -Eq "^podmux: .*without (sending )?an exit status.*; the command's exit status is unknown$" "$T/e" ||
+  fail "no status: $(cat "$T/e")"
+
+# A workload without pods: kubectl waits --pod-running-timeout, then gives up.
+start=$(date +%s%N)
+set +e
+timeout 20 "$PODMUX" exec --pod-running-timeout 1500ms deploy/empty -- true 2>"$T/e"; rc=$?
+set -e
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+expect_eq "$rc" 255 "empty workload"
+expect_eq "$(cat "$T/e")" "podmux: timed out waiting for a pod of deploy/empty" "empty workload"
+[ "$ms" -ge 1400 ] && [ "$ms" -lt 10000 ] || fail "--pod-running-timeout 1500ms took $ms ms"
 
 # Selector over two namespaces with a Pending pod: skipped, listed, exit 0; ns/pod prefixes.
 timeout 20 "$PODMUX" exec -A -l tier=x -- sh -c 'echo hi' >"$T/o" 2>"$T/e"
