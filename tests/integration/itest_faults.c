@@ -703,7 +703,7 @@ static void test_cancel_while_upgrading(void **state)
 }
 
 /* The connection drops (after 600 bytes of output; the next 2000 do not fit) while 8 MiB of
- * stdin are still streaming: ELOST, the 600 bytes delivered, no crash, no write after close. */
+ * stdin are still streaming: ELOST, no crash, no write after close. */
 static void test_drop_while_sending_stdin(void **state)
 {
     static const char script[] = "head -c 600 /dev/zero | tr '\\0' a; sleep 0.3; "
@@ -716,7 +716,12 @@ static void test_drop_while_sending_stdin(void **state)
                .stdin_bytes = 8u << 20};
     assert_int_equal(run(&r), 0);
     expect_fail(&r, PMX_ELOST, "exit status is unknown");
-    assert_int_equal(r.out_total, 600);
+    /* Whole frames only. The 600 bytes may be lost in TCP itself: the sim closes with our
+     * stdin unread in its receive buffer, so its kernel sends RST, and an RST makes ours drop
+     * what we had not read yet (Go's servers do the same). */
+    assert_true(r.out_total == 0 || r.out_total == 600);
+    for (size_t i = 0; i < r.out_len; i++)
+        assert_int_equal(r.out[i], 'a');
 }
 
 /* ---- credential plugins ---------------------------------------------------------------- */
