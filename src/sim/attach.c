@@ -103,6 +103,7 @@ static sim_main_t *main_find_or_start(sim_exec_t *e)
         o.cwd = env.cwd;
         o.tty = c->tty;
         o.want_stdin = c->stdin_;
+        o.registry = &srv->procs;
         sim_proc_cb_t cb = {main_output, main_exit, main_drain, main_closed};
         if (sim_proc_spawn(srv->loop, &o, &cb, mp, &mp->proc) < 0) mp->proc = NULL;
         free(argv);

@@ -412,6 +412,7 @@ static void start_process(sim_exec_t *e)
     o.width = e->init_w;
     o.height = e->init_h;
     o.want_stdin = e->want_stdin;
+    o.registry = &e->srv->procs;
     sim_proc_cb_t cb = {proc_output_cb, proc_exit_cb, proc_drain_cb, proc_close_cb};
     if (sim_proc_spawn(e->srv->loop, &o, &cb, e, &e->proc) < 0) {
         e->proc = NULL;

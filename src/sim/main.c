@@ -366,6 +366,12 @@ int main(int argc, char **argv)
     st.srv.state_dir = dir;
     st.srv.idle_timeout_ms = (uint64_t)(a.idle_timeout * 1000);
     st.srv.on_stopped = on_stopped;
+    /* Before anything can spawn; on_stopped's uv_walk closes its handle. */
+    int r = sim_proc_registry_init(&st.srv.procs, loop);
+    if (r < 0) {
+        fprintf(stderr, "podmux-sim: SIGCHLD handler: %s\n", uv_strerror(r));
+        return 1;
+    }
     int port = 0;
     char url[320];
     if (setup(&st, &a, dir, &port, url, sizeof url) < 0) return 1;

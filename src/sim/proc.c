@@ -1,32 +1,38 @@
 /* proc: real processes for podmux-sim (see proc.h).
  *
- * Pipes: uv_spawn with UV_PROCESS_DETACHED, so the child leads its own session and process group
- * before it execs, and the whole group can be killed.
- * pty: a fresh pty pair, the slave as fds 0-2, and util-linux `setsid -c --` in front of the
- * command: it starts a new session (it is not a group leader, so it does not fork) and makes the
- * pty its controlling terminal (TIOCSCTTY), which sets the foreground group too. libuv cannot run
- * code in the child between fork and exec, and a session leader that did not open the tty itself
- * has no controlling terminal, so the trampoline is needed. Exec errors are found before the
- * spawn by looking the command up as runc does, so the trampoline never fails visibly. */
+ * Spawning: glibc's posix_spawn, not uv_spawn. libuv 1.44 forks, and fork copies the page tables
+ * of the whole sim: with the sanitizers and a thousand sessions that is ~25 ms per spawn on the
+ * one loop thread, and sessions time out. posix_spawn (clone(CLONE_VM|CLONE_VFORK) in glibc 2.36)
+ * costs the same whatever the sim's size. The child leads a new session and process group
+ * (POSIX_SPAWN_SETSID, so the group can be killed) and starts with an empty signal mask and
+ * default dispositions (the sim ignores SIGPIPE; a shell that started it may ignore SIGINT).
+ * pty: after setsid the child opens the slave by name without O_NOCTTY, which makes the pty the
+ * controlling terminal of its session and its group the foreground group, as TIOCSCTTY would,
+ * before the exec: no `setsid -c` trampoline and no window in which a hangup misses it.
+ * Reaping: the registry's uv_signal_t for SIGCHLD; waitpid by pid, never of other spawners'
+ * children (libuv's uv_spawn elsewhere in the process reaps its own the same way).
+ * Exec errors are found before the spawn by looking the command up as runc does. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <spawn.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "proc.h"
 
-#define SETSID_PATH "/usr/bin/setsid"
 #define DEFAULT_PATH_VALUE "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define DEFAULT_HIGH_WATER (1024 * 1024)
-#define READ_CHUNK (32 * 1024) /* the kubelet's io.Copy buffer: one chunk, one frame */
+#define READ_CHUNK SIM_PROC_READ_CHUNK
 
 enum { IO_IN, IO_OUT, IO_ERR }; /* tty: IO_IN is the pty master (written), IO_OUT/ERR unused */
 
@@ -50,21 +56,25 @@ struct sim_proc {
     void *data;
     sim_proc_registry_t *reg;
     sim_proc_t *prev, *next;
-    uv_process_t proc;
     uv_timer_t defer; /* reports that must not run inside the caller's call */
     uv_shutdown_t shut;
     proc_io_t io[3];
     pty_reader_t pty;
     pid_t pid;
     int exit_code;
-    int handles; /* initialised handles whose close callback has not run yet */
+    int handles; /* handles whose close callback has not run yet, +1 for an unreaped child */
     int stdin_err;
     size_t queued, high_water;
     unsigned char last_byte; /* last byte queued to a pty, for close_stdin */
     unsigned tty : 1, want_stdin : 1, spawned : 1, start_failed : 1, exited : 1, reported : 1,
         closing : 1, paused : 1, full : 1, stdin_eof : 1, wrote : 1;
     char start_error[512];
-    char rbuf[READ_CHUNK]; /* shared by all outputs: libuv never interleaves alloc/read_cb */
+};
+
+/* A child to reap: the pid is kept apart so SIGCHLD scans touch one small array. */
+struct sim_proc_kid {
+    pid_t pid;
+    sim_proc_t *p;
 };
 
 typedef struct proc_write {
@@ -86,13 +96,17 @@ static void registry_unlink(sim_proc_t *p)
     p->reg = NULL;
 }
 
-static void handle_closed(uv_handle_t *h)
+static void proc_unref(sim_proc_t *p)
 {
-    sim_proc_t *p = h->data;
     if (--p->handles > 0 || !p->closing) return;
     registry_unlink(p);
     if (p->cb.on_close) p->cb.on_close(p);
     free(p);
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+    proc_unref(h->data);
 }
 
 static void io_close(proc_io_t *io)
@@ -150,21 +164,91 @@ static void defer_cb(uv_timer_t *t)
     maybe_report(p);
 }
 
-static void exit_cb(uv_process_t *h, int64_t status, int term_signal)
+static void proc_exited(sim_proc_t *p, int status)
 {
-    sim_proc_t *p = h->data;
     p->exited = 1;
-    p->exit_code = term_signal ? 128 + term_signal : (int)(status & 0xff);
-    uv_close((uv_handle_t *)&p->proc, handle_closed); /* reaped: nothing left to wait for */
+    p->exit_code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
     if (p->tty && p->pty.eof) pty_close(p);
     maybe_report(p);
+    proc_unref(p); /* reaped: nothing left to wait for */
+}
+
+/* ---- reaping ---- */
+static int kid_reserve(sim_proc_registry_t *r)
+{
+    if (r->nkids < r->kids_cap) return 0;
+    size_t cap = r->kids_cap ? r->kids_cap * 2 : 64;
+    struct sim_proc_kid *k = realloc(r->kids, cap * sizeof *k);
+    if (!k) return UV_ENOMEM;
+    r->kids = k;
+    r->kids_cap = cap;
+    return 0;
+}
+
+/* No children left: no memory held, and the loop may end. */
+static void kids_trim(sim_proc_registry_t *r)
+{
+    if (r->nkids) return;
+    free(r->kids);
+    r->kids = NULL;
+    r->kids_cap = 0;
+    uv_unref((uv_handle_t *)&r->sigchld);
+}
+
+static void kid_add(sim_proc_registry_t *r, sim_proc_t *p) /* room was reserved */
+{
+    r->kids[r->nkids].pid = p->pid;
+    r->kids[r->nkids++].p = p;
+    uv_ref((uv_handle_t *)&r->sigchld);
+}
+
+static size_t kid_find(const sim_proc_registry_t *r, pid_t pid)
+{
+    size_t i = 0;
+    while (i < r->nkids && r->kids[i].pid != pid)
+        i++;
+    return i;
+}
+
+/* 1 when kids[i] was reaped (and removed: the last entry moves to i). */
+static int kid_reap(sim_proc_registry_t *r, size_t i)
+{
+    int st = 0;
+    pid_t w = waitpid(r->kids[i].pid, &st, WNOHANG);
+    if (w == 0 || (w < 0 && errno != ECHILD)) return 0; /* still running */
+    if (w < 0) st = 255 << 8; /* reaped by someone else: status lost, but it must not hang */
+    sim_proc_t *p = r->kids[i].p;
+    r->kids[i] = r->kids[--r->nkids];
+    kids_trim(r);
+    proc_exited(p, st);
+    return 1;
+}
+
+/* Usually every exited child is ours: the kernel names one (WNOWAIT leaves it waitable) and it
+ * is reaped by pid, O(1) per exit; asking each of thousands of live children at every SIGCHLD
+ * would be quadratic. A child that is not ours (another spawner's) is left alone, and ours are
+ * then asked one by one. Callbacks may spawn (appended: not visited) or close (no removal). */
+static void sigchld_cb(uv_signal_t *h, int signum)
+{
+    sim_proc_registry_t *r = h->data;
+    (void)signum;
+    for (size_t budget = r->nkids + 64; budget > 0; budget--) {
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0) return;
+        size_t i = kid_find(r, si.si_pid);
+        if (i == r->nkids || !kid_reap(r, i)) break;
+    }
+    for (size_t i = r->nkids; i-- > 0;) /* downwards: a removal moves a visited entry to i */
+        if (i < r->nkids) kid_reap(r, i);
 }
 
 /* ---- output ---- */
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
     sim_proc_t *p = h->data;
-    *b = uv_buf_init(p->rbuf, sizeof p->rbuf);
+    (void)suggested;
+    *b = uv_buf_init(p->reg->rbuf, sizeof p->reg->rbuf);
 }
 
 static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
@@ -186,10 +270,11 @@ static int pty_read_some(sim_proc_t *p)
 {
     for (int i = 0; i < 16; i++) { /* bounded per wake-up; the poll is level-triggered */
         if (!p->pty.open || p->paused || p->closing) return 0; /* on_output paused or closed */
-        ssize_t n = read(p->pty.fd, p->rbuf, sizeof p->rbuf);
+        char *buf = p->reg->rbuf;
+        ssize_t n = read(p->pty.fd, buf, sizeof p->reg->rbuf);
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) return 0;
         if (n <= 0) return 1;
-        if (p->cb.on_output) p->cb.on_output(p, 1, p->rbuf, (size_t)n);
+        if (p->cb.on_output) p->cb.on_output(p, 1, buf, (size_t)n);
     }
     return 0;
 }
@@ -248,8 +333,10 @@ static int join(char *out, size_t n, const char *cwd, const char *dir, size_t dl
     return r > 0 && (size_t)r < n;
 }
 
-/* Go's exec.LookPath as runc uses it: the reason goes after `exec: "<argv0>": `. */
-static int lookup(sim_proc_t *p, const char *name, const char *path, const char *cwd)
+/* Go's exec.LookPath as runc uses it: the reason goes after `exec: "<argv0>": `. Returns what to
+ * exec (relative names as the child, already in cwd, resolves them) or NULL. */
+static const char *lookup(sim_proc_t *p, const char *name, const char *path, const char *cwd,
+                          char *exe, size_t exe_len)
 {
     char full[PATH_MAX];
     if (strchr(name, '/')) {
@@ -260,22 +347,24 @@ static int lookup(sim_proc_t *p, const char *name, const char *path, const char 
             snprintf(full, sizeof full, "%s", name);
         if (stat(full, &st) < 0) {
             set_reason(p, "stat %s: %s", name, errno);
-            return -1;
+            return NULL;
         }
-        if (is_executable(full)) return 0;
+        if (is_executable(full)) return name;
         snprintf(p->start_error, sizeof p->start_error, "permission denied");
         p->start_failed = 1;
-        return -1;
+        return NULL;
     }
     while (name[0]) {
         size_t n = strcspn(path, ":");
-        if (join(full, sizeof full, cwd, path, n, name) && is_executable(full)) return 0;
+        if (join(full, sizeof full, cwd, path, n, name) && is_executable(full) &&
+            join(exe, exe_len, NULL, path, n, name))
+            return exe;
         if (!path[n]) break;
         path += n + 1;
     }
     snprintf(p->start_error, sizeof p->start_error, "executable file not found in $PATH");
     p->start_failed = 1;
-    return -1;
+    return NULL;
 }
 
 /* The container's environment: as given, plus PATH when missing and TERM=xterm with a tty. */
@@ -294,19 +383,16 @@ static const char *build_env(const sim_proc_opts_t *o, char **env)
     return path ? path : DEFAULT_PATH_VALUE;
 }
 
-static int open_pty(unsigned w, unsigned h, int *master, int *slave)
+/* The master only: the child opens the slave by name (see add_stdio). */
+static int open_pty(unsigned w, unsigned h, int *master, char *name, size_t name_len)
 {
-    char name[64];
     int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (m < 0) return -errno;
-    if (grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, name, sizeof name) != 0) goto fail;
+    if (grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, name, name_len) != 0) goto fail;
     struct winsize ws = {.ws_row = (unsigned short)(h ? h : 24),
                          .ws_col = (unsigned short)(w ? w : 80)};
     if (ioctl(m, TIOCSWINSZ, &ws) < 0) goto fail;
-    int s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (s < 0) goto fail;
     *master = m;
-    *slave = s;
     return 0;
 fail:;
     int e = errno;
@@ -314,33 +400,133 @@ fail:;
     return -e;
 }
 
-static void spawn_failed(sim_proc_t *p, const char *what, int uverr)
+/* err: errno (libuv 1.44 has no text for some, ENOEXEC among them). */
+static void spawn_failed(sim_proc_t *p, const char *what, int err)
 {
-    snprintf(p->start_error, sizeof p->start_error, "%s%s", what, uv_strerror(uverr));
-    p->start_failed = 1;
+    set_reason(p, "%s%s", what, err);
     for (int i = 0; i < 3; i++)
         io_close(&p->io[i]);
 }
 
-static void launch_pipes(sim_proc_t *p, const sim_proc_opts_t *o, uv_process_options_t *po)
+/* What the child gets as 0-2: the pty slave, or fds[] (stdin -1: /dev/null, as libuv did). */
+static int add_stdio(posix_spawn_file_actions_t *fa, const int *fds, const char *tty)
 {
-    uv_stdio_container_t st[3] = {{.flags = UV_IGNORE}}; /* libuv: /dev/null */
-    for (int i = o->want_stdin ? IO_IN : IO_OUT; i <= IO_ERR; i++) {
-        io_init(p, i);
-        st[i].flags = UV_CREATE_PIPE | (i == IO_IN ? UV_READABLE_PIPE : UV_WRITABLE_PIPE);
-        st[i].data.stream = (uv_stream_t *)&p->io[i].h;
+    int e;
+    if (tty) {
+        /* In the new session, without O_NOCTTY: the pty becomes the controlling terminal and
+         * the child's group the foreground group (the kernel's __proc_set_tty). */
+        e = posix_spawn_file_actions_addopen(fa, 0, tty, O_RDWR, 0);
+        if (!e) e = posix_spawn_file_actions_adddup2(fa, 0, 1);
+        if (!e) e = posix_spawn_file_actions_adddup2(fa, 0, 2);
+        return e;
     }
-    po->file = o->argv[0];
-    po->args = (char **)o->argv;
-    po->flags = UV_PROCESS_DETACHED;
-    po->stdio = st;
-    po->stdio_count = 3;
-    p->handles++; /* libuv initialises the process handle even when the spawn fails */
-    int r = uv_spawn(p->loop, &p->proc, po);
-    if (r < 0) {
-        uv_close((uv_handle_t *)&p->proc, handle_closed);
-        spawn_failed(p, "", r);
+    if (fds[0] >= 0)
+        e = posix_spawn_file_actions_adddup2(fa, fds[0], 0);
+    else
+        e = posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDWR, 0);
+    if (!e) e = posix_spawn_file_actions_adddup2(fa, fds[1], 1);
+    if (!e) e = posix_spawn_file_actions_adddup2(fa, fds[2], 2);
+    return e;
+}
+
+static int spawn_attrs(posix_spawnattr_t *at)
+{
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all); /* glibc leaves out its internal signals */
+    int e = posix_spawnattr_setflags(at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+                                             POSIX_SPAWN_SETSIGDEF);
+    if (!e) e = posix_spawnattr_setsigmask(at, &none);
+    if (!e) e = posix_spawnattr_setsigdefault(at, &all);
+    return e;
+}
+
+/* 0 (the child runs, registered for reaping) or -errno. The parent is suspended
+ * only until the child's exec, and errors up to the exec come back here. */
+static int spawn_child(sim_proc_t *p, const sim_proc_opts_t *o, const char *exe, char **env,
+                       const int *fds, const char *tty)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    int e = posix_spawn_file_actions_init(&fa);
+    if (e) return -e;
+    e = posix_spawnattr_init(&at);
+    if (e) {
+        posix_spawn_file_actions_destroy(&fa);
+        return -e;
     }
+    e = spawn_attrs(&at);
+    if (!e) e = add_stdio(&fa, fds, tty);
+    if (!e && o->cwd) e = posix_spawn_file_actions_addchdir_np(&fa, o->cwd);
+    pid_t pid = 0;
+    if (!e) e = posix_spawn(&pid, exe, &fa, &at, (char *const *)o->argv, env);
+    posix_spawnattr_destroy(&at);
+    posix_spawn_file_actions_destroy(&fa);
+    if (e) return -e;
+    p->pid = pid;
+    p->spawned = 1;
+    p->handles++; /* the child, until it is reaped */
+    kid_add(p->reg, p);
+    return 0;
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0) close(*fd);
+    *fd = -1;
+}
+
+/* A close-on-exec pipe with both ends above 2: with the sim's own stdio closed, an end at 0-2
+ * would be clobbered by the child's dup2 onto 0-2 before being dup'd itself. */
+static int open_pipe(int fds[2])
+{
+    if (pipe2(fds, O_CLOEXEC) < 0) return -errno;
+    for (int i = 0; i < 2; i++) {
+        if (fds[i] > 2) continue;
+        int fd = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+        int e = errno;
+        close(fds[i]);
+        fds[i] = fd;
+        if (fd < 0) {
+            close_fd(&fds[1 - i]);
+            return -e;
+        }
+    }
+    return 0;
+}
+
+/* Our end of a pipe as a libuv stream (non-blocking from here). */
+static void adopt(sim_proc_t *p, int idx, int fd)
+{
+    io_init(p, idx);
+    if (uv_pipe_open(&p->io[idx].h, fd) == 0) return;
+    close(fd); /* unreachable for a fresh fd; the output then just ends */
+    p->io[idx].eof = 1;
+    io_close(&p->io[idx]);
+}
+
+static void launch_pipes(sim_proc_t *p, const sim_proc_opts_t *o, const char *exe, char **env)
+{
+    int fds[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}}; /* [i][0] read end, [i][1] write end */
+    int r = 0;
+    for (int i = o->want_stdin ? IO_IN : IO_OUT; i <= IO_ERR && r == 0; i++)
+        r = open_pipe(fds[i]);
+    if (r == 0) {
+        int child[3] = {fds[IO_IN][0], fds[IO_OUT][1], fds[IO_ERR][1]};
+        r = spawn_child(p, o, exe, env, child, NULL);
+    }
+    close_fd(&fds[IO_IN][0]); /* only the child holds these now: its exit gives us EOF */
+    close_fd(&fds[IO_OUT][1]);
+    close_fd(&fds[IO_ERR][1]);
+    int ours[3] = {fds[IO_IN][1], fds[IO_OUT][0], fds[IO_ERR][0]};
+    for (int i = IO_IN; i <= IO_ERR; i++) {
+        if (ours[i] < 0) continue;
+        if (r < 0)
+            close(ours[i]);
+        else
+            adopt(p, i, ours[i]);
+    }
+    if (r < 0) spawn_failed(p, "", -r);
 }
 
 /* The master: a uv_pipe for writing (libuv's write queue), a dup of it polled for reading. */
@@ -365,45 +551,27 @@ static int pty_attach(sim_proc_t *p, int master)
     return 0;
 }
 
-static void launch_pty(sim_proc_t *p, const sim_proc_opts_t *o, uv_process_options_t *po,
-                       char **args)
+static void launch_pty(sim_proc_t *p, const sim_proc_opts_t *o, const char *exe, char **env)
 {
-    int master, slave;
-    int r = open_pty(o->width, o->height, &master, &slave);
+    int master;
+    char name[64];
+    int r = open_pty(o->width, o->height, &master, name, sizeof name);
     if (r < 0) {
-        spawn_failed(p, "open pty: ", uv_translate_sys_error(-r));
+        spawn_failed(p, "open pty: ", -r);
         return;
     }
-    size_t n = 0;
-    args[n++] = "setsid";
-    args[n++] = "-c";
-    args[n++] = "--";
-    for (size_t i = 0; o->argv[i]; i++)
-        args[n++] = (char *)o->argv[i];
-    args[n] = NULL;
-    uv_stdio_container_t st[3];
-    for (int i = 0; i < 3; i++) {
-        st[i].flags = UV_INHERIT_FD;
-        st[i].data.fd = slave;
-    }
-    po->file = SETSID_PATH;
-    po->args = args;
-    po->stdio = st;
-    po->stdio_count = 3;
-    p->handles++;
-    r = uv_spawn(p->loop, &p->proc, po);
-    close(slave); /* only the child holds it now: its last close gives us EIO */
+    r = spawn_child(p, o, exe, env, NULL, name);
     if (r < 0) {
         close(master);
-        uv_close((uv_handle_t *)&p->proc, handle_closed);
-        spawn_failed(p, SETSID_PATH ": ", r);
+        spawn_failed(p, "", -r);
         return;
     }
-    if (pty_attach(p, master) < 0) kill(p->proc.pid, SIGKILL); /* unreachable: end it, 137 */
+    if (pty_attach(p, master) < 0) kill(p->pid, SIGKILL); /* unreachable: end it, 137 */
 }
 
-static void launch(sim_proc_t *p, const sim_proc_opts_t *o, char **args, char **env)
+static void launch(sim_proc_t *p, const sim_proc_opts_t *o, char **env)
 {
+    char buf[PATH_MAX];
     const char *path = build_env(o, env);
     if (o->cwd) {
         struct stat st;
@@ -413,17 +581,13 @@ static void launch(sim_proc_t *p, const sim_proc_opts_t *o, char **args, char **
             return;
         }
     }
-    if (lookup(p, o->argv[0], path, o->cwd) < 0) return;
-    uv_process_options_t po = {.exit_cb = exit_cb, .env = env, .cwd = o->cwd};
-    p->proc.data = p;
+    const char *exe = lookup(p, o->argv[0], path, o->cwd, buf, sizeof buf);
+    if (!exe) return;
     if (o->tty)
-        launch_pty(p, o, &po, args);
+        launch_pty(p, o, exe, env);
     else
-        launch_pipes(p, o, &po);
-    if (p->start_failed) return;
-    p->spawned = 1;
-    p->pid = p->proc.pid;
-    start_reading(p);
+        launch_pipes(p, o, exe, env);
+    if (!p->start_failed) start_reading(p);
 }
 
 static size_t count(const char *const *v)
@@ -437,14 +601,20 @@ static size_t count(const char *const *v)
 int sim_proc_spawn(uv_loop_t *loop, const sim_proc_opts_t *o, const sim_proc_cb_t *cb, void *data,
                    sim_proc_t **out)
 {
-    if (!loop || !o || !cb || !out || !o->argv || !o->argv[0]) return UV_EINVAL;
-    sim_proc_t *p = calloc(1, sizeof *p);
-    char **args = calloc(count(o->argv) + 4, sizeof *args);
-    char **env = calloc(count(o->env) + 3, sizeof *env);
-    if (!p || !args || !env) {
+    if (!loop || !o || !cb || !out || !o->argv || !o->argv[0] || !o->registry ||
+        o->registry->sigchld.loop != loop)
+        return UV_EINVAL;
+    sim_proc_registry_t *reg = o->registry;
+    sim_proc_t *p = NULL;
+    char **env = NULL;
+    if (kid_reserve(reg) == 0) {
+        p = calloc(1, sizeof *p);
+        env = calloc(count(o->env) + 3, sizeof *env);
+    }
+    if (!p || !env) {
         free(p);
-        free(args);
         free(env);
+        kids_trim(reg);
         return UV_ENOMEM;
     }
     p->loop = loop;
@@ -454,19 +624,19 @@ int sim_proc_spawn(uv_loop_t *loop, const sim_proc_opts_t *o, const sim_proc_cb_
     p->want_stdin = !!o->want_stdin;
     p->high_water = o->stdin_high_water ? o->stdin_high_water : DEFAULT_HIGH_WATER;
     p->stdin_eof = !o->want_stdin;
-    if (o->registry) {
-        p->reg = o->registry;
-        p->next = o->registry->head;
-        if (p->next) p->next->prev = p;
-        o->registry->head = p;
-    }
+    p->reg = reg;
+    p->next = reg->head;
+    if (p->next) p->next->prev = p;
+    reg->head = p;
     uv_timer_init(loop, &p->defer);
     p->defer.data = p;
     p->handles = 1;
-    launch(p, o, args, env);
-    free(args);
+    launch(p, o, env);
     free(env);
-    if (p->start_failed) uv_timer_start(&p->defer, defer_cb, 0, 0);
+    if (p->start_failed) {
+        kids_trim(reg);
+        uv_timer_start(&p->defer, defer_cb, 0, 0);
+    }
     *out = p;
     return 0;
 }
@@ -596,19 +766,9 @@ void sim_proc_resume_output(sim_proc_t *p)
     start_reading(p);
 }
 
-/* The kernel's hangup SIGHUPs the session leader only once `setsid -c` made the pty its
- * controlling terminal; TIOCGSID on the master tells whether that happened. */
-static void pty_hangup_early(sim_proc_t *p)
-{
-    if (!p->tty || !p->spawned || p->exited || !p->pty.open) return;
-    if (tcgetsid(p->pty.fd) < 0)
-        kill(p->pid, SIGHUP); /* still the trampoline: it dies of SIGHUP like the command would */
-}
-
 void sim_proc_hangup(sim_proc_t *p)
 {
     if (p->closing) return;
-    pty_hangup_early(p);
     p->stdin_eof = 1;
     pty_close(p); /* pty: closing the master hangs the terminal up */
     for (int i = 0; i < 3; i++)
@@ -619,10 +779,8 @@ void sim_proc_hangup(sim_proc_t *p)
 
 static int kill_group(sim_proc_t *p, int sig)
 {
-    if (kill(-p->pid, sig) == 0) return 0;
-    /* Before `setsid` has run the child is not a group leader yet: signal it alone. */
-    if (errno == ESRCH && !p->exited && kill(p->pid, sig) == 0) return 0;
-    return uv_translate_sys_error(errno);
+    /* The group exists from before the exec (POSIX_SPAWN_SETSID). */
+    return kill(-p->pid, sig) == 0 ? 0 : uv_translate_sys_error(errno);
 }
 
 int sim_proc_kill(sim_proc_t *p, int sig)
@@ -636,7 +794,7 @@ void sim_proc_close(sim_proc_t *p)
     if (p->closing) return;
     p->closing = 1;
     /* Always the whole group: background children of an exited shell must not survive us.
-     * The process handle closes in exit_cb, after the reap. */
+     * The child's reference is dropped when it is reaped (proc_exited). */
     if (p->spawned) kill_group(p, SIGKILL);
     pty_close(p);
     for (int i = 0; i < 3; i++)
@@ -645,9 +803,29 @@ void sim_proc_close(sim_proc_t *p)
 }
 
 /* ---- registry ---- */
-void sim_proc_registry_init(sim_proc_registry_t *r)
+int sim_proc_registry_init(sim_proc_registry_t *r, uv_loop_t *loop)
 {
     r->head = NULL;
+    r->kids = NULL;
+    r->nkids = r->kids_cap = 0;
+    int e = uv_signal_init(loop, &r->sigchld);
+    if (e < 0) return e;
+    r->sigchld.data = r;
+    e = uv_signal_start(&r->sigchld, sigchld_cb, SIGCHLD);
+    if (e < 0) {
+        uv_close((uv_handle_t *)&r->sigchld, NULL);
+        return e;
+    }
+    uv_unref((uv_handle_t *)&r->sigchld); /* no child to wait for yet */
+    return 0;
+}
+
+void sim_proc_registry_close(sim_proc_registry_t *r)
+{
+    if (!uv_is_closing((uv_handle_t *)&r->sigchld)) uv_close((uv_handle_t *)&r->sigchld, NULL);
+    free(r->kids);
+    r->kids = NULL;
+    r->nkids = r->kids_cap = 0;
 }
 
 void sim_proc_registry_kill_all(sim_proc_registry_t *r, int sig)

@@ -8,18 +8,22 @@
  * Ownership: sim_proc_spawn() allocates; sim_proc_close() releases asynchronously and on_close is
  * the last callback, after which the pointer is invalid. Closing from inside any callback is safe.
  *
- * Process groups: every process leads its own session and process group, so sim_proc_kill() and
- * sim_proc_close() reach its children too. sim_proc_close() always SIGKILLs the group: the sim
- * never leaves children behind. (Jobs that a job-control shell moved to other process groups of
- * the pty session are not reached by the group kill; they get SIGHUP from the pty hangup only if
- * they are in the foreground.)
+ * Spawning is glibc's posix_spawn (clone(CLONE_VM|CLONE_VFORK)), whose cost does not grow with
+ * the sim's size, unlike libuv's fork-based uv_spawn. Children are reaped by their registry on
+ * SIGCHLD (waitpid per pid: children that others in the process spawned are left to them).
  *
- * The pty path needs util-linux /usr/bin/setsid (Debian: always installed); the pty output is
- * read with uv_poll + read() until EIO because libuv streams take POLLHUP for EOF too early.
+ * Process groups: every process leads its own session and process group from before its exec,
+ * so sim_proc_kill() and sim_proc_close() reach its children too. sim_proc_close() always
+ * SIGKILLs the group: the sim never leaves children behind. (Jobs that a job-control shell moved
+ * to other process groups of the pty session are not reached by the group kill; they get SIGHUP
+ * from the pty hangup only if they are in the foreground.)
+ *
+ * The pty output is read with uv_poll + read() until EIO because libuv streams take POLLHUP for
+ * EOF too early.
  *
  * The caller must ignore SIGPIPE in its process (the sim does in main): writing to the stdin
- * pipe of a process that has exited would otherwise kill the sim. Children get default signal
- * dispositions regardless. */
+ * pipe of a process that has exited would otherwise kill the sim. Children get an empty signal
+ * mask and default signal dispositions regardless. */
 #ifndef PMX_SIM_PROC_H
 #define PMX_SIM_PROC_H
 
@@ -29,11 +33,20 @@
 
 typedef struct sim_proc sim_proc_t;
 
-/* Optional per-loop list of live processes, owned by the caller (no global state), so that
- * shutdown can reach every child. Zero-initialised or sim_proc_registry_init(); it must outlive
- * its processes (each leaves the list just before its on_close). */
+#define SIM_PROC_READ_CHUNK (32 * 1024) /* the kubelet's io.Copy buffer: one chunk, one frame */
+
+/* Required per-loop registry, owned by the caller (no global state): the list of live processes
+ * (shutdown reaches every child), the SIGCHLD handler that reaps them, and the output buffer
+ * they share (reads never nest, so one is enough: 32 KiB per loop instead of per process).
+ * sim_proc_registry_init() before the first spawn; it must outlive its processes (each leaves
+ * the list just before its on_close). Its SIGCHLD handle keeps the loop alive only while it has
+ * children to reap. Fields are private. */
 typedef struct sim_proc_registry {
-    sim_proc_t *head;
+    sim_proc_t *head;          /* every process not yet released */
+    uv_signal_t sigchld;       /* SIGCHLD: reap the children below */
+    struct sim_proc_kid *kids; /* spawned and not reaped yet; freed whenever empty */
+    size_t nkids, kids_cap;
+    char rbuf[SIM_PROC_READ_CHUNK];
 } sim_proc_registry_t;
 
 typedef struct sim_proc_opts {
@@ -49,7 +62,7 @@ typedef struct sim_proc_opts {
     unsigned width, height;        /* initial pty size (0 -> 80x24) */
     int want_stdin;                /* 0: stdin is /dev/null (pipes) / writes are refused (tty) */
     size_t stdin_high_water;       /* 0 -> 1 MiB */
-    sim_proc_registry_t *registry; /* optional */
+    sim_proc_registry_t *registry; /* required, initialised on the same loop */
 } sim_proc_opts_t;
 
 typedef void (*sim_proc_output_cb)(sim_proc_t *p, int fd, const char *data, size_t len);
@@ -76,15 +89,21 @@ typedef struct sim_proc_cb {
     sim_proc_event_cb on_close;
 } sim_proc_cb_t;
 
-void sim_proc_registry_init(sim_proc_registry_t *r);
+/* 0 or a negative uv error (SIGCHLD handler). */
+int sim_proc_registry_init(sim_proc_registry_t *r, uv_loop_t *loop);
+/* Closes the SIGCHLD handle (the loop must run once more before r's memory goes), after every
+ * process's on_close. Not needed when the loop's handles are closed by uv_walk instead: the
+ * registry holds no memory while it has no children. */
+void sim_proc_registry_close(sim_proc_registry_t *r);
 /* Sends sig to the process group of every process still registered (shutdown: SIGKILL). */
 void sim_proc_registry_kill_all(sim_proc_registry_t *r, int sig);
 /* sim_proc_close() on every registered process; each one's on_close follows on the loop. */
 void sim_proc_registry_close_all(sim_proc_registry_t *r);
 
 /* 0 and *out set, also when the process could not be started (then on_exit(-1, start_error)
- * follows on a later loop turn). Negative uv error only for bad arguments or no memory, with
- * nothing allocated and no callback to come. */
+ * follows on a later loop turn). Negative uv error only for bad arguments (UV_EINVAL: no
+ * registry, or one of another loop) or no memory, with nothing allocated and no callback to
+ * come. */
 int sim_proc_spawn(uv_loop_t *loop, const sim_proc_opts_t *opts, const sim_proc_cb_t *cb,
                    void *data, sim_proc_t **out);
 void *sim_proc_data(sim_proc_t *p);
@@ -106,12 +125,12 @@ int sim_proc_resize(sim_proc_t *p, unsigned width, unsigned height);
 void sim_proc_pause_output(sim_proc_t *p);
 void sim_proc_resume_output(sim_proc_t *p);
 /* The client went away: what a process in a real container meets. tty: the pty master is
- * closed, so the session leader gets SIGHUP (sent by hand when the hangup comes before the pty
- * became its controlling terminal, so that early goodbyes do not leave it running). pipes: our
+ * closed, so the session leader gets SIGHUP (the pty is its controlling terminal from before its
+ * exec, so even a hangup right after the spawn reaches it). pipes: our
  * stdin write end and output read ends are closed, so its next read sees EOF and its next write
  * EPIPE/SIGPIPE. Not killed otherwise; on_exit still follows when it exits. */
 void sim_proc_hangup(sim_proc_t *p);
-/* sig to the process group (to the process alone in the instant before it has its own group). */
+/* sig to the process group. */
 int sim_proc_kill(sim_proc_t *p, int sig);
 /* Releases: SIGKILLs the process group, closes handles, waits for the exit (no zombie), then
  * on_close. No on_exit/on_output after this call. */

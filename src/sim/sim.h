@@ -26,10 +26,11 @@ typedef struct sim_server {
     sim_model_t *model;
     char *state_dir;
     sim_stats_t stats;
-    sim_conn_t *conns;        /* every open connection (doubly linked) */
-    sim_exec_t *execs;        /* every live exec/attach session */
-    struct sim_main *mains;   /* containers' main processes (attach) */
-    uint64_t idle_timeout_ms; /* data-idle timeout of a session (4 h like the kubelet) */
+    sim_conn_t *conns;         /* every open connection (doubly linked) */
+    sim_exec_t *execs;         /* every live exec/attach session */
+    struct sim_main *mains;    /* containers' main processes (attach) */
+    sim_proc_registry_t procs; /* every process: spawned through it, reaped on its SIGCHLD */
+    uint64_t idle_timeout_ms;  /* data-idle timeout of a session (4 h like the kubelet) */
     int stopping;
     void (*on_stopped)(struct sim_server *srv);
 } sim_server_t;

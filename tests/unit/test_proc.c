@@ -13,6 +13,7 @@
 
 typedef struct run {
     uv_loop_t loop;
+    sim_proc_registry_t reg;
     sim_proc_t *p;
     buf_t out[3];
     int exit_calls, exit_code, closed, drains, in_call, reentered, after_exit, after_close;
@@ -129,6 +130,7 @@ static int setup(void **state)
     run_t *r = calloc(1, sizeof *r);
     assert_non_null(r);
     assert_int_equal(uv_loop_init(&r->loop), 0);
+    assert_int_equal(sim_proc_registry_init(&r->reg, &r->loop), 0);
     for (int i = 0; i < 3; i++)
         buf_init(&r->out[i], 64u << 20);
     r->keep = 1;
@@ -144,6 +146,9 @@ static int teardown(void **state)
         sim_proc_close(r->p);
         assert_true(run_until(r, closed, NULL, 5000));
     }
+    assert_int_equal(r->reg.nkids, 0); /* every child reaped */
+    assert_null(r->reg.kids);
+    sim_proc_registry_close(&r->reg);
     uv_run(&r->loop, UV_RUN_NOWAIT);
     assert_int_equal(uv_loop_close(&r->loop), 0);
     for (int i = 0; i < 3; i++)
@@ -171,6 +176,7 @@ static void reset(run_t *r)
 static void spawn_o(run_t *r, sim_proc_opts_t *o)
 {
     if (!o->env) o->env = ENV;
+    if (!o->registry) o->registry = &r->reg;
     r->in_call = 1;
     assert_int_equal(sim_proc_spawn(&r->loop, o, &CB, r, &r->p), 0);
     r->in_call = 0;
@@ -474,7 +480,7 @@ static void test_tty_controlling_terminal(void **state)
     spawn_sh(r, 1, 0, "cut -d' ' -f5,6,8 /proc/$$/stat; cut -d' ' -f7 /proc/$$/stat");
     expect_exit(r, 0);
     char buf[80];
-    int pid = (int)sim_proc_pid(r->p); /* argv runs in the spawned pid: setsid did not fork */
+    int pid = (int)sim_proc_pid(r->p); /* argv runs in the spawned pid: no trampoline */
     snprintf(buf, sizeof buf, "%d %d %d\r\n", pid, pid, pid);
     assert_memory_equal(out(r, 1), buf, strlen(buf));
     assert_true(atoi(out(r, 1) + strlen(buf)) > 0); /* a controlling tty */
@@ -591,7 +597,7 @@ static void test_hangup_pipes_stdin_eof(void **state)
 static void test_hangup_tty_sighup(void **state)
 {
     run_t *r = *state;
-    /* Right after the start, before setsid -c has made the pty its terminal. */
+    /* Right after the start (the pty is its terminal from before the exec). */
     const char *argv[] = {"sleep", "100", NULL};
     spawn(r, 1, 1, argv);
     sim_proc_hangup(r->p);
@@ -684,7 +690,7 @@ static void test_registry(void **state)
 {
     run_t *r = *state;
     sim_proc_registry_t reg;
-    sim_proc_registry_init(&reg);
+    assert_int_equal(sim_proc_registry_init(&reg, &r->loop), 0);
     run_t *rs[2] = {r, calloc(1, sizeof(run_t))};
     assert_non_null(rs[1]);
     const char *argv[] = {"sleep", "100", NULL};
@@ -705,7 +711,187 @@ static void test_registry(void **state)
         wait_ms(r, 20);
     assert_int_equal(rs[1]->closed, 1);
     assert_null(reg.head);
+    assert_null(reg.kids);
+    sim_proc_registry_close(&reg);
+    uv_run(&r->loop, UV_RUN_NOWAIT);
     free(rs[1]);
+}
+
+/* ---- spawning and reaping
+ * ------------------------------------------------------------------------- */
+static void test_registry_required(void **state)
+{
+    run_t *r = *state;
+    const char *argv[] = {"true", NULL};
+    sim_proc_opts_t o = {.argv = argv, .env = ENV};
+    sim_proc_t *p = (sim_proc_t *)&o; /* must stay untouched */
+    assert_int_equal(sim_proc_spawn(&r->loop, &o, &CB, r, &p), UV_EINVAL);
+    assert_ptr_equal(p, (sim_proc_t *)&o);
+    uv_loop_t other;
+    assert_int_equal(uv_loop_init(&other), 0);
+    o.registry = &r->reg; /* a registry of another loop */
+    assert_int_equal(sim_proc_spawn(&other, &o, &CB, r, &p), UV_EINVAL);
+    assert_int_equal(uv_loop_close(&other), 0);
+    assert_null(r->reg.head);
+}
+
+typedef struct kid_res {
+    int exits, code, closed;
+} kid_res_t;
+
+typedef struct kids {
+    kid_res_t *res;
+    int n;
+} kids_t;
+
+static void k_exit(sim_proc_t *p, int code, const char *start_error)
+{
+    kid_res_t *k = sim_proc_data(p);
+    k->exits++;
+    k->code = start_error ? -1000 : code;
+    sim_proc_close(p);
+}
+
+static void k_close(sim_proc_t *p)
+{
+    ((kid_res_t *)sim_proc_data(p))->closed++;
+}
+
+static int all_closed(run_t *r, const void *arg)
+{
+    const kids_t *k = arg;
+    for (int i = 0; i < k->n; i++)
+        if (!k->res[i].closed) return 0;
+    return 1;
+}
+
+/* Many children at once (SIGCHLDs coalesce): every one reaped with its own status. */
+static void test_many_at_once(void **state)
+{
+    run_t *r = *state;
+    static const sim_proc_cb_t kcb = {NULL, k_exit, NULL, k_close};
+    enum { N = 200 };
+    kid_res_t res[N];
+    char scripts[N][32];
+    memset(res, 0, sizeof res);
+    for (int i = 0; i < N; i++) {
+        snprintf(scripts[i], sizeof scripts[i], "exit %d", i % 7);
+        const char *argv[] = {"sh", "-c", scripts[i], NULL};
+        sim_proc_opts_t o = {.argv = argv, .env = ENV, .tty = i % 5 == 0, .registry = &r->reg};
+        sim_proc_t *p;
+        assert_int_equal(sim_proc_spawn(&r->loop, &o, &kcb, &res[i], &p), 0);
+        assert_true(sim_proc_pid(p) > 0);
+    }
+    assert_int_equal(r->reg.nkids, N);
+    assert_true(uv_has_ref((uv_handle_t *)&r->reg.sigchld)); /* children keep the loop alive */
+    kids_t k = {res, N};
+    assert_true(run_until(r, all_closed, &k, 30000));
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(res[i].exits, 1);
+        assert_int_equal(res[i].code, i % 7);
+        assert_int_equal(res[i].closed, 1);
+    }
+    assert_int_equal(r->reg.nkids, 0);
+    assert_null(r->reg.kids);
+    assert_null(r->reg.head);
+    assert_false(uv_has_ref((uv_handle_t *)&r->reg.sigchld));
+}
+
+/* A child that someone else in the process spawned is not reaped by the registry (its owner
+ * gets its status), and ours are still reaped while it is an unreaped zombie. */
+static void test_foreign_child_left_alone(void **state)
+{
+    run_t *r = *state;
+    pid_t foreign;
+    char *const fargv[] = {"sh", "-c", "exit 42", NULL};
+    char *const fenv[] = {"PATH=/usr/bin:/bin", NULL};
+    assert_int_equal(posix_spawnp(&foreign, "sh", NULL, NULL, fargv, fenv), 0);
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    assert_int_equal(waitid(P_PID, (id_t)foreign, &si, WEXITED | WNOWAIT), 0); /* a zombie */
+    for (int i = 0; i < 3; i++) {
+        reset(r);
+        spawn_sh(r, i == 2, 0, i ? "exit 4" : "exit 3");
+        expect_exit(r, i ? 4 : 3);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(foreign, &st, WNOHANG), foreign);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 42);
+}
+
+/* The sim ignores SIGPIPE, a shell that started it may ignore SIGINT, the loop thread may block
+ * signals: the child starts clean all the same. */
+static void test_child_signal_state(void **state)
+{
+    run_t *r = *state;
+    sigset_t usr1, old;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    assert_int_equal(sigprocmask(SIG_BLOCK, &usr1, &old), 0);
+    void (*prev)(int) = signal(SIGINT, SIG_IGN);
+    const char *argv[] = {"grep", "^Sig[BI]", "/proc/self/status", NULL};
+    for (int tty = 0; tty <= 1; tty++) {
+        reset(r);
+        spawn(r, tty, 0, argv);
+        expect_exit(r, 0);
+        const char *nl = tty ? "\r\n" : "\n";
+        char blk[64];
+        snprintf(blk, sizeof blk, "SigBlk:\t0000000000000000%sSigIgn:\t", nl);
+        assert_memory_equal(out(r, 1), blk, strlen(blk));
+        /* glibc 2.36's posix_spawn leaves its two internal signals (32, 33: SIGCANCEL and
+         * SIGSETXID, below SIGRTMIN) ignored; no program can use those through glibc. */
+        char *end;
+        unsigned long long ign = strtoull(out(r, 1) + strlen(blk), &end, 16);
+        assert_int_equal(ign & ~0x180000000ull, 0);
+        assert_string_equal(end, nl);
+    }
+    signal(SIGINT, prev);
+    assert_int_equal(sigprocmask(SIG_SETMASK, &old, NULL), 0);
+}
+
+/* The sim's own stdin/stdout closed: the pipes' fds land on 0 and 1 and must still end up as
+ * the child's stdio, and ours. */
+static void test_own_stdio_closed(void **state)
+{
+    run_t *r = *state;
+    spawn_sh(r, 0, 1, "exit 0"); /* libuv reserves an fd (EMFILE trick) at its first pipe */
+    expect_exit(r, 0);
+    reset(r);
+    fflush(stdout);
+    int saved0 = dup(0), saved1 = dup(1);
+    assert_true(saved0 > 2 && saved1 > 2);
+    close(0);
+    close(1);
+    const char *argv[] = {"sh", "-c", "cat; echo err >&2", NULL};
+    spawn(r, 0, 1, argv);
+    long q = sim_proc_write(r->p, "hi", 2);
+    int c = sim_proc_close_stdin(r->p);
+    dup2(saved0, 0);
+    dup2(saved1, 1);
+    close(saved0);
+    close(saved1);
+    assert_int_equal(q, 2);
+    assert_int_equal(c, 0);
+    expect_exit(r, 0);
+    assert_string_equal(out(r, 1), "hi");
+    assert_string_equal(out(r, 2), "err\n");
+}
+
+/* An executable file that is neither ELF nor #!: runc's exec fails (no /bin/sh fallback as
+ * execvp would do). */
+static void test_exec_format_error(void **state)
+{
+    run_t *r = *state;
+    char path[] = "/tmp/test_proc_noexecXXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "echo hi\n", 8), 8);
+    assert_int_equal(fchmod(fd, 0755), 0);
+    close(fd);
+    for (int tty = 0; tty <= 1; tty++)
+        expect_start_error(r, tty, NULL, path, "exec format error");
+    unlink(path);
 }
 
 int main(void)
@@ -741,6 +927,12 @@ int main(void)
         T(test_close_after_exit_kills_leftovers),
         T(test_close_inside_output),
         T(test_registry),
+        T(test_registry_required),
+        T(test_many_at_once),
+        T(test_foreign_child_left_alone),
+        T(test_child_signal_state),
+        T(test_own_stdio_closed),
+        T(test_exec_format_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
