@@ -1,16 +1,13 @@
 /* proc: real processes for podmux-sim (see proc.h).
  *
- * Spawning: glibc's posix_spawn, not uv_spawn. libuv 1.44 forks, and fork copies the page tables
- * of the whole sim: with the sanitizers and a thousand sessions that is ~25 ms per spawn on the
- * one loop thread, and sessions time out. posix_spawn (clone(CLONE_VM|CLONE_VFORK) in glibc 2.36)
- * costs the same whatever the sim's size. The child leads a new session and process group
- * (POSIX_SPAWN_SETSID, so the group can be killed) and starts with an empty signal mask and
- * default dispositions (the sim ignores SIGPIPE; a shell that started it may ignore SIGINT).
- * pty: after setsid the child opens the slave by name without O_NOCTTY, which makes the pty the
- * controlling terminal of its session and its group the foreground group, as TIOCSCTTY would,
- * before the exec: no `setsid -c` trampoline and no window in which a hangup misses it.
- * Reaping: the registry's uv_signal_t for SIGCHLD; waitpid by pid, never of other spawners'
- * children (libuv's uv_spawn elsewhere in the process reaps its own the same way).
+ * Spawning: glibc's posix_spawn, not libuv's uv_spawn, which forks: fork copies the page tables
+ * of the whole sim (~25 ms per spawn on the loop thread at a thousand sessions with the
+ * sanitizers); posix_spawn does not depend on the sim's size. The child leads a new session
+ * (POSIX_SPAWN_SETSID: group kill) with an empty signal mask and default dispositions.
+ * pty: after setsid the child opens the slave by name without O_NOCTTY, which makes the pty its
+ * controlling terminal and its group the foreground one (as TIOCSCTTY would) before the exec:
+ * no `setsid -c` trampoline, no window in which a hangup misses it.
+ * Reaping: the registry's SIGCHLD handler, waitpid by pid: other spawners' children are theirs.
  * Exec errors are found before the spawn by looking the command up as runc does. */
 #include <ctype.h>
 #include <errno.h>
@@ -448,19 +445,16 @@ static int spawn_child(sim_proc_t *p, const sim_proc_opts_t *o, const char *exe,
 {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
+    pid_t pid = 0;
     int e = posix_spawn_file_actions_init(&fa);
     if (e) return -e;
-    e = posix_spawnattr_init(&at);
-    if (e) {
-        posix_spawn_file_actions_destroy(&fa);
-        return -e;
+    if (!(e = posix_spawnattr_init(&at))) {
+        e = spawn_attrs(&at);
+        if (!e) e = add_stdio(&fa, fds, tty);
+        if (!e && o->cwd) e = posix_spawn_file_actions_addchdir_np(&fa, o->cwd);
+        if (!e) e = posix_spawn(&pid, exe, &fa, &at, (char *const *)o->argv, env);
+        posix_spawnattr_destroy(&at);
     }
-    e = spawn_attrs(&at);
-    if (!e) e = add_stdio(&fa, fds, tty);
-    if (!e && o->cwd) e = posix_spawn_file_actions_addchdir_np(&fa, o->cwd);
-    pid_t pid = 0;
-    if (!e) e = posix_spawn(&pid, exe, &fa, &at, (char *const *)o->argv, env);
-    posix_spawnattr_destroy(&at);
     posix_spawn_file_actions_destroy(&fa);
     if (e) return -e;
     p->pid = pid;
@@ -476,8 +470,8 @@ static void close_fd(int *fd)
     *fd = -1;
 }
 
-/* A close-on-exec pipe with both ends above 2: with the sim's own stdio closed, an end at 0-2
- * would be clobbered by the child's dup2 onto 0-2 before being dup'd itself. */
+/* A close-on-exec pipe with both ends above 2, should the sim's own stdio be closed: libuv
+ * aborts on closing an fd below 3 (uv__close), and no dup2 onto 0-2 can then hit a pipe end. */
 static int open_pipe(int fds[2])
 {
     if (pipe2(fds, O_CLOEXEC) < 0) return -errno;
