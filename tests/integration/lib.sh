@@ -57,9 +57,13 @@ cl = cfg["clusters"][0]["cluster"]; tok = cfg["users"][0]["user"]["token"]
 ctx = ssl.create_default_context(cadata=base64.b64decode(cl["certificate-authority-data"]).decode())
 req = urllib.request.Request(cl["server"] + sys.argv[1], headers={"Authorization": "Bearer " + tok})
 try:
-    print(urllib.request.urlopen(req, context=ctx, timeout=10).read().decode())
-except urllib.error.HTTPError as e:
-    print(e.read().decode()); sys.exit(1)
+    try:
+        print(urllib.request.urlopen(req, context=ctx, timeout=10).read().decode())
+    except urllib.error.HTTPError as e:
+        print(e.read().decode()); sys.exit(1)
+    sys.stdout.flush()
+except BrokenPipeError:  # `sim_get X | grep -q Y` stops reading early
+    sys.stderr.close()
 PY
 }
 
