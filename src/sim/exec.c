@@ -19,6 +19,9 @@
 #include "sim/rest.h"
 #include "sim/sim.h"
 
+static long write_stdin(sim_exec_t *e, const uint8_t *data, size_t len);
+static void close_stdin_now(sim_exec_t *e);
+
 #define OUT_CHUNK (32 * 1024) /* the real servers' io.Copy buffer */
 #define MAX_MSG (32u * 1024 * 1024)
 
@@ -52,6 +55,7 @@ static void exec_maybe_free(sim_exec_t *e)
         free(e->argv[i]);
     free(e->argv);
     buf_free(&e->pending_in);
+    buf_free(&e->stdin_pending);
     sim_server_t *srv = e->srv;
     free(e);
     sim_server_maybe_stopped(srv);
@@ -234,6 +238,13 @@ static void proc_exit_cb(sim_proc_t *p, int code, const char *start_error)
 static void proc_drain_cb(sim_proc_t *p)
 {
     sim_exec_t *e = sim_proc_data(p);
+    if (e->stdin_pending.len) {
+        if (write_stdin(e, (const uint8_t *)e->stdin_pending.data, e->stdin_pending.len) ==
+            UV_ENOBUFS)
+            return;
+        buf_reset(&e->stdin_pending);
+        if (e->stdin_close_deferred) close_stdin_now(e);
+    }
     if (e->input_paused && e->st) {
         e->input_paused = 0;
         stream_resume(e->st);
@@ -257,18 +268,46 @@ static void resize_cb(void *arg, unsigned w, unsigned h)
     if (e->main) sim_main_resize(e, w, h);
 }
 
-void sim_exec_stdin(sim_exec_t *e, const uint8_t *data, size_t len)
+static void pause_input(sim_exec_t *e)
 {
-    if (!e->want_stdin || e->stdin_closed) return;
-    long q = -1;
-    if (e->proc)
-        q = sim_proc_write(e->proc, data, len);
-    else if (e->main)
-        q = sim_main_write(e, data, len);
-    if (q > (long)(1024 * 1024) && e->st) {
+    if (e->st && !e->input_paused) {
         stream_pause(e->st);
         e->input_paused = 1;
     }
+}
+
+/* The rest of a read can hold more frames after the process's queue filled up: they wait here
+ * (at most one read's worth) instead of being dropped. */
+static long write_stdin(sim_exec_t *e, const uint8_t *data, size_t len)
+{
+    if (e->proc) return sim_proc_write(e->proc, data, len);
+    if (e->main) return sim_main_write(e, data, len);
+    return 0;
+}
+
+void sim_exec_stdin(sim_exec_t *e, const uint8_t *data, size_t len)
+{
+    if (!e->want_stdin || e->stdin_closed) return;
+    long q = e->stdin_pending.len ? UV_ENOBUFS : write_stdin(e, data, len);
+    if (q == UV_ENOBUFS) {
+        if (buf_append(&e->stdin_pending, data, len) < 0) {
+            exec_detach_conn(e); /* cannot happen while we pause: a read is at most 64 KiB */
+            return;
+        }
+        pause_input(e);
+    } else if (q > (long)(1024 * 1024)) {
+        pause_input(e);
+    }
+}
+
+static void close_stdin_now(sim_exec_t *e)
+{
+    if (e->stdin_pending.len) {
+        e->stdin_close_deferred = 1;
+        return;
+    }
+    e->stdin_close_deferred = 0;
+    if (e->proc) sim_proc_close_stdin(e->proc);
 }
 
 static void ws_message_cb(void *arg, int opcode, const uint8_t *data, size_t len)
@@ -287,7 +326,7 @@ static void ws_message_cb(void *arg, int opcode, const uint8_t *data, size_t len
         }
         if (data[1] == CHAN_STDIN && !e->stdin_closed) {
             e->stdin_closed = 1;
-            if (e->proc) sim_proc_close_stdin(e->proc);
+            close_stdin_now(e);
         }
         return;
     }
@@ -306,7 +345,7 @@ static void ws_close_cb(void *arg, uint16_t code, const uint8_t *reason, size_t 
     /* x/net: stop reading, close every pipe (stdin EOF), send our own close 1000, drop TCP.
      * The process itself is not killed. */
     e->client_closed = 1;
-    if (e->proc && !e->stdin_closed) sim_proc_close_stdin(e->proc);
+    if (!e->stdin_closed) close_stdin_now(e);
     e->stdin_closed = 1;
     if (e->ws && !e->close_sent) {
         ws_queue_close(e->ws, 1000, NULL);
@@ -518,6 +557,7 @@ void sim_exec_handle(sim_conn_t *conn, const char *ns, const char *pod, int atta
     srv->execs = e;
     conn->ex = e;
     buf_init(&e->pending_in, 1024 * 1024);
+    buf_init(&e->stdin_pending, 4 * 1024 * 1024);
     if (n && buf_append(&e->pending_in, leftover, n) < 0) {
         exec_detach_conn(e);
         return;

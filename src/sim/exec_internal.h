@@ -33,13 +33,14 @@ struct sim_exec {
     sim_exec_t *main_next;
     chan_resize_decoder_t rz;
     buf_t enc, dec, coalesced, pending_in;
+    buf_t stdin_pending; /* stdin the process refused while above its high-water mark */
     sim_faults_t faults;
     uv_timer_t timer; /* upgrade delay, then the data-idle timeout */
     int timer_open;   /* 1 open, 2 closing, 0 closed */
     uint64_t idle_ms;
     uint64_t bytes_sent;
     unsigned counted : 1, exited : 1, stalled : 1, dropping : 1, close_sent : 1, client_closed : 1,
-        stdin_closed : 1, output_paused : 1, input_paused : 1;
+        stdin_closed : 1, stdin_close_deferred : 1, output_paused : 1, input_paused : 1;
     sim_exec_t *prev, *next;
 };
 
