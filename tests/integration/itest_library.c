@@ -257,7 +257,7 @@ static void test_protocols(void **state)
 
 static void test_stdin_binary_sha(void **state)
 {
-    size_t n = 16u * 1024 * 1024;
+    size_t n = 100u * 1024 * 1024; /* each way */
     uint8_t *in = malloc(n);
     uint64_t x = 88172645463325252ull;
     for (size_t i = 0; i < n; i++) {
@@ -326,6 +326,30 @@ static void test_client_certificate(void **state)
     assert_int_equal(r.err, 0);
     assert_int_equal(r.code, 0);
     assert_memory_equal(r.out_head, "cert\n", 5);
+}
+
+/* A user whose token lives in a file (tokenFile), written next to a kubeconfig of our own. */
+static void test_token_file(void **state)
+{
+    char path[400], tokpath[400], cmd[1200];
+    snprintf(tokpath, sizeof tokpath, "%s/token", SIM.dir);
+    snprintf(path, sizeof path, "%s/kc-tokenfile", SIM.dir);
+    snprintf(cmd, sizeof cmd,
+             "sed -n 's/^    token: //p' %s | tr -d '\\n' > %s && "
+             "sed 's|^    token: .*|    tokenFile: token|' %s > %s",
+             SIM.kubeconfig, tokpath, SIM.kubeconfig, path);
+    assert_int_equal(system(cmd), 0);
+    char saved[300];
+    snprintf(saved, sizeof saved, "%s", SIM.kubeconfig);
+    snprintf(SIM.kubeconfig, sizeof SIM.kubeconfig, "%s", path);
+    const char *argv[] = {"echo", "from-token-file"};
+    result_t r;
+    res_init(&r);
+    run_exec(NULL, NULL, argv, 2, &r, 0);
+    snprintf(SIM.kubeconfig, sizeof SIM.kubeconfig, "%s", saved);
+    assert_int_equal(r.err, 0);
+    assert_int_equal(r.code, 0);
+    assert_memory_equal(r.out_head, "from-token-file\n", 16);
 }
 
 static void test_cancel(void **state)
@@ -399,10 +423,15 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as libuv requires of every program that writes to sockets */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_list_pods),          cmocka_unit_test(test_exit_codes),
-        cmocka_unit_test(test_protocols),          cmocka_unit_test(test_stdin_binary_sha),
-        cmocka_unit_test(test_slow_consumer),      cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_client_certificate), cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_list_pods),
+        cmocka_unit_test(test_exit_codes),
+        cmocka_unit_test(test_protocols),
+        cmocka_unit_test(test_stdin_binary_sha),
+        cmocka_unit_test(test_slow_consumer),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_client_certificate),
+        cmocka_unit_test(test_token_file),
+        cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_many_concurrent),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
