@@ -85,6 +85,7 @@ struct pmx_session {
 static void start_connect(pmx_session_t *s);
 static void release_tls_waiters(pmx_session_t *first);
 static void unlink_tls_waiter(pmx_session_t *s);
+static void check_drain(pmx_session_t *s);
 static void tunnel_data(pmx_session_t *s, const uint8_t *data, size_t len);
 static void auth_done_cb(void *arg, int status, const auth_cred_t *cred, const char *err);
 static void begin_close(pmx_session_t *s);
@@ -253,6 +254,7 @@ static void defer_cb(uv_timer_t *t)
         begin_close(s);
         return;
     }
+    check_drain(s);
 }
 
 /* ---- WebSocket + channels ------------------------------------------------------------------ */
@@ -377,6 +379,7 @@ static void flush_stdin(pmx_session_t *s)
         }
     }
     buf_free(&enc);
+    ws_flush(s->ws);
 }
 
 static size_t total_queued(const pmx_session_t *s)
@@ -387,16 +390,24 @@ static size_t total_queued(const pmx_session_t *s)
     return q;
 }
 
+/* on_drain once the whole queue (ours, the engine's, the socket's) is below low water. */
+static void check_drain(pmx_session_t *s)
+{
+    if (!s->stdin_above) return;
+    if (total_queued(s) <= s->stdin_lw) {
+        s->stdin_above = 0;
+        if (s->cb.on_drain && !s->user_closed && !s->finished) s->cb.on_drain(s, s->data);
+    } else if (s->stream) {
+        stream_want_drain(s->stream); /* not yet: be called again when the socket drains */
+    }
+}
+
 static void flush_all(pmx_session_t *s)
 {
     if (!s->ws || !s->stream) return;
     ws_flush(s->ws);
     flush_stdin(s);
-    ws_flush(s->ws);
-    if (s->stdin_above && total_queued(s) <= s->stdin_lw) {
-        s->stdin_above = 0;
-        if (s->cb.on_drain && !s->user_closed && !s->finished) s->cb.on_drain(s, s->data);
-    }
+    check_drain(s);
 }
 
 static int send_resize(pmx_session_t *s, unsigned w, unsigned h)
@@ -1052,7 +1063,14 @@ PMX_API long pmx_session_write(pmx_session_t *s, const void *buf, size_t len)
     if (buf_append(&s->stdin_q, buf, len) < 0) return PMX_ENOMEM;
     if (s->ws) flush_stdin(s);
     size_t q = total_queued(s);
-    if (q > s->stdin_hw) s->stdin_above = 1;
+    if (q > s->stdin_hw) {
+        s->stdin_above = 1;
+        /* Be told when the socket's queue empties, even if it never passed its own mark; and
+         * if everything already left, say so from the loop (never from inside this call). */
+        if (s->stream) stream_want_drain(s->stream);
+        if (q <= s->stdin_lw || (s->stream && !stream_queued(s->stream)))
+            uv_timer_start(&s->defer, defer_cb, 0, 0);
+    }
     return (long)q;
 }
 

@@ -359,6 +359,11 @@ int stream_above_high_water(const stream_t *s)
     return s->queued > s->high_water;
 }
 
+void stream_want_drain(stream_t *s)
+{
+    if (s->queued > s->low_water) s->above_hw = 1;
+}
+
 void stream_pause(stream_t *s)
 {
     s->paused = 1;
