@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "util/errbuf.h"
 #include "kube/auth.h"
 #include "podmux.h"
 
@@ -20,7 +21,7 @@ static int perr(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    if (err && errlen) vsnprintf(err, errlen, fmt, ap);
+    errbuf_vprintf(err, errlen, fmt, ap);
     va_end(ap);
     return PMX_ECREDENTIAL;
 }

@@ -11,6 +11,7 @@
 #include <mbedtls/base64.h>
 #include <yaml.h>
 
+#include "util/errbuf.h"
 #include "kube/kubeconfig_priv.h"
 #include "podmux.h"
 #include "util/buf.h"
@@ -24,12 +25,10 @@
 
 int kcfg_fail(char *err, size_t errlen, const char *fmt, ...)
 {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    errbuf_vprintf(err, errlen, fmt, ap);
+    va_end(ap);
     return PMX_ECONFIG;
 }
 

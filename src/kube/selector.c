@@ -2,6 +2,7 @@
  * The label parser mirrors pkg/labels/selector.go (Lexer + Parser) closely so that every input
  * the real server accepts is accepted here and vice versa; the error texts follow its fmt
  * strings. */
+#include "util/errbuf.h"
 #include "kube/selector.h"
 
 #include <cjson/cJSON.h>
@@ -13,17 +14,6 @@
 #include <string.h>
 
 /* ---- small helpers -------------------------------------------------------------------------- */
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static char *dup_n(const char *s, size_t n)
 {
@@ -223,17 +213,17 @@ static int req_validate(const sel_req_t *r, const char *key_path, char *err, siz
     const char *why = qualified_name_error(r->key);
     if (why) {
         char q[300];
-        set_err(err, errlen, "%s: Invalid value: %s: %s", key_path, go_quote(r->key, q, sizeof q),
-                why);
+        errbuf_printf(err, errlen, "%s: Invalid value: %s: %s", key_path,
+                      go_quote(r->key, q, sizeof q), why);
         return -EINVAL;
     }
     switch (r->op) {
     case SEL_OP_IN:
     case SEL_OP_NOTIN:
         if (r->nvalues == 0) {
-            set_err(err, errlen,
-                    "values: Invalid value: []string(nil): for 'in', 'notin' "
-                    "operators, values set can't be empty");
+            errbuf_printf(err, errlen,
+                          "values: Invalid value: []string(nil): for 'in', 'notin' "
+                          "operators, values set can't be empty");
             return -EINVAL;
         }
         break;
@@ -243,10 +233,10 @@ static int req_validate(const sel_req_t *r, const char *key_path, char *err, siz
             long long dummy;
             if (parse_int64(r->values[i], &dummy)) {
                 char q[300];
-                set_err(err, errlen,
-                        "values[%zu]: Invalid value: %s: for 'Gt', 'Lt' operators, the value "
-                        "must be an integer",
-                        i, go_quote(r->values[i], q, sizeof q));
+                errbuf_printf(err, errlen,
+                              "values[%zu]: Invalid value: %s: for 'Gt', 'Lt' operators, the value "
+                              "must be an integer",
+                              i, go_quote(r->values[i], q, sizeof q));
                 return -EINVAL;
             }
         }
@@ -258,8 +248,8 @@ static int req_validate(const sel_req_t *r, const char *key_path, char *err, siz
         why = label_value_error(r->values[i]);
         if (why) {
             char q[300];
-            set_err(err, errlen, "values[%zu][%s]: Invalid value: %s: %s", i, r->key,
-                    go_quote(r->values[i], q, sizeof q), why);
+            errbuf_printf(err, errlen, "values[%zu][%s]: Invalid value: %s: %s", i, r->key,
+                          go_quote(r->values[i], q, sizeof q), why);
             return -EINVAL;
         }
     }
@@ -594,7 +584,7 @@ int sel_parse(sel_t *s, const char *text, size_t len, char *err, size_t errlen)
     sel_init(s);
     if (err && errlen) err[0] = '\0';
     if (len > SEL_MAX_TEXT) {
-        set_err(err, errlen, "selector too long (%zu bytes, limit %u)", len, SEL_MAX_TEXT);
+        errbuf_printf(err, errlen, "selector too long (%zu bytes, limit %u)", len, SEL_MAX_TEXT);
         return -EINVAL;
     }
     /* Go scans every token first; at most one token per byte plus the end. */
@@ -635,10 +625,11 @@ static int add_req(sel_t *s, const char *key, sel_op_t op, const char *const *va
         for (size_t i = 0, k = 0; i < req.nvalues && k < sizeof list; i++)
             k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", i ? ", " : "",
                                   go_quote(req.values[i], q, sizeof q));
-        set_err(err, errlen,
-                "values: Invalid value: []string{%s}: values set must be empty for exists and "
-                "does not exist",
-                list);
+        errbuf_printf(
+            err, errlen,
+            "values: Invalid value: []string{%s}: values set must be empty for exists and "
+            "does not exist",
+            list);
         r = -EINVAL;
         goto out;
     }
@@ -647,7 +638,7 @@ static int add_req(sel_t *s, const char *key, sel_op_t op, const char *const *va
     if ((r = sel_push(s, &req)) == 0) return 0;
 out:
     req_free(&req);
-    if (r == -E2BIG) set_err(err, errlen, "too many requirements or values in selector");
+    if (r == -E2BIG) errbuf_printf(err, errlen, "too many requirements or values in selector");
     return r == -E2BIG ? -EINVAL : r;
 }
 
@@ -657,7 +648,7 @@ static int add_expression(sel_t *s, const cJSON *e, char *err, size_t errlen)
     const cJSON *op = cJSON_GetObjectItemCaseSensitive(e, "operator");
     const cJSON *vals = cJSON_GetObjectItemCaseSensitive(e, "values");
     if (!cJSON_IsString(key) || !cJSON_IsString(op)) {
-        set_err(err, errlen, "matchExpressions entry needs string key and operator");
+        errbuf_printf(err, errlen, "matchExpressions entry needs string key and operator");
         return -EINVAL;
     }
     static const struct {
@@ -671,16 +662,17 @@ static int add_expression(sel_t *s, const cJSON *e, char *err, size_t errlen)
     while (i < sizeof ops / sizeof ops[0] && strcmp(op->valuestring, ops[i].name) != 0)
         i++;
     if (i == sizeof ops / sizeof ops[0]) {
-        set_err(err, errlen, "\"%s\" is not a valid label selector operator", op->valuestring);
+        errbuf_printf(err, errlen, "\"%s\" is not a valid label selector operator",
+                      op->valuestring);
         return -EINVAL;
     }
     if (vals && !cJSON_IsArray(vals) && !cJSON_IsNull(vals)) {
-        set_err(err, errlen, "values of \"%s\" is not a list", key->valuestring);
+        errbuf_printf(err, errlen, "values of \"%s\" is not a list", key->valuestring);
         return -EINVAL;
     }
     int nv = cJSON_IsArray(vals) ? cJSON_GetArraySize(vals) : 0;
     if (nv > SEL_MAX_VALUES) {
-        set_err(err, errlen, "too many requirements or values in selector");
+        errbuf_printf(err, errlen, "too many requirements or values in selector");
         return -EINVAL;
     }
     const char *sv[SEL_MAX_VALUES + 1];
@@ -689,8 +681,8 @@ static int add_expression(sel_t *s, const cJSON *e, char *err, size_t errlen)
     cJSON_ArrayForEach(v, vals)
     {
         if (!cJSON_IsString(v)) {
-            set_err(err, errlen, "values: Invalid value: non-string value for key \"%s\"",
-                    key->valuestring);
+            errbuf_printf(err, errlen, "values: Invalid value: non-string value for key \"%s\"",
+                          key->valuestring);
             return -EINVAL;
         }
         sv[k++] = v->valuestring;
@@ -707,14 +699,14 @@ int sel_from_label_selector(sel_t *s, const cJSON *ls, char *err, size_t errlen)
         return 0;
     }
     if (!cJSON_IsObject(ls)) {
-        set_err(err, errlen, "label selector is not an object");
+        errbuf_printf(err, errlen, "label selector is not an object");
         return -EINVAL;
     }
     const cJSON *ml = cJSON_GetObjectItemCaseSensitive(ls, "matchLabels");
     const cJSON *me = cJSON_GetObjectItemCaseSensitive(ls, "matchExpressions");
     if ((ml && !cJSON_IsObject(ml) && !cJSON_IsNull(ml)) ||
         (me && !cJSON_IsArray(me) && !cJSON_IsNull(me))) {
-        set_err(err, errlen, "matchLabels must be an object and matchExpressions a list");
+        errbuf_printf(err, errlen, "matchLabels must be an object and matchExpressions a list");
         return -EINVAL;
     }
     int r = 0;
@@ -722,7 +714,7 @@ int sel_from_label_selector(sel_t *s, const cJSON *ls, char *err, size_t errlen)
     cJSON_ArrayForEach(it, ml)
     {
         if (!cJSON_IsString(it)) {
-            set_err(err, errlen, "matchLabels value for \"%s\" is not a string", it->string);
+            errbuf_printf(err, errlen, "matchLabels value for \"%s\" is not a string", it->string);
             r = -EINVAL;
             break;
         }
@@ -887,7 +879,8 @@ static int unescape_value(const char *s, char **out, char *err, size_t errlen)
         char c = s[i];
         if (slash) {
             if (c != '\\' && c != ',' && c != '=') {
-                set_err(err, errlen, "invalid field selector: invalid escape sequence: \\%c", c);
+                errbuf_printf(err, errlen, "invalid field selector: invalid escape sequence: \\%c",
+                              c);
                 free(v);
                 return -EINVAL;
             }
@@ -896,7 +889,8 @@ static int unescape_value(const char *s, char **out, char *err, size_t errlen)
         } else if (c == '\\') {
             slash = 1;
         } else if (c == ',' || c == '=') {
-            set_err(err, errlen, "invalid field selector: unescaped character in value: %d", c);
+            errbuf_printf(err, errlen, "invalid field selector: unescaped character in value: %d",
+                          c);
             free(v);
             return -EINVAL;
         } else {
@@ -904,7 +898,7 @@ static int unescape_value(const char *s, char **out, char *err, size_t errlen)
         }
     }
     if (slash) {
-        set_err(err, errlen, "invalid field selector: invalid escape sequence: \\");
+        errbuf_printf(err, errlen, "invalid field selector: invalid escape sequence: \\");
         free(v);
         return -EINVAL;
     }
@@ -950,7 +944,8 @@ static int parse_terms(fsel_t *f, const char *text, char **parts, size_t n, char
         size_t ll, ol;
         int neg;
         if (split_term(parts[i], &ll, &ol, &neg)) {
-            set_err(err, errlen, "invalid selector: '%s'; can't understand '%s'", text, parts[i]);
+            errbuf_printf(err, errlen, "invalid selector: '%s'; can't understand '%s'", text,
+                          parts[i]);
             return -EINVAL;
         }
         fsel_term_t *t = &f->terms[f->n];
@@ -965,7 +960,7 @@ static int parse_terms(fsel_t *f, const char *text, char **parts, size_t n, char
     for (size_t i = 0; i < f->n; i++) {
         const char *canon = pod_field_label(f->terms[i].field);
         if (!canon) {
-            set_err(err, errlen, "field label not supported: %s", f->terms[i].field);
+            errbuf_printf(err, errlen, "field label not supported: %s", f->terms[i].field);
             return -EINVAL;
         }
         char *c = strdup(canon);
@@ -982,7 +977,7 @@ int fsel_parse_pod(fsel_t *f, const char *text, char *err, size_t errlen)
     if (err && errlen) err[0] = '\0';
     if (!text || !*text) return 0;
     if (strlen(text) > SEL_MAX_TEXT) {
-        set_err(err, errlen, "field selector too long");
+        errbuf_printf(err, errlen, "field selector too long");
         return -EINVAL;
     }
     char **parts = NULL;
@@ -998,7 +993,7 @@ int fsel_parse_pod(fsel_t *f, const char *text, char *err, size_t errlen)
         free(parts[i]);
     free(parts);
     if (r == -E2BIG) {
-        set_err(err, errlen, "too many terms in field selector");
+        errbuf_printf(err, errlen, "too many terms in field selector");
         r = -EINVAL;
     }
     for (char *c = err; r && c && *c; c++) /* the text is echoed: keep the error one line */

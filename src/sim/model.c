@@ -2,6 +2,7 @@
  * (Deployment -> ReplicaSet -> pods, StatefulSet -> name-0..N-1, Job -> pods with the job
  * labels), then pods are sorted in etcd key order so paging is a walk over one array. The second
  * half of the file reads the YAML cluster description (libyaml document API). */
+#include "util/errbuf.h"
 #include "sim/model.h"
 
 #include <cjson/cJSON.h>
@@ -67,17 +68,6 @@ static const char *aprintf(sim_model_t *m, const char *fmt, ...)
     va_end(ap);
     if (n < 0 || (size_t)n >= sizeof tmp) return NULL;
     return astrdup(m, tmp);
-}
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
 }
 
 /* ---- deterministic names ------------------------------------------------------------------- */
@@ -434,8 +424,8 @@ static int parse_int_ann(const sim_labels_t *a, const char *key, long long lo, l
     errno = 0;
     long long x = strtoll(v, &end, 10);
     if (errno || end == v || *end || x < lo || x > hi) {
-        set_err(err, errlen, "annotation %s: \"%s\" is not an integer in %lld..%lld", key, v, lo,
-                hi);
+        errbuf_printf(err, errlen, "annotation %s: \"%s\" is not an integer in %lld..%lld", key, v,
+                      lo, hi);
         return -EINVAL;
     }
     *out = x;
@@ -478,7 +468,8 @@ static int tmpl_knobs(pod_tmpl_t *t, char *err, size_t errlen)
     static const char *const phases[] = {"Pending", "Running", "Succeeded", "Failed"};
     for (size_t i = 0; i < 4; i++)
         if (!strcmp(t->phase, phases[i])) return 0;
-    set_err(err, errlen, "pod phase \"%s\" is not Pending, Running, Succeeded or Failed", t->phase);
+    errbuf_printf(err, errlen, "pod phase \"%s\" is not Pending, Running, Succeeded or Failed",
+                  t->phase);
     return -EINVAL;
 }
 
@@ -559,7 +550,8 @@ static int add_random_named_pods(sim_model_t *m, pod_tmpl_t *t, const char *pref
 static int add_workload(sim_model_t *m, sim_workload_t *w, char *err, size_t errlen)
 {
     if (sim_model_find_workload(m, w->kind, w->ns, w->name)) {
-        set_err(err, errlen, "%s %s/%s defined twice", sim_wkind_kind(w->kind), w->ns, w->name);
+        errbuf_printf(err, errlen, "%s %s/%s defined twice", sim_wkind_kind(w->kind), w->ns,
+                      w->name);
         cJSON_Delete(w->selector);
         return -EINVAL;
     }
@@ -691,7 +683,7 @@ static int finish(sim_model_t *m, char *err, size_t errlen)
     qsort(m->pods, m->npods, sizeof *m->pods, pod_cmp);
     for (size_t i = 1; i < m->npods; i++)
         if (!pod_cmp(&m->pods[i - 1], &m->pods[i])) {
-            set_err(err, errlen, "pod %s/%s defined twice", m->pods[i].ns, m->pods[i].name);
+            errbuf_printf(err, errlen, "pod %s/%s defined twice", m->pods[i].ns, m->pods[i].name);
             return -EINVAL;
         }
     for (size_t i = 0; i < m->nworkloads; i++) {
@@ -713,7 +705,7 @@ static int finish(sim_model_t *m, char *err, size_t errlen)
 int sim_model_generate(sim_model_t *m, int npods, char *err, size_t errlen)
 {
     if (npods < 0 || npods > SIM_MAX_REPLICAS) {
-        set_err(err, errlen, "--pods must be 0..%d", SIM_MAX_REPLICAS);
+        errbuf_printf(err, errlen, "--pods must be 0..%d", SIM_MAX_REPLICAS);
         return -EINVAL;
     }
     static const char *const lk[] = {"app"}, *const lv[] = {"web"};
@@ -746,7 +738,7 @@ int sim_model_generate(sim_model_t *m, int npods, char *err, size_t errlen)
     t.ncontainers = 1;
     int r = tmpl_knobs(&t, err, errlen);
     if (!r) r = expand_workload(m, wi, &t, err, errlen);
-    if (r == -E2BIG) set_err(err, errlen, "too many pods (limit %d)", SIM_MAX_PODS);
+    if (r == -E2BIG) errbuf_printf(err, errlen, "too many pods (limit %d)", SIM_MAX_PODS);
     return r ? r : finish(m, err, errlen);
 }
 
@@ -1210,7 +1202,7 @@ int sim_model_load_yaml(sim_model_t *m, const char *text, size_t len, char *err,
 {
     if (err && errlen) err[0] = '\0';
     if (len > SIM_MAX_YAML_BYTES) {
-        set_err(err, errlen, "cluster file larger than %u bytes", SIM_MAX_YAML_BYTES);
+        errbuf_printf(err, errlen, "cluster file larger than %u bytes", SIM_MAX_YAML_BYTES);
         return -EINVAL;
     }
     yaml_parser_t parser;
@@ -1218,15 +1210,15 @@ int sim_model_load_yaml(sim_model_t *m, const char *text, size_t len, char *err,
     if (!yaml_parser_initialize(&parser)) return -ENOMEM;
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     if (!yaml_parser_load(&parser, &doc)) {
-        set_err(err, errlen, "line %zu: %s", parser.problem_mark.line + 1,
-                parser.problem ? parser.problem : "YAML syntax error");
+        errbuf_printf(err, errlen, "line %zu: %s", parser.problem_mark.line + 1,
+                      parser.problem ? parser.problem : "YAML syntax error");
         yaml_parser_delete(&parser);
         return -EINVAL;
     }
     yctx_t y = {m, &doc, err, errlen};
     int r = y_root(&y, yaml_document_get_root_node(&doc));
-    if (r == -E2BIG) set_err(err, errlen, "too many objects (at most %d pods)", SIM_MAX_PODS);
-    if (r == -ENOMEM) set_err(err, errlen, "out of memory");
+    if (r == -E2BIG) errbuf_printf(err, errlen, "too many objects (at most %d pods)", SIM_MAX_PODS);
+    if (r == -ENOMEM) errbuf_printf(err, errlen, "out of memory");
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
     if (r) return r == -E2BIG ? -EINVAL : r;
@@ -1237,7 +1229,7 @@ int sim_model_load_file(sim_model_t *m, const char *path, char *err, size_t errl
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        errbuf_printf(err, errlen, "%s: %s", path, strerror(errno));
         return -errno;
     }
     char *buf = malloc(SIM_MAX_YAML_BYTES + 1);
@@ -1247,9 +1239,9 @@ int sim_model_load_file(sim_model_t *m, const char *path, char *err, size_t errl
     if (!buf) return -ENOMEM;
     int r = -EINVAL;
     if (rerr)
-        set_err(err, errlen, "%s: read error", path);
+        errbuf_printf(err, errlen, "%s: read error", path);
     else if (n > SIM_MAX_YAML_BYTES)
-        set_err(err, errlen, "%s: larger than %u bytes", path, SIM_MAX_YAML_BYTES);
+        errbuf_printf(err, errlen, "%s: larger than %u bytes", path, SIM_MAX_YAML_BYTES);
     else
         r = sim_model_load_yaml(m, buf, n, err, errlen);
     if (r && err && errlen && strncmp(err, path, strlen(path))) {
