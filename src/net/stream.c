@@ -12,6 +12,8 @@
 #include <string.h>
 
 #define STREAM_READ_CHUNK (64 * 1024)
+/* How long a server waits for the peer's FIN after its own, reading and discarding. */
+#define STREAM_LINGER_MS 30000
 
 struct stream {
     uv_tcp_t tcp;
@@ -26,7 +28,7 @@ struct stream {
     int open_handles;
     unsigned is_server : 1, reading : 1, paused : 1, ended : 1, closing : 1, ready : 1,
         above_hw : 1, close_after_write : 1, shutdown_after_write : 1, in_read : 1, connected : 1,
-        tls_active : 1, defer_tls : 1;
+        tls_active : 1, defer_tls : 1, lingering : 1, shut_sent : 1;
     char err[256];
 };
 
@@ -75,6 +77,46 @@ static void fail_ready(stream_t *s, int status)
     stream_end(s, status);
 }
 
+static int send_fin(stream_t *s)
+{
+    if (s->shut_sent) return 0;
+    s->shut_sent = 1;
+    return uv_shutdown(&s->shutdown_req, (uv_stream_t *)&s->tcp, NULL);
+}
+
+static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf);
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+
+static void linger_expired(uv_timer_t *t)
+{
+    stream_close(t->data);
+}
+
+/* The last write is in the kernel. A client closes now. A server sends its FIN and reads (and
+ * drops) whatever the peer still sends until the peer's FIN: closing a socket with unread bytes,
+ * or one that bytes reach later (a keepalive ping), makes the kernel answer with a reset that
+ * throws away the response still in its send queue, so a slow reader would lose its tail. */
+static void finish_close(stream_t *s)
+{
+    if (!s->is_server || s->lingering) {
+        stream_close(s);
+        return;
+    }
+    s->lingering = 1;
+    s->ended = 1;
+    s->paused = 0;
+    if (send_fin(s) < 0) {
+        stream_close(s);
+        return;
+    }
+    if (!s->reading && uv_read_start((uv_stream_t *)&s->tcp, alloc_cb, read_cb) < 0) {
+        stream_close(s);
+        return;
+    }
+    s->reading = 1;
+    uv_timer_start(&s->pump, linger_expired, STREAM_LINGER_MS, 0);
+}
+
 static void after_write(uv_write_t *req, int status)
 {
     wreq_t *w = (wreq_t *)req;
@@ -91,12 +133,12 @@ static void after_write(uv_write_t *req, int status)
         return;
     }
     if (s->queued == 0 && s->close_after_write) {
-        stream_close(s);
+        finish_close(s);
         return;
     }
     if (s->queued == 0 && s->shutdown_after_write) {
         s->shutdown_after_write = 0;
-        uv_shutdown(&s->shutdown_req, (uv_stream_t *)&s->tcp, NULL);
+        send_fin(s);
     }
     if (s->above_hw && s->queued <= s->low_water) {
         s->above_hw = 0;
@@ -183,6 +225,11 @@ static void handle_tls_status(stream_t *s, int r)
 static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
 {
     stream_t *s = h->data;
+    if (s->lingering) {
+        if (nread < 0 && !s->closing) stream_close(s);
+        free(buf->base);
+        return;
+    }
     if (nread > 0 && !s->closing && !s->ended) {
         s->bytes_in += (uint64_t)nread;
         s->in_read = 1;
@@ -385,7 +432,7 @@ int stream_shutdown(stream_t *s)
     if (s->queued)
         s->shutdown_after_write = 1;
     else
-        uv_shutdown(&s->shutdown_req, (uv_stream_t *)&s->tcp, NULL);
+        send_fin(s);
     return 0;
 }
 
@@ -414,11 +461,8 @@ void stream_close_after_write(stream_t *s)
 {
     if (s->closing || s->close_after_write) return;
     if (s->tls && s->tls_active && s->ready && !s->ended) tls_conn_close_notify(s->tls);
-    if (s->queued == 0) {
-        stream_close(s);
-        return;
-    }
     s->close_after_write = 1;
+    if (s->queued == 0) finish_close(s);
 }
 
 const char *stream_error(const stream_t *s)

@@ -269,6 +269,9 @@ void sim_server_stop(sim_server_t *srv)
     uv_close((uv_handle_t *)&srv->listener, NULL);
     sim_exec_kill_all(srv);
     for (sim_conn_t *c = srv->conns; c; c = c->next)
-        if (!c->ex) sim_conn_close(c);
+        if (!c->ex) {
+            c->closing = 1;
+            stream_close(c->st); /* also one lingering after its last response */
+        }
     sim_server_maybe_stopped(srv);
 }
