@@ -427,6 +427,10 @@ static void keepalive_cb(uv_timer_t *t)
 {
     pmx_session_t *s = t->data;
     if (s->finished || !s->ws) return;
+    /* While the owner holds reading off (its output is backed up) pongs wait unread in the
+     * socket, as they do for client-go, whose read deadline only runs inside a read: the
+     * silence is ours, not the server's. */
+    if (s->paused) s->last_rx = uv_now(s->c->loop);
     uint64_t idle = uv_now(s->c->loop) - s->last_rx;
     if (idle > 2 * s->keepalive_ms + 1000) {
         finish(s, PMX_ETIMEDOUT, -1,
@@ -1110,6 +1114,7 @@ PMX_API void pmx_session_resume(pmx_session_t *s)
 {
     if (!s->paused) return;
     s->paused = 0;
+    s->last_rx = uv_now(s->c->loop); /* the dead-peer clock restarts with reading */
     if (s->stream) stream_resume(s->stream);
 }
 
