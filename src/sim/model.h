@@ -1,10 +1,13 @@
 /* model: podmux-sim's simulated cluster: namespaces, workloads, pods, users, faults.
  *
  * Built once at start-up (from `--pods N` or a YAML cluster file, schema documented at the top
- * of examples/demo-cluster.yaml) and read-only afterwards, so the REST layer and the exec path
- * can hold pointers into it for as long as the model lives. Every string and array belongs to
- * the model's arena and is freed with it. Names, uids, IPs and pod-name suffixes are
- * deterministic so tests are stable across runs. */
+ * of examples/demo-cluster.yaml). Its arrays never move afterwards, so the REST layer and the
+ * exec path can hold pointers into it for as long as the model lives. What changes is a pod's
+ * life: a pod with a timeline (sim.podmux.io/create-after, running-after, delete-after) is
+ * created, starts running or is deleted at its time, each step bumping the resourceVersion and
+ * being logged for watches (model_time.c). Every string and array belongs to the model's arena
+ * and is freed with it. Names, uids, IPs and pod-name suffixes are deterministic so tests are
+ * stable across runs. */
 #ifndef PMX_SIM_MODEL_H
 #define PMX_SIM_MODEL_H
 
@@ -75,6 +78,13 @@ typedef struct sim_owner {
     const char *api_version, *kind, *name, *uid; /* kind NULL: no owner */
 } sim_owner_t;
 
+/* Where a pod is in its life. Pods without a timeline are SIM_POD_LIVE from the start. */
+typedef enum sim_pod_life {
+    SIM_POD_LIVE = 0,
+    SIM_POD_UNBORN, /* created later (create-after): invisible until then */
+    SIM_POD_GONE,   /* deleted (delete-after): invisible again */
+} sim_pod_life_t;
+
 typedef struct sim_pod {
     const char *name, *ns, *uid;
     const char *generate_name; /* "web-5d8f7c9b4c-" for controller pods, else NULL */
@@ -91,7 +101,32 @@ typedef struct sim_pod {
     const sim_container_t *containers; /* init, then regular, then ephemeral (in file order) */
     size_t ncontainers;
     sim_faults_t faults;
+    /* Timeline, in ms after the model was built (sim_model_now_ms); -1: no such step. */
+    long long create_at_ms, run_at_ms, delete_at_ms;
+    const char *final_phase; /* phase from run_at_ms on (until then "Pending") */
+    sim_pod_life_t life;
 } sim_pod_t;
+
+/* What the timeline changes in a pod, at one resourceVersion. */
+typedef struct sim_pod_snap {
+    const char *phase;
+    uint64_t rv;
+    int exists;
+} sim_pod_snap_t;
+
+typedef enum sim_change_type {
+    SIM_CHANGE_ADDED = 0,
+    SIM_CHANGE_MODIFIED,
+    SIM_CHANGE_DELETED,
+} sim_change_type_t;
+
+/* One step of a pod's timeline, as a watch reports it. */
+typedef struct sim_change {
+    sim_change_type_t type;
+    uint64_t rv;
+    size_t pod; /* index in sim_model_t.pods */
+    sim_pod_snap_t before, after;
+} sim_change_t;
 
 typedef enum sim_wkind {
     SIM_DEPLOYMENT = 0,
@@ -134,6 +169,7 @@ typedef struct sim_user {
 } sim_user_t;
 
 struct sim_arena;
+struct sim_timeline;
 
 typedef struct sim_model {
     struct sim_arena *arena;
@@ -150,6 +186,12 @@ typedef struct sim_model {
     uint64_t rv;                /* the newest resourceVersion: lists report it */
     long long start;            /* "now" when the cluster was built; creation times lie before it */
     const char *server_address; /* host:port advertised by /api (default 127.0.0.1:6443) */
+    long long mono_start_ms;    /* monotonic clock when built: the timeline's zero */
+    uint64_t rv_built;          /* rv once built: the oldest rv a watch may start from */
+    struct sim_timeline *timeline; /* steps still to come and the change log; NULL: none */
+    /* Called for every change the timeline makes, as it makes it (the watch hub). */
+    void (*on_change)(void *arg, const sim_change_t *c);
+    void *on_change_arg;
 } sim_model_t;
 
 /* An empty cluster (namespace "default", node "sim-node-1", no users). NULL on ENOMEM. */
@@ -196,6 +238,25 @@ const char *sim_wkind_resource(sim_wkind_t k);
 const char *sim_wkind_group(sim_wkind_t k);
 const char *sim_wkind_kind(sim_wkind_t k);
 const char *sim_wkind_short(sim_wkind_t k);
+
+/* ---- timeline (model_time.c) ---- */
+
+/* Monotonic ms since the model was built. */
+long long sim_model_now_ms(const sim_model_t *m);
+/* Applies every step due at now_ms (ms since the build), in time order: each bumps m->rv, is
+ * logged and reported to on_change. Returns the number applied. Never goes back in time. */
+size_t sim_model_advance(sim_model_t *m, long long now_ms);
+/* When the next step is due (ms since the build); -1: nothing left. */
+long long sim_model_next_step_ms(const sim_model_t *m);
+/* The logged changes after rv: *first is the sequence number of the first one (read them with
+ * sim_model_change until it returns NULL). 0, or -1 when the log no longer reaches back to rv
+ * (the watch is "too old"). */
+int sim_model_changes_since(const sim_model_t *m, uint64_t rv, uint64_t *first);
+const sim_change_t *sim_model_change(const sim_model_t *m, uint64_t seq);
+/* *copy = *p as it was in snap (for writing an event's object). */
+void sim_pod_at(const sim_pod_t *p, const sim_pod_snap_t *snap, sim_pod_t *copy);
+/* "2s", "500ms", "1m30s", "1.5s" -> ms; -1 if not a duration. */
+long long sim_parse_duration_ms(const char *s);
 
 /* RFC 3339 UTC ("2026-11-23T09:40:13Z") into out[21]. */
 void sim_format_time(long long t, char out[21]);

@@ -27,6 +27,10 @@ void sim_response_free(sim_response_t *r);
 int sim_rest_handle(sim_model_t *m, const char *method, const char *path, const char *query,
                     const char *accept, const char *user, sim_response_t *out);
 
+/* 1 if the query asks for a watch (watch=1/true/anything but 0 and false, as Go's bool
+ * conversion reads it). sim_rest_handle refuses those: the server hands them to a watch. */
+int sim_rest_is_watch(const char *query);
+
 /* metav1.Status JSON as the apiserver writes it (field order, Go escaping, trailing "\n"):
  * {"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":...,
  *  "reason":...,"details":{"name":...,"group":...,"kind":...},"code":N}. details is left out

@@ -33,6 +33,24 @@ kubectl get pods -l app=web >"$T/get"
 head -1 "$T/get" | grep -Eq '^NAME +READY +STATUS +RESTARTS +AGE' || fail "header: $(head -1 "$T/get")"
 expect_eq "$(tail -n +2 "$T/get" | grep -c ' Running ')" 3 "running rows"
 
+echo "== kubectl get for workloads: the columns of the real 1.32 printers"
+hdr() { head -1 "$T/get" | tr -s ' '; }
+row() { sed -n "${1}p" "$T/get" | tr -s ' '; }
+kubectl get deploy >"$T/get"
+expect_eq "$(hdr)" "NAME READY UP-TO-DATE AVAILABLE AGE" "deploy header"
+expect_eq "$(row 2 | cut -d' ' -f1-4)" "web 3/3 3 3" "deploy row"
+kubectl get deploy web -o wide >"$T/get"
+expect_eq "$(hdr)" "NAME READY UP-TO-DATE AVAILABLE AGE CONTAINERS IMAGES SELECTOR" "deploy wide header"
+expect_eq "$(row 2 | cut -d' ' -f1-4,6-)" "web 3/3 3 3 main busybox:1.36 app=web" "deploy wide row"
+kubectl get sts >"$T/get"
+expect_eq "$(hdr)" "NAME READY AGE" "sts header"
+expect_eq "$(row 2 | cut -d' ' -f1-2)" "ticker 1/1" "sts row"
+kubectl get rs -o wide >"$T/get"
+expect_eq "$(hdr)" "NAME DESIRED CURRENT READY AGE CONTAINERS IMAGES SELECTOR" "rs header"
+row 2 | grep -Eq '^web-[a-z0-9]{10} 3 3 3 [0-9a-z]+ main busybox:1.36 app=web,pod-template-hash=[a-z0-9]{10}$' ||
+  fail "rs row: $(row 2)"
+expect_eq "$(kubectl get ds 2>&1)" "No resources found in default namespace." "no daemonsets"
+
 echo "== errors read as on a real cluster"
 set +e
 kubectl exec nosuchpod -- true 2>"$T/err"; rc=$?

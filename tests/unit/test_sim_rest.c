@@ -9,7 +9,14 @@
 #include <ctype.h>
 
 #include "../../src/sim/model.c"
+#include "../../src/sim/model_build.c"
+#include "../../src/sim/model_time.c"
+#include "../../src/sim/model_yaml.c"
 #include "../../src/sim/rest.c"
+#include "../../src/sim/rest_json.c"
+#include "../../src/sim/rest_pods.c"
+#include "../../src/sim/rest_tables.c"
+#include "../../src/sim/rest_workloads.c"
 
 #define KUBECTL_ACCEPT                                                                             \
     "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g="          \
@@ -245,6 +252,156 @@ static void test_yaml_errors(void **state)
                      "    spec: {containers: [{name: c}]}\n",
                      "pod default/x defined twice");
     check_yaml_error("objects: [\n", "line 2: did not find expected node content");
+}
+
+/* ---- timelines: pods that appear, start and go away -------------------------------------- */
+
+/* late: 2 pods created 5 s after the start; slow: Pending until 3 s; brief: deleted at 4 s;
+ * never: a deployment without pods. */
+static const char TIMELINE_YAML[] =
+    "objects:\n"
+    "  - kind: Deployment\n"
+    "    metadata: {name: late}\n"
+    "    spec:\n"
+    "      replicas: 2\n"
+    "      template:\n"
+    "        metadata:\n"
+    "          labels: {app: late}\n"
+    "          annotations: {sim.podmux.io/create-after: 5s}\n"
+    "        spec: {containers: [{name: main, command: [sleep, infinity]}]}\n"
+    "  - kind: Deployment\n"
+    "    metadata: {name: never}\n"
+    "    spec:\n"
+    "      replicas: 0\n"
+    "      template:\n"
+    "        metadata: {labels: {app: never}}\n"
+    "        spec: {containers: [{name: main}]}\n"
+    "  - kind: Pod\n"
+    "    metadata:\n"
+    "      name: slow\n"
+    "      labels: {app: slow}\n"
+    "      annotations: {sim.podmux.io/running-after: 3s}\n"
+    "    spec: {containers: [{name: main, command: [sleep, infinity]}]}\n"
+    "  - kind: Pod\n"
+    "    metadata:\n"
+    "      name: brief\n"
+    "      labels: {app: brief}\n"
+    "      annotations: {sim.podmux.io/delete-after: 4000ms}\n"
+    "    spec: {containers: [{name: main, command: [sleep, infinity]}]}\n";
+
+static sim_model_t *timeline_model(void)
+{
+    sim_model_t *m = sim_model_new();
+    char err[512];
+    assert_non_null(m);
+    if (sim_model_load_yaml(m, TIMELINE_YAML, strlen(TIMELINE_YAML), err, sizeof err))
+        fail_msg("timeline yaml: %s", err);
+    assert_int_equal(sim_model_add_user(m, "admin", "tok", NULL), 0);
+    return m;
+}
+
+typedef struct changes_seen {
+    sim_change_t c[8];
+    int n;
+} changes_seen_t;
+
+static void record_change(void *arg, const sim_change_t *c)
+{
+    changes_seen_t *seen = arg;
+    if (seen->n < 8) seen->c[seen->n] = *c;
+    seen->n++;
+}
+
+static int pod_count(sim_model_t *m, const char *query)
+{
+    cJSON *j = call(m, "/api/v1/namespaces/default/pods", query, NULL, "admin", 200, NULL);
+    int n = cJSON_GetArraySize(cJSON_GetObjectItem(j, "items"));
+    cJSON_Delete(j);
+    return n;
+}
+
+static void test_timeline(void **state)
+{
+    sim_model_t *m = timeline_model();
+    changes_seen_t seen = {0};
+    m->on_change = record_change;
+    m->on_change_arg = &seen;
+    uint64_t rv0 = m->rv;
+    assert_int_equal(m->rv_built, rv0);
+    /* at the start: slow (Pending, scheduled) and brief; late's pods do not exist yet */
+    assert_int_equal(pod_count(m, NULL), 2);
+    assert_int_equal(pod_count(m, "labelSelector=app%3Dlate"), 0);
+    const sim_pod_t *slow = sim_model_find_pod(m, "default", "slow");
+    assert_non_null(slow);
+    assert_string_equal(slow->phase, "Pending");
+    assert_non_null(slow->node_name);
+    assert_int_equal(sim_model_next_step_ms(m), 3000);
+    const sim_workload_t *late = sim_model_find_workload(m, SIM_DEPLOYMENT, "default", "late");
+    assert_int_equal(late->npods, 0);
+
+    assert_int_equal(sim_model_advance(m, 2999), 0);
+    assert_int_equal(sim_model_advance(m, 3000), 1);
+    assert_int_equal(seen.n, 1);
+    assert_int_equal(seen.c[0].type, SIM_CHANGE_MODIFIED);
+    assert_int_equal(seen.c[0].rv, rv0 + 1);
+    assert_string_equal(seen.c[0].before.phase, "Pending");
+    assert_string_equal(seen.c[0].after.phase, "Running");
+    assert_string_equal(m->pods[seen.c[0].pod].name, "slow");
+    assert_int_equal(slow->rv, rv0 + 1);
+
+    assert_int_equal(sim_model_advance(m, 10000), 3); /* brief goes at 4 s, late's 2 at 5 s */
+    assert_int_equal(seen.n, 4);
+    assert_int_equal(seen.c[1].type, SIM_CHANGE_DELETED);
+    assert_string_equal(m->pods[seen.c[1].pod].name, "brief");
+    assert_int_equal(seen.c[1].after.exists, 0);
+    assert_int_equal(seen.c[2].type, SIM_CHANGE_ADDED);
+    assert_int_equal(seen.c[3].type, SIM_CHANGE_ADDED);
+    assert_int_equal(seen.c[3].rv, rv0 + 4);
+    assert_int_equal(m->rv, rv0 + 4);
+    assert_int_equal(sim_model_next_step_ms(m), -1);
+    assert_null(sim_model_find_pod(m, "default", "brief"));
+    assert_int_equal(pod_count(m, "labelSelector=app%3Dlate"), 2);
+    assert_int_equal(late->npods, 2);
+    assert_int_equal(late->nready, 2);
+
+    /* a late pod is created at its time, and the list's rv is the newest */
+    const sim_pod_t *lp = &m->pods[seen.c[2].pod];
+    assert_int_equal(lp->created, m->start + 5);
+    cJSON *j = call(m, "/api/v1/namespaces/default/pods", "labelSelector=app%3Dlate", NULL, "admin",
+                    200, NULL);
+    char rv[32];
+    snprintf(rv, sizeof rv, "%llu", (unsigned long long)(rv0 + 4));
+    assert_jstr(j, "metadata.resourceVersion", rv);
+    assert_jstr(j, "items.0.status.phase", "Running");
+    cJSON_Delete(j);
+
+    /* the log answers "what changed after rv" */
+    uint64_t first = 99;
+    assert_int_equal(sim_model_changes_since(m, rv0, &first), 0);
+    assert_int_equal(first, 0);
+    assert_int_equal(sim_model_change(m, first)->rv, rv0 + 1);
+    assert_int_equal(sim_model_changes_since(m, rv0 + 2, &first), 0);
+    assert_int_equal(sim_model_change(m, first)->rv, rv0 + 3);
+    assert_int_equal(sim_model_changes_since(m, rv0 + 4, &first), 0);
+    assert_null(sim_model_change(m, first));
+    assert_int_equal(sim_model_changes_since(m, rv0 - 1, &first), -1);
+    sim_model_free(m);
+
+    assert_int_equal(sim_parse_duration_ms("2s"), 2000);
+    assert_int_equal(sim_parse_duration_ms("500ms"), 500);
+    assert_int_equal(sim_parse_duration_ms("1m30s"), 90000);
+    assert_int_equal(sim_parse_duration_ms("1.5s"), 1500);
+    assert_int_equal(sim_parse_duration_ms("1h"), 3600000);
+    assert_int_equal(sim_parse_duration_ms("0"), 0);
+    assert_int_equal(sim_parse_duration_ms("5"), -1);
+    assert_int_equal(sim_parse_duration_ms("-1s"), -1);
+    assert_int_equal(sim_parse_duration_ms("soon"), -1);
+    assert_int_equal(sim_parse_duration_ms(""), -1);
+    check_yaml_error("objects:\n  - kind: Pod\n    metadata:\n      name: x\n"
+                     "      annotations: {sim.podmux.io/create-after: soon}\n"
+                     "    spec: {containers: [{name: c}]}\n",
+                     "line 2: annotation sim.podmux.io/create-after: \"soon\" is not a duration "
+                     "like 2s or 500ms (up to 168h)");
 }
 
 /* ---- REST: discovery and objects --------------------------------------------------------- */
@@ -604,6 +761,110 @@ static void test_table(void **state)
     sim_model_free(m);
 }
 
+static void assert_columns(const cJSON *j, const char *const *names, int n, int first_wide)
+{
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "columnDefinitions")), n);
+    for (int i = 0; i < n; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "columnDefinitions.%d.name", i);
+        assert_jstr(j, path, names[i]);
+        snprintf(path, sizeof path, "columnDefinitions.%d.priority", i);
+        assert_jstr(j, path, i < first_wide ? "0" : "1");
+    }
+}
+
+static const cJSON *row_cell(const cJSON *table, int row, int cell)
+{
+    const cJSON *r = cJSON_GetArrayItem(cJSON_GetObjectItem(table, "rows"), row);
+    return cJSON_GetArrayItem(cJSON_GetObjectItem(r, "cells"), cell);
+}
+
+static void test_workload_tables(void **state)
+{
+    sim_model_t *m = demo();
+    cJSON *j = call(m, "/apis/apps/v1/deployments", NULL, KUBECTL_ACCEPT, "admin", 200, NULL);
+    static const char *const dcols[] = {"Name", "Ready",      "Up-to-date", "Available",
+                                        "Age",  "Containers", "Images",     "Selector"};
+    assert_jstr(j, "kind", "Table");
+    char rv[32];
+    snprintf(rv, sizeof rv, "%llu", (unsigned long long)m->rv);
+    assert_jstr(j, "metadata.resourceVersion", rv);
+    assert_columns(j, dcols, 8, 5);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "rows")), 2);
+    /* default/web before shop/api; int64 cells are JSON numbers */
+    assert_jstr(j, "rows.0.cells.0", "web");
+    assert_jstr(j, "rows.0.cells.1", "24/24");
+    assert_true(cJSON_IsNumber(row_cell(j, 0, 2)));
+    assert_jstr(j, "rows.0.cells.2", "24");
+    assert_jstr(j, "rows.0.cells.3", "24");
+    assert_jstr(j, "rows.0.cells.4", "120m");
+    assert_jstr(j, "rows.0.cells.5", "main");
+    assert_jstr(j, "rows.0.cells.6", "nginx:1.27");
+    assert_jstr(j, "rows.0.cells.7", "app=web");
+    assert_jstr(j, "rows.1.cells.5", "main,sidecar");
+    assert_jstr(j, "rows.1.cells.6", "python:3.12-slim,envoyproxy/envoy:v1.31");
+    assert_jstr(j, "rows.1.cells.7", "app=api,tier notin (cache,db)");
+    assert_jstr(j, "rows.0.object.kind", "PartialObjectMetadata");
+    assert_jstr(j, "rows.0.object.metadata.name", "web");
+    cJSON_Delete(j);
+
+    j = call(m, "/apis/apps/v1/namespaces/default/statefulsets/worker", NULL, KUBECTL_ACCEPT,
+             "admin", 200, NULL);
+    static const char *const scols[] = {"Name", "Ready", "Age", "Containers", "Images"};
+    assert_columns(j, scols, 5, 3);
+    assert_jstr(j, "rows.0.cells.1", "4/4");
+    assert_non_null(row_cell(j, 0, 4));
+    assert_null(row_cell(j, 0, 5));
+    cJSON_Delete(j);
+
+    j = call(m, "/apis/apps/v1/namespaces/shop/replicasets", NULL, KUBECTL_ACCEPT, "admin", 200,
+             NULL);
+    static const char *const rcols[] = {"Name", "Desired",    "Current", "Ready",
+                                        "Age",  "Containers", "Images",  "Selector"};
+    assert_columns(j, rcols, 8, 5);
+    assert_jstr(j, "rows.0.cells.1", "12");
+    assert_jstr(j, "rows.0.cells.2", "12");
+    assert_jstr(j, "rows.0.cells.3", "12");
+    cJSON_Delete(j);
+
+    j = call(m, "/apis/batch/v1/namespaces/shop/jobs", NULL, KUBECTL_ACCEPT, "admin", 200, NULL);
+    static const char *const jcols[] = {"Name", "Status",     "Completions", "Duration",
+                                        "Age",  "Containers", "Images",      "Selector"};
+    assert_columns(j, jcols, 8, 5);
+    assert_jstr(j, "rows.0.cells.0", "migrate");
+    assert_jstr(j, "rows.0.cells.1", "Complete");
+    assert_jstr(j, "rows.0.cells.2", "2/2");
+    assert_jstr(j, "rows.0.cells.3", "29s");
+    assert_true(!strncmp(jget(j, "rows.0.cells.7"), "batch.kubernetes.io/controller-uid=", 35));
+    cJSON_Delete(j);
+
+    /* an empty list still has its kind's columns */
+    j = call(m, "/apis/apps/v1/daemonsets", NULL, KUBECTL_ACCEPT, "admin", 200, NULL);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "columnDefinitions")), 11);
+    assert_jstr(j, "columnDefinitions.6.name", "Node Selector");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "rows")), 0);
+    cJSON_Delete(j);
+
+    /* includeObject: Object (kubectl --sort-by), None, and a bad value */
+    j = call(m, "/apis/apps/v1/namespaces/default/deployments", "includeObject=Object",
+             KUBECTL_ACCEPT, "admin", 200, NULL);
+    assert_jstr(j, "rows.0.object.kind", "Deployment");
+    assert_jstr(j, "rows.0.object.spec.replicas", "24");
+    cJSON_Delete(j);
+    j = call(m, "/api/v1/namespaces/default/pods/pending", "includeObject=None", KUBECTL_ACCEPT,
+             "admin", 200, NULL);
+    assert_true(cJSON_IsNull(
+        cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "rows"), 0), "object")));
+    cJSON_Delete(j);
+    j = call(m, "/apis/apps/v1/deployments", "includeObject=All", KUBECTL_ACCEPT, "admin", 400,
+             NULL);
+    assert_jstr(j, "message",
+                "Unable to convert to Table as requested: includeObject: Unsupported value: "
+                "\"All\": supported values: \"Metadata\", \"None\", \"Object\"");
+    cJSON_Delete(j);
+    sim_model_free(m);
+}
+
 static void test_human_duration(void **state)
 {
     static const struct {
@@ -616,7 +877,7 @@ static void test_human_duration(void **state)
                  {252288000, "8y"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char out[32];
-        human_duration(cases[i].s, out, sizeof out);
+        rest_human_duration(cases[i].s, out, sizeof out);
         if (strcmp(out, cases[i].want))
             fail_msg("%lld: %s want %s", cases[i].s, out, cases[i].want);
     }
@@ -823,6 +1084,8 @@ int main(void)
         cmocka_unit_test(test_paging),
         cmocka_unit_test(test_selectors_over_rest),
         cmocka_unit_test(test_table),
+        cmocka_unit_test(test_workload_tables),
+        cmocka_unit_test(test_timeline),
         cmocka_unit_test(test_human_duration),
         cmocka_unit_test(test_workloads),
         cmocka_unit_test(test_daemonset_and_replicaset),
