@@ -285,7 +285,10 @@ PMX_API int pmx_client_new(uv_loop_t *loop, const pmx_client_opts_t *opts, pmx_c
     err[0] = '\0';
     if (!loop || !out) return PMX_EINVAL;
     pmx_client_t *c = calloc(1, sizeof *c);
-    if (!c) return PMX_ENOMEM;
+    if (!c || !(c->rbuf = calloc(1, sizeof *c->rbuf))) {
+        free(c);
+        return PMX_ENOMEM;
+    }
     c->loop = loop;
     if (opts) c->opts = *opts;
     if (!c->opts.connect_timeout_ms) c->opts.connect_timeout_ms = 10000;
@@ -306,7 +309,7 @@ PMX_API int pmx_client_new(uv_loop_t *loop, const pmx_client_opts_t *opts, pmx_c
     ko.insecure = c->opts.insecure;
     int r = kcfg_load(&ko, &c->cfg, err, errlen);
     if (r < 0) {
-        free(c);
+        pmx_client_free(c);
         return PMX_ECONFIG;
     }
     r = parse_server(c, c->cfg->server, err, errlen);
@@ -346,6 +349,7 @@ PMX_API int pmx_client_free(pmx_client_t *c)
     free(c->proxy_host);
     free(c->proxy_authz);
     free(c->prefix);
+    free(c->rbuf);
     free(c);
     return 0;
 }

@@ -9,6 +9,7 @@
 #include "podmux.h"
 #include "kube/auth.h"
 #include "kube/kubeconfig.h"
+#include "net/stream.h"
 #include "net/tls.h"
 #include "util/buf.h"
 
@@ -44,7 +45,8 @@ struct pmx_client {
     char *proxy_authz;            /* "Basic ..." from user:pass in the proxy URL, or NULL */
     struct sockaddr_storage addr; /* of the proxy when there is one */
     int addr_ok;
-    unsigned live; /* sessions + REST requests not yet closed */
+    unsigned live;       /* sessions + REST requests not yet closed */
+    stream_rbuf_t *rbuf; /* shared by every connection; freed once live is 0 */
     uint64_t tls_full, tls_resumed;
     /* While the first full handshake runs, other sessions wait for its TLS session so that they
      * resume it instead of each doing a full handshake (curl's multi handle does the same). */

@@ -802,6 +802,7 @@ static void connect_addr(pmx_session_t *s)
     so.server_name = s->c->host;
     so.verify_name = s->c->cfg ? s->c->cfg->tls_server_name : NULL;
     so.resume = s->c->resume;
+    so.rbuf = s->c->rbuf;
     so.defer_tls = s->c->proxy_host != NULL; /* TLS runs inside the CONNECT tunnel */
     stream_cb_t cb = {on_stream_ready, on_stream_data, on_stream_end, on_stream_drain,
                       on_stream_close};

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STREAM_READ_CHUNK (64 * 1024)
 /* How long a server waits for the peer's FIN after its own, reading and discarding. */
 #define STREAM_LINGER_MS 30000
 
@@ -21,6 +20,7 @@ struct stream {
     uv_connect_t connect_req;
     uv_shutdown_t shutdown_req;
     tls_conn_t *tls;
+    stream_rbuf_t *rbuf;
     stream_cb_t cb;
     void *data;
     size_t queued, high_water, low_water;
@@ -202,10 +202,23 @@ static void tls_handshake_cb(void *arg, int status)
 /* ---- reading ------------------------------------------------------------------------------ */
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-    (void)h;
+    stream_t *s = h->data;
     (void)suggested;
+    if (s->rbuf && !s->rbuf->busy) {
+        s->rbuf->busy = 1;
+        *buf = uv_buf_init(s->rbuf->bytes, sizeof s->rbuf->bytes);
+        return;
+    }
     buf->base = malloc(STREAM_READ_CHUNK);
     buf->len = buf->base ? STREAM_READ_CHUNK : 0;
+}
+
+static void release_buf(stream_t *s, const uv_buf_t *buf)
+{
+    if (s->rbuf && buf->base == s->rbuf->bytes)
+        s->rbuf->busy = 0;
+    else
+        free(buf->base);
 }
 
 static void handle_tls_status(stream_t *s, int r)
@@ -227,7 +240,7 @@ static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
     stream_t *s = h->data;
     if (s->lingering) {
         if (nread < 0 && !s->closing) stream_close(s);
-        free(buf->base);
+        release_buf(s, buf);
         return;
     }
     if (nread > 0 && !s->closing && !s->ended) {
@@ -255,7 +268,7 @@ static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
                 stream_end(s, (int)nread == UV_ECONNRESET ? -ECONNRESET : -EIO);
         }
     }
-    free(buf->base);
+    release_buf(s, buf);
 }
 
 static int start_reading(stream_t *s)
@@ -282,6 +295,7 @@ static stream_t *stream_alloc(uv_loop_t *loop, const stream_opts_t *opts, const 
     if (!s) return NULL;
     s->cb = *cb;
     s->data = data;
+    s->rbuf = opts ? opts->rbuf : NULL;
     s->high_water = opts && opts->high_water ? opts->high_water : 1024 * 1024;
     s->low_water = opts && opts->low_water ? opts->low_water : 256 * 1024;
     if (uv_tcp_init(loop, &s->tcp) < 0) {

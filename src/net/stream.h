@@ -16,6 +16,17 @@
 
 typedef struct stream stream_t;
 
+#define STREAM_READ_CHUNK (64 * 1024)
+
+/* A read buffer that the streams of one owner (a client, the sim's server) share. libuv reads
+ * one stream at a time and a stream never keeps the bytes past its read callback (the TLS engine
+ * copies what it cannot use yet), so one buffer serves every connection: no 64 KiB malloc and
+ * free per read, and no holes in the heap that later callocs must zero (and so make resident). */
+typedef struct stream_rbuf {
+    int busy;
+    char bytes[STREAM_READ_CHUNK];
+} stream_rbuf_t;
+
 typedef struct stream_cb {
     /* TCP connected (client) and, with TLS, handshake done. status 0 or <0 (text in
      * stream_error()). */
@@ -36,10 +47,11 @@ typedef struct stream_opts {
     const char *server_name;     /* client: host for SNI / verification (IP literals ok) */
     const char *verify_name;     /* client: tls-server-name override */
     const tls_session_t *resume; /* client: TLS session to offer */
-    int defer_tls;     /* client: on_ready after TCP only; TLS starts at stream_start_tls() (proxy
-                        * CONNECT tunnels) */
-    size_t high_water; /* default 1 MiB */
-    size_t low_water;  /* default 256 KiB */
+    int defer_tls;       /* client: on_ready after TCP only; TLS starts at stream_start_tls() (proxy
+                          * CONNECT tunnels) */
+    size_t high_water;   /* default 1 MiB */
+    size_t low_water;    /* default 256 KiB */
+    stream_rbuf_t *rbuf; /* shared read buffer, outliving the stream; NULL: malloc per read */
 } stream_opts_t;
 
 /* Client: connects to addr (already resolved). */

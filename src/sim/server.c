@@ -232,6 +232,7 @@ static void on_connection(uv_stream_t *listener, int status)
     c->req_init = 1;
     stream_opts_t so = {0};
     so.tls = srv->tls;
+    so.rbuf = &srv->rbuf;
     stream_cb_t cb = {on_conn_ready, on_conn_data, on_conn_end, on_conn_drain, on_conn_closed};
     if (stream_accept(listener, &so, &cb, c, &c->st) < 0) {
         http_msg_free(&c->req);

@@ -23,6 +23,7 @@ typedef struct sim_server {
     uv_loop_t *loop;
     uv_tcp_t listener;
     tls_ctx_t *tls;
+    stream_rbuf_t rbuf; /* every connection's reads go through it */
     sim_model_t *model;
     char *state_dir;
     sim_stats_t stats;
