@@ -32,6 +32,8 @@ typedef struct result {
     int pause_every; /* pause after each stdout chunk, resume from a timer */
     uv_timer_t resume_timer;
     int pauses;
+    uint64_t pause_at; /* once out_bytes reaches it: pause for pause_ms, then resume */
+    uint64_t pause_ms;
     pmx_session_t *s;
     int cancel_on_open;
 } result_t;
@@ -88,6 +90,10 @@ static void on_stdout(pmx_session_t *s, const char *buf, size_t len, void *d)
         r->pauses++;
         pmx_session_pause(s);
         uv_timer_start(&r->resume_timer, resume_cb, 1, 0);
+    } else if (r->pause_at && r->out_bytes >= r->pause_at && !r->pauses) {
+        r->pauses++;
+        pmx_session_pause(s);
+        uv_timer_start(&r->resume_timer, resume_cb, r->pause_ms, 0);
     }
 }
 
@@ -123,13 +129,16 @@ static void on_close(pmx_session_t *s, void *d)
 
 static const pmx_session_cb_t CB = {on_open, on_stdout, on_stderr, on_exit_cb, on_drain, on_close};
 
-static uint64_t KEEPALIVE_MS; /* 0: the default */
+static uint64_t KEEPALIVE_MS;     /* 0: the default */
+static uint64_t PHASE_TIMEOUT_MS; /* 0: twice KEEPALIVE_MS (0: the defaults) */
 
 static pmx_client_t *new_client(uv_loop_t *loop, const char *context)
 {
     pmx_client_opts_t o = {0};
     o.keepalive_ms = KEEPALIVE_MS;
-    o.upgrade_timeout_ms = KEEPALIVE_MS ? KEEPALIVE_MS * 2 : 0;
+    o.upgrade_timeout_ms = PHASE_TIMEOUT_MS ? PHASE_TIMEOUT_MS
+                           : KEEPALIVE_MS   ? KEEPALIVE_MS * 2
+                                            : 0;
     o.connect_timeout_ms = o.handshake_timeout_ms = o.upgrade_timeout_ms;
     o.kubeconfig = SIM.kubeconfig;
     o.context = context;
@@ -285,6 +294,55 @@ static void test_stdin_binary_sha(void **state)
     free(in);
 }
 
+/* The same integrity with keepalive ON at 100 ms (pings and pongs interleaved with tens of MiB
+ * each way: a dead-peer verdict needs 1.2 s of silence), and the owner holding reading off for
+ * 2 s in the middle (longer than that verdict: a paused session must not be declared dead, and
+ * nothing may be lost or reordered across the pause). PMX_ITEST_KA_MIB sets the size (32). */
+static void test_stdin_binary_sha_keepalive(void **state)
+{
+    long mib = getenv("PMX_ITEST_KA_MIB") ? atol(getenv("PMX_ITEST_KA_MIB")) : 32;
+    size_t n = (size_t)(mib > 0 ? mib : 32) * 1024 * 1024;
+    uint8_t *in = malloc(n);
+    assert_non_null(in);
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        in[i] = (uint8_t)(x >> 11);
+    }
+    char want[65], got[65], got_err[65];
+    mbedtls_sha256_context ctx;
+    mbedtls_sha256_init(&ctx);
+    mbedtls_sha256_starts_ret(&ctx, 0);
+    mbedtls_sha256_update_ret(&ctx, in, n);
+    sha_hex(&ctx, want);
+    /* stdout gets stdin back; stderr gets it too, so both output channels carry n bytes. */
+    const char *argv[] = {"sh", "-c", "tee /dev/stderr"};
+    result_t r;
+    res_init(&r);
+    r.in = in;
+    r.in_len = n;
+    r.close_stdin_after = 1;
+    r.pause_at = n / 4;
+    r.pause_ms = 2000;
+    KEEPALIVE_MS = 100;
+    PHASE_TIMEOUT_MS = 30000; /* a loaded machine: connecting is not what this tests */
+    uint64_t t0 = uv_hrtime();
+    run_exec(NULL, NULL, argv, 3, &r, 1);
+    KEEPALIVE_MS = PHASE_TIMEOUT_MS = 0;
+    fprintf(stderr, "    keepalive 100 ms: %zu MiB each way (stdout and stderr) in %.1f s, %s\n",
+            n >> 20, (double)(uv_hrtime() - t0) / 1e9, r.err ? r.message : "ok");
+    assert_int_equal(r.err, 0);
+    assert_int_equal(r.code, 0);
+    assert_int_equal(r.pauses, 1);
+    assert_int_equal(r.out_bytes, n);
+    assert_int_equal(r.err_bytes, n);
+    sha_hex(&r.out_sha, got);
+    sha_hex(&r.err_sha, got_err);
+    assert_string_equal(got, want);
+    assert_string_equal(got_err, want);
+    free(in);
+}
+
 static void test_slow_consumer(void **state)
 {
     const char *argv[] = {"head", "-c", "8000000", "/dev/zero"};
@@ -427,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_exit_codes),
         cmocka_unit_test(test_protocols),
         cmocka_unit_test(test_stdin_binary_sha),
+        cmocka_unit_test(test_stdin_binary_sha_keepalive),
         cmocka_unit_test(test_slow_consumer),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_client_certificate),
