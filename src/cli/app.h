@@ -27,6 +27,26 @@ void app_failure_line(app_t *a, const pmx_exit_t *ex, char *out, size_t len);
 /* Drops a trailing " (404)" from a library message. */
 void app_strip_status(char *s);
 
+/* ---- runner.c: what the runners (single, multi, shell) share around their sessions ---- */
+/* The signals a runner watches, closed together at its end. */
+typedef struct app_signals {
+    uv_signal_t h[4];
+    int n;
+} app_signals_t;
+/* Watches sig with cb (the handle's data is data); one that cannot be watched is left alone. */
+void app_signal_watch(app_t *a, app_signals_t *s, int sig, uv_signal_cb cb, void *data);
+/* A second SIGINT/SIGTERM/SIGHUP while the first one's close is under way: stop waiting for the
+ * server, leaving the terminal as it was. */
+void app_exit_now(int sig) __attribute__((noreturn));
+/* Our stdout/stderr say "slow reader" (on_pressure) and "write failed" (on_error, stdout only)
+ * to ctx; app_unhook_output after the loop ends. */
+void app_hook_output(app_t *a, void (*on_pressure)(void *ctx, int above),
+                     void (*on_error)(void *ctx, int err), void *ctx);
+void app_unhook_output(app_t *a);
+/* A runner's end: the terminal back in its mode, the signals and stdin (in may be NULL) closed,
+ * so that the loop ends once the sessions have. */
+void app_watch_end(app_t *a, app_signals_t *s, cli_in_t *in);
+
 /* One pod: exec or attach with the terminal, stdin streaming and signals. Returns the exit
  * code. The loop is run inside. */
 typedef struct single_target {

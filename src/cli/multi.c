@@ -10,8 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "app.h"
-#include "term.h"
+#include "targets.h"
 
 #define GROUP_LIMIT (16u * 1024 * 1024)
 #define LINE_LIMIT (64u * 1024)
@@ -35,15 +34,14 @@ struct multi {
     app_t *a;
     entry_t *e;
     size_t n, cap;
-    int outstanding; /* REST lookups in flight */
     int resolve_failed;
     pmx_fanout_t *f;
     slot_t *slots;
     int mode, color, several_ns;
     cli_in_t in;
     int have_in;
-    uv_signal_t sig[3];
-    int nsig, signaled, pressure;
+    app_signals_t sigs;
+    int signaled, pressure;
     uv_timer_t progress;
     int progress_on, progress_shown;
     int finished, out_error;
@@ -77,8 +75,10 @@ static int add_entry(multi_t *m, const char *ns, const char *pod, const char *co
     return 0;
 }
 
-static void add_pod(multi_t *m, const pmx_pod_t *p)
+/* A pod a lookup found: not Running is skipped with its phase; --all-containers runs each. */
+static void add_pod(void *ctx, const pmx_pod_t *p)
 {
+    multi_t *m = ctx;
     cli_opts_t *o = m->a->o;
     char why[128] = "";
     if (strcmp(p->phase, "Running"))
@@ -97,74 +97,11 @@ static void add_pod(multi_t *m, const pmx_pod_t *p)
     add_entry(m, p->namespace_, p->name, c, skip);
 }
 
-typedef struct lookup {
-    multi_t *m;
-    int workload; /* pick one unless --all-pods */
-    char name[300];
-    char ns[256];
-} lookup_t;
-
-static void on_pods(pmx_client_t *c, int err, const pmx_pod_list_t *list, const char *message,
-                    void *data)
+/* A named pod that could not be read: its session reports the server's error. */
+static void on_unread(void *ctx, const char *ns, const char *pod)
 {
-    lookup_t *l = data;
-    multi_t *m = l->m;
-    m->outstanding--;
-    if (err < 0 && !l->workload && l->name[0]) {
-        /* A named pod that cannot be read still becomes a target: its session reports the
-         * server's own error (404, 403) in the summary, like every other failure. */
-        add_entry(m, l->ns, l->name, m->a->o->container, NULL);
-    } else if (err < 0) {
-        char text[1024];
-        snprintf(text, sizeof text, "%s", message && *message ? message : pmx_strerror(err));
-        cli_strip_status(text);
-        app_errorf(m->a, "%s%s%s", l->name, l->name[0] ? ": " : "", text);
-        m->resolve_failed++;
-    } else if (l->workload && !m->a->o->all_pods) {
-        int i = pmx_pick_pod(list);
-        if (i >= 0)
-            add_pod(m, &list->pods[i]);
-        else
-            app_errorf(m->a, "%s: no pods", l->name), m->resolve_failed++;
-    } else {
-        for (size_t i = 0; i < list->npods; i++)
-            add_pod(m, &list->pods[i]);
-    }
-    free(l);
-}
-
-static int start_lookup(multi_t *m, const char *target)
-{
-    cli_opts_t *o = m->a->o;
-    lookup_t *l = calloc(1, sizeof *l);
-    if (!l) return -1;
-    l->m = m;
-    const char *ns = o->ns ? o->ns : pmx_client_namespace(m->a->c);
-    snprintf(l->ns, sizeof l->ns, "%s", ns ? ns : "default");
-    int rc;
-    if (!target) {
-        rc = pmx_list_pods(m->a->c, o->all_ns ? NULL : l->ns, o->selector, o->field_selector,
-                           on_pods, l);
-    } else {
-        cli_target_t t;
-        char err[256];
-        if (cli_parse_target(target, &t, err, sizeof err) < 0) {
-            app_errorf(m->a, "%s", err);
-            free(l);
-            return -1;
-        }
-        l->workload = t.kind == TGT_WORKLOAD;
-        snprintf(l->name, sizeof l->name, "%s", l->workload ? t.workload : t.name);
-        rc = l->workload ? pmx_list_workload_pods(m->a->c, l->ns, t.workload, on_pods, l)
-                         : pmx_get_pod(m->a->c, l->ns, t.name, on_pods, l);
-    }
-    if (rc < 0) {
-        app_errorf(m->a, "%s: %s", target ? target : "list pods", pmx_strerror(rc));
-        free(l);
-        return -1;
-    }
-    m->outstanding++;
-    return 0;
+    multi_t *m = ctx;
+    add_entry(m, ns, pod, m->a->o->container, NULL);
 }
 
 /* ---- output ---------------------------------------------------------------------------------- */
@@ -288,19 +225,16 @@ static void on_progress(uv_timer_t *h)
 
 static void stop_handles(multi_t *m)
 {
-    for (int i = 0; i < m->nsig; i++)
-        uv_close((uv_handle_t *)&m->sig[i], NULL);
-    m->nsig = 0;
+    app_watch_end(m->a, &m->sigs, m->have_in ? &m->in : NULL);
     if (m->progress_on) uv_close((uv_handle_t *)&m->progress, NULL);
     m->progress_on = 0;
-    if (m->have_in) cli_in_close(&m->in);
     clear_progress(m);
 }
 
 static void on_signal(uv_signal_t *h, int sig)
 {
     multi_t *m = h->data;
-    if (m->signaled) _exit(128 + sig);
+    if (m->signaled) app_exit_now(sig);
     m->signaled = sig;
     pmx_fanout_cancel(m->f);
 }
@@ -356,12 +290,8 @@ static const pmx_fanout_cb_t FCB = {
  */
 static int resolve_all(multi_t *m)
 {
-    cli_opts_t *o = m->a->o;
-    for (size_t i = 0; i < o->ntargets; i++)
-        if (start_lookup(m, o->targets[i]) < 0) m->resolve_failed++;
-    if (o->selector || o->field_selector)
-        if (start_lookup(m, NULL) < 0) m->resolve_failed++;
-    uv_run(m->a->loop, UV_RUN_DEFAULT);
+    static const targets_cb_t cb = {.on_pod = add_pod, .on_unread = on_unread};
+    m->resolve_failed += targets_resolve(m->a, &cb, m);
     for (size_t i = 1; i < m->n; i++)
         if (strcmp(m->e[i].ns, m->e[0].ns)) m->several_ns = 1;
     return 0;
@@ -398,11 +328,7 @@ static int build_fanout(multi_t *m)
 
 static void watch(multi_t *m, int sig)
 {
-    uv_signal_t *h = &m->sig[m->nsig];
-    uv_signal_init(m->a->loop, h);
-    h->data = m;
-    uv_signal_start(h, on_signal, sig);
-    m->nsig++;
+    app_signal_watch(m->a, &m->sigs, sig, on_signal, m);
 }
 
 static void start_extras(multi_t *m)
@@ -420,9 +346,7 @@ static void start_extras(multi_t *m)
         m->have_in = 1;
         cli_in_start(&m->in);
     }
-    m->a->out.on_pressure = m->a->err.on_pressure = on_pressure;
-    m->a->out.on_error = on_out_error;
-    m->a->out.ctx = m->a->err.ctx = m;
+    app_hook_output(m->a, on_pressure, on_out_error, m);
 }
 
 static int finish_run(multi_t *m)
@@ -494,8 +418,7 @@ int run_multi(app_t *a)
         start_extras(m);
         pmx_fanout_start(m->f);
         uv_run(a->loop, UV_RUN_DEFAULT);
-        a->out.on_pressure = a->err.on_pressure = NULL;
-        a->out.on_error = NULL;
+        app_unhook_output(a);
         code = finish_run(m);
     }
     free_multi(m);

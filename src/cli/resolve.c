@@ -134,7 +134,7 @@ static void on_pods(pmx_client_t *c, int err, const pmx_pod_list_t *list, const 
     if (err < 0) {
         snprintf(r->message, sizeof r->message, "%s",
                  message && *message ? message : pmx_strerror(err));
-        app_strip_status(r->message);
+        cli_strip_status(r->message);
         r->err = 1;
     } else if (list->npods == 0 && r->tgt.kind == TGT_WORKLOAD) {
         if (uv_now(r->a->loop) < r->deadline) { /* kubectl watches; we poll once a second */

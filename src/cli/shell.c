@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "shell.h"
-#include "term.h"
+#include "targets.h"
 
 #define SESSION_HIGH (1024u * 1024)
 #define SESSION_LOW (256u * 1024)
@@ -65,8 +65,10 @@ static void add_target(shell_t *sh, const char *ns, const char *pod, const char 
     sh->n++;
 }
 
-static void add_pod(shell_t *sh, const pmx_pod_t *p)
+/* A pod a lookup found: one not Running is left out with a note. */
+static void add_pod(void *ctx, const pmx_pod_t *p)
 {
+    shell_t *sh = ctx;
     if (strcmp(p->phase, "Running") || p->deleting) {
         if (!sh->a->o->quiet)
             app_notef(sh->a, "podmux: %s left out (%s)", p->name,
@@ -77,70 +79,12 @@ static void add_pod(shell_t *sh, const pmx_pod_t *p)
     add_target(sh, p->namespace_, p->name, c);
 }
 
-typedef struct sh_lookup {
-    shell_t *sh;
-    int workload;
-    char name[300], ns[256];
-} sh_lookup_t;
-
-static void on_pods(pmx_client_t *c, int err, const pmx_pod_list_t *list, const char *message,
-                    void *data)
+/* A named pod that could not be read: its session reports the server's error, as in a
+ * fan-out. */
+static void on_unread(void *ctx, const char *ns, const char *pod)
 {
-    sh_lookup_t *l = data;
-    shell_t *sh = l->sh;
-    sh->outstanding--;
-    if (err < 0 && !l->workload && l->name[0]) {
-        /* Its session reports the server's own error (404, 403), as in a fan-out. */
-        add_target(sh, l->ns, l->name, sh->a->o->container);
-    } else if (err < 0) {
-        app_errorf(sh->a, "%s%s%s", l->name, l->name[0] ? ": " : "",
-                   message && *message ? message : pmx_strerror(err));
-        sh->resolve_failed++;
-    } else if (l->workload && !sh->a->o->all_pods) {
-        int i = pmx_pick_pod(list);
-        if (i >= 0)
-            add_pod(sh, &list->pods[i]);
-        else
-            app_errorf(sh->a, "%s: no pods", l->name), sh->resolve_failed++;
-    } else {
-        for (size_t i = 0; i < list->npods; i++)
-            add_pod(sh, &list->pods[i]);
-    }
-    free(l);
-}
-
-static int start_lookup(shell_t *sh, const char *target)
-{
-    cli_opts_t *o = sh->a->o;
-    sh_lookup_t *l = calloc(1, sizeof *l);
-    if (!l) return -1;
-    l->sh = sh;
-    const char *ns = o->ns ? o->ns : pmx_client_namespace(sh->a->c);
-    snprintf(l->ns, sizeof l->ns, "%s", ns ? ns : "default");
-    int rc;
-    if (!target) {
-        rc = pmx_list_pods(sh->a->c, o->all_ns ? NULL : l->ns, o->selector, o->field_selector,
-                           on_pods, l);
-    } else {
-        cli_target_t t;
-        char err[256];
-        if (cli_parse_target(target, &t, err, sizeof err) < 0) {
-            app_errorf(sh->a, "%s", err);
-            free(l);
-            return -1;
-        }
-        l->workload = t.kind == TGT_WORKLOAD;
-        snprintf(l->name, sizeof l->name, "%s", l->workload ? t.workload : t.name);
-        rc = l->workload ? pmx_list_workload_pods(sh->a->c, l->ns, t.workload, on_pods, l)
-                         : pmx_get_pod(sh->a->c, l->ns, t.name, on_pods, l);
-    }
-    if (rc < 0) {
-        app_errorf(sh->a, "%s: %s", target ? target : "list pods", pmx_strerror(rc));
-        free(l);
-        return -1;
-    }
-    sh->outstanding++;
-    return 0;
+    shell_t *sh = ctx;
+    add_target(sh, ns, pod, sh->a->o->container);
 }
 
 static int by_name(const void *pa, const void *pb)
@@ -152,12 +96,8 @@ static int by_name(const void *pa, const void *pb)
 
 static void resolve_all(shell_t *sh)
 {
-    cli_opts_t *o = sh->a->o;
-    for (size_t i = 0; i < o->ntargets; i++)
-        if (start_lookup(sh, o->targets[i]) < 0) sh->resolve_failed++;
-    if (o->selector || o->field_selector)
-        if (start_lookup(sh, NULL) < 0) sh->resolve_failed++;
-    uv_run(sh->a->loop, UV_RUN_DEFAULT);
+    static const targets_cb_t cb = {.on_pod = add_pod, .on_unread = on_unread};
+    sh->resolve_failed += targets_resolve(sh->a, &cb, sh);
     if (sh->n > 1) qsort(sh->ss, sh->n, sizeof *sh->ss, by_name); /* stable pane order */
     for (size_t i = 0; i < sh->n; i++)
         sh->ss[i].sh = sh, sh->ss[i].idx = i;
@@ -193,7 +133,7 @@ static void on_exit_cb(pmx_session_t *s, const pmx_exit_t *ex, void *data)
     sh_sess_t *x = data;
     x->ex = *ex;
     snprintf(x->msg, sizeof x->msg, "%s", ex->message ? ex->message : "");
-    app_strip_status(x->msg);
+    cli_strip_status(x->msg);
     x->ex.message = x->msg;
     x->ex.reason = "";
     x->ended = 1;
@@ -210,12 +150,7 @@ static void teardown(shell_t *sh)
     if (sh->torn_down) return;
     sh->torn_down = 1;
     if (sh->panes) shp_end(sh);
-    term_restore(); /* before the tty handle (whose descriptor libuv restores through) closes */
-    sh->a->raw = 0;
-    for (int i = 0; i < sh->nsig; i++)
-        uv_close((uv_handle_t *)&sh->sig[i], NULL);
-    sh->nsig = 0;
-    if (sh->have_in) cli_in_close(&sh->in);
+    app_watch_end(sh->a, &sh->sigs, sh->have_in ? &sh->in : NULL);
 }
 
 static void on_close(pmx_session_t *s, void *data)
@@ -456,21 +391,14 @@ static void on_signal(uv_signal_t *h, int sig)
         if (sh->panes) shp_winch(sh);
         return;
     }
-    if (sh->signaled) { /* second signal: stop waiting for the server */
-        term_restore();
-        _exit(128 + sig);
-    }
+    if (sh->signaled) app_exit_now(sig); /* second signal: stop waiting for the server */
     sh->signaled = sig;
     shell_close_all(sh);
 }
 
 static void watch_signal(shell_t *sh, int sig)
 {
-    uv_signal_t *h = &sh->sig[sh->nsig];
-    if (uv_signal_init(sh->a->loop, h) < 0) return;
-    h->data = sh;
-    uv_signal_start(h, on_signal, sig);
-    sh->nsig++;
+    app_signal_watch(sh->a, &sh->sigs, sig, on_signal, sh);
 }
 
 static void on_pressure(void *ctx, int above)
@@ -576,13 +504,10 @@ static int run_sessions(shell_t *sh)
     }
     watch_signal(sh, SIGTERM);
     watch_signal(sh, SIGHUP);
-    a->out.on_pressure = a->err.on_pressure = on_pressure;
-    a->out.on_error = on_out_error;
-    a->out.ctx = a->err.ctx = sh;
+    app_hook_output(a, on_pressure, on_out_error, sh);
     if (sh->have_in) cli_in_start(&sh->in);
     uv_run(a->loop, UV_RUN_DEFAULT);
-    a->out.on_pressure = a->err.on_pressure = NULL;
-    a->out.on_error = NULL;
+    app_unhook_output(a);
     return final_code(sh);
 }
 

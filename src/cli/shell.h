@@ -37,15 +37,15 @@ struct shell {
     app_t *a;
     sh_sess_t *ss;
     size_t n, cap;
-    int outstanding, resolve_failed;
+    int resolve_failed;
     int panes; /* layout: 1 panes, 0 lines */
     size_t focus;
     int broadcast, zoom;
     size_t open; /* sessions whose on_close has not come */
     cli_in_t in;
     int have_in, in_stopped;
-    uv_signal_t sig[4];
-    int nsig, signaled, detached, torn_down;
+    app_signals_t sigs;
+    int signaled, detached, torn_down;
     buf_t line; /* lines layout: the typed line until its newline */
     void *panes_state;
 };

@@ -26,8 +26,7 @@ typedef struct single {
     int raw;
     cli_escape_t esc;
     char *escbuf;
-    uv_signal_t sig[4];
-    int nsig;
+    app_signals_t sigs;
     int pressure; /* output streams above their high mark */
     int signaled, disconnected, done;
     pmx_exit_t ex;
@@ -74,12 +73,7 @@ static void on_exit_cb(pmx_session_t *s, const pmx_exit_t *ex, void *data)
 
 static void teardown(single_t *x)
 {
-    term_restore(); /* before the tty handle (whose descriptor libuv restores through) closes */
-    x->a->raw = 0;
-    for (int i = 0; i < x->nsig; i++)
-        uv_close((uv_handle_t *)&x->sig[i], NULL);
-    x->nsig = 0;
-    if (x->have_in) cli_in_close(&x->in);
+    app_watch_end(x->a, &x->sigs, x->have_in ? &x->in : NULL);
 }
 
 static void on_close(pmx_session_t *s, void *data)
@@ -168,21 +162,14 @@ static void on_signal(uv_signal_t *h, int sig)
         if (x->s && window_size(x, &w, &hgt) == 0) pmx_session_resize(x->s, w, hgt);
         return;
     }
-    if (x->signaled) { /* second signal: stop waiting for the server */
-        term_restore();
-        _exit(128 + sig);
-    }
+    if (x->signaled) app_exit_now(sig); /* second signal: stop waiting for the server */
     x->signaled = sig;
     if (x->s) pmx_session_close(x->s);
 }
 
 static void watch_signal(single_t *x, int sig)
 {
-    uv_signal_t *h = &x->sig[x->nsig];
-    if (uv_signal_init(x->a->loop, h) < 0) return;
-    h->data = x;
-    uv_signal_start(h, on_signal, sig);
-    x->nsig++;
+    app_signal_watch(x->a, &x->sigs, sig, on_signal, x);
 }
 
 static void on_pressure(void *ctx, int above)
@@ -260,9 +247,7 @@ int run_single(app_t *a, const single_target_t *t)
     };
     if (t->stdin_ && cli_in_init(&x.in, a->loop, 0, on_stdin, &x) == 0) x.have_in = 1;
     setup_tty(&x, &so);
-    a->out.on_pressure = a->err.on_pressure = on_pressure;
-    a->out.on_error = on_out_error;
-    a->out.ctx = a->err.ctx = &x;
+    app_hook_output(a, on_pressure, on_out_error, &x);
     int rc = pmx_session_start(a->c, &so, &CB, &x, &x.s);
     if (rc < 0) {
         teardown(&x);
@@ -276,8 +261,7 @@ int run_single(app_t *a, const single_target_t *t)
     if (x.have_in) cli_in_start(&x.in);
     uv_run(a->loop, UV_RUN_DEFAULT);
     /* The session is closed and our handles too; the loop only ends with output flushed. */
-    a->out.on_pressure = a->err.on_pressure = NULL;
-    a->out.on_error = NULL;
+    app_unhook_output(a);
     int code = final_code(&x);
     if (x.have_in) cli_in_restore(&x.in);
     free(x.escbuf);

@@ -1,0 +1,46 @@
+/* runner: the handles every runner (single.c, multi.c, shell.c) watches besides its sessions,
+ * and their end. One place, so that the order that keeps the terminal sane is written once. */
+#include <unistd.h>
+
+#include "app.h"
+#include "term.h"
+
+void app_signal_watch(app_t *a, app_signals_t *s, int sig, uv_signal_cb cb, void *data)
+{
+    if (s->n == (int)(sizeof s->h / sizeof s->h[0])) return;
+    uv_signal_t *h = &s->h[s->n];
+    if (uv_signal_init(a->loop, h) < 0) return;
+    h->data = data;
+    uv_signal_start(h, cb, sig);
+    s->n++;
+}
+
+void app_exit_now(int sig)
+{
+    term_restore(); /* _exit skips atexit, which would otherwise restore it */
+    _exit(128 + sig);
+}
+
+void app_hook_output(app_t *a, void (*on_pressure)(void *ctx, int above),
+                     void (*on_error)(void *ctx, int err), void *ctx)
+{
+    a->out.on_pressure = a->err.on_pressure = on_pressure;
+    a->out.on_error = on_error;
+    a->out.ctx = a->err.ctx = ctx;
+}
+
+void app_unhook_output(app_t *a)
+{
+    a->out.on_pressure = a->err.on_pressure = NULL;
+    a->out.on_error = NULL;
+}
+
+void app_watch_end(app_t *a, app_signals_t *s, cli_in_t *in)
+{
+    term_restore(); /* before the tty handle (whose descriptor libuv restores through) closes */
+    a->raw = 0;
+    for (int i = 0; i < s->n; i++)
+        uv_close((uv_handle_t *)&s->h[i], NULL);
+    s->n = 0;
+    if (in) cli_in_close(in);
+}
