@@ -51,7 +51,7 @@ static void write_done(cli_out_t *o, wreq_t *r, int status)
         o->error = status;
         if (o->on_error) o->on_error(o->ctx, status);
     }
-    if (o->is_file && o->stage.len && !o->error) out_kick(o);
+    if (o->io.is_file && o->stage.len && !o->error) out_kick(o);
     pressure(o);
     if (!o->nreq && !o->stage.len && o->on_empty) o->on_empty(o->ctx);
     maybe_close(o);
@@ -76,7 +76,7 @@ static void on_fs_write(uv_fs_t *fs)
         o->inflight -= done;
         r->len -= done;
         uv_buf_t b = uv_buf_init(r->data, (unsigned)r->len);
-        if (uv_fs_write(o->loop, &r->u.fs, o->fd, &b, 1, -1, on_fs_write) == 0) return;
+        if (uv_fs_write(o->loop, &r->u.fs, o->io.fd, &b, 1, -1, on_fs_write) == 0) return;
         status = UV_EIO;
     } else {
         uv_fs_req_cleanup(fs);
@@ -89,7 +89,7 @@ static void on_fs_write(uv_fs_t *fs)
 static void out_kick(cli_out_t *o)
 {
     if (!o->stage.len || o->error) return;
-    if (o->is_file && o->nreq) return;
+    if (o->io.is_file && o->nreq) return;
     wreq_t *r = calloc(1, sizeof *r);
     if (!r) return; /* retried on the next turn */
     r->o = o;
@@ -98,8 +98,8 @@ static void out_kick(cli_out_t *o)
     o->inflight += r->len;
     o->nreq++;
     uv_buf_t b = uv_buf_init(r->data, (unsigned)r->len);
-    int rc = o->is_file ? uv_fs_write(o->loop, &r->u.fs, o->fd, &b, 1, -1, on_fs_write)
-                        : uv_write(&r->u.w, o->stream, &b, 1, on_write);
+    int rc = o->io.is_file ? uv_fs_write(o->loop, &r->u.fs, o->io.fd, &b, 1, -1, on_fs_write)
+                           : uv_write(&r->u.w, o->io.stream, &b, 1, on_write);
     if (rc < 0) write_done(o, r, rc);
 }
 
@@ -112,29 +112,43 @@ static void on_prepare(uv_prepare_t *p)
     maybe_close(o);
 }
 
+/* Puts fd on the loop (readable: it is our input); the stream's data is owner. */
+static int fd_open(cli_fd_t *d, uv_loop_t *loop, int fd, int readable, void *owner)
+{
+    d->fd = fd;
+    d->fl_saved = fcntl(fd, F_GETFL);
+    uv_handle_type t = uv_guess_handle(fd);
+    int rc = 0;
+    if (t == UV_TTY) {
+        rc = uv_tty_init(loop, &d->h.tty, fd, readable);
+        d->is_tty = 1;
+    } else if (t == UV_NAMED_PIPE) {
+        rc = uv_pipe_init(loop, &d->h.pipe, 0);
+        if (rc == 0) rc = uv_pipe_open(&d->h.pipe, fd);
+    } else {
+        d->is_file = 1;
+    }
+    if (rc < 0) return rc;
+    d->stream = d->is_file ? NULL : (uv_stream_t *)&d->h;
+    if (d->stream) d->stream->data = owner;
+    return 0;
+}
+
+/* uv_pipe_open made the descriptor non-blocking, which the shell's other users share. */
+static void fd_restore(cli_fd_t *d)
+{
+    if (d->fl_saved >= 0 && !d->is_tty) fcntl(d->fd, F_SETFL, d->fl_saved);
+}
+
 int cli_out_init(cli_out_t *o, uv_loop_t *loop, int fd, size_t high, size_t low)
 {
     memset(o, 0, sizeof *o);
     o->loop = loop;
-    o->fd = fd;
     o->high = high;
     o->low = low;
-    o->fl_saved = fcntl(fd, F_GETFL);
     buf_init(&o->stage, 0);
-    uv_handle_type t = uv_guess_handle(fd);
-    int rc = 0;
-    if (t == UV_TTY) {
-        rc = uv_tty_init(loop, &o->h.tty, fd, 0);
-        o->is_tty = 1;
-    } else if (t == UV_NAMED_PIPE) {
-        rc = uv_pipe_init(loop, &o->h.pipe, 0);
-        if (rc == 0) rc = uv_pipe_open(&o->h.pipe, fd);
-    } else {
-        o->is_file = 1;
-    }
+    int rc = fd_open(&o->io, loop, fd, 0, o);
     if (rc < 0) return rc;
-    o->stream = o->is_file ? NULL : (uv_stream_t *)&o->h;
-    if (o->stream) o->stream->data = o;
     uv_prepare_init(loop, &o->prep);
     o->prep.data = o;
     return 0;
@@ -161,7 +175,7 @@ static void close_handles(cli_out_t *o)
     if (o->closed) return;
     o->closed = 1;
     uv_close((uv_handle_t *)&o->prep, NULL);
-    if (o->stream) uv_close((uv_handle_t *)o->stream, NULL);
+    if (o->io.stream) uv_close((uv_handle_t *)o->io.stream, NULL);
 }
 
 /* Closing a stream cancels its queued writes: wait until everything is written (or failed). */
@@ -181,8 +195,7 @@ void cli_out_close(cli_out_t *o)
 
 void cli_out_restore(cli_out_t *o)
 {
-    /* uv_pipe_open made the descriptor non-blocking, which the shell's other users share. */
-    if (o->fl_saved >= 0 && !o->is_tty) fcntl(o->fd, F_SETFL, o->fl_saved);
+    fd_restore(&o->io);
     buf_free(&o->stage);
 }
 
@@ -233,42 +246,26 @@ static void fs_read_next(cli_in_t *in)
     if (in->fs_busy || in->eof) return;
     uv_buf_t b = uv_buf_init(in->buf, READ_CHUNK);
     in->fs.data = in;
-    if (uv_fs_read(in->loop, &in->fs, in->fd, &b, 1, -1, on_fs_read) == 0) in->fs_busy = 1;
+    if (uv_fs_read(in->loop, &in->fs, in->io.fd, &b, 1, -1, on_fs_read) == 0) in->fs_busy = 1;
 }
 
 int cli_in_init(cli_in_t *in, uv_loop_t *loop, int fd, cli_in_fn on_data, void *ctx)
 {
     memset(in, 0, sizeof *in);
     in->loop = loop;
-    in->fd = fd;
     in->on_data = on_data;
     in->ctx = ctx;
-    in->fl_saved = fcntl(fd, F_GETFL);
     in->buf = malloc(READ_CHUNK);
     if (!in->buf) return UV_ENOMEM;
-    uv_handle_type t = uv_guess_handle(fd);
-    int rc = 0;
-    if (t == UV_TTY) {
-        rc = uv_tty_init(loop, &in->h.tty, fd, 1);
-        in->is_tty = 1;
-    } else if (t == UV_NAMED_PIPE) {
-        rc = uv_pipe_init(loop, &in->h.pipe, 0);
-        if (rc == 0) rc = uv_pipe_open(&in->h.pipe, fd);
-    } else {
-        in->is_file = 1;
-    }
-    if (rc < 0) return rc;
-    in->stream = in->is_file ? NULL : (uv_stream_t *)&in->h;
-    if (in->stream) in->stream->data = in;
-    return 0;
+    return fd_open(&in->io, loop, fd, 1, in);
 }
 
 void cli_in_start(cli_in_t *in)
 {
     if (in->eof || in->reading || in->closing) return;
     in->reading = 1;
-    if (in->stream)
-        uv_read_start(in->stream, in_alloc, in_read);
+    if (in->io.stream)
+        uv_read_start(in->io.stream, in_alloc, in_read);
     else
         fs_read_next(in);
 }
@@ -277,21 +274,21 @@ void cli_in_stop(cli_in_t *in)
 {
     if (!in->reading) return;
     in->reading = 0;
-    if (in->stream) uv_read_stop(in->stream);
+    if (in->io.stream) uv_read_stop(in->io.stream);
 }
 
 void cli_in_close(cli_in_t *in)
 {
     cli_in_stop(in);
     in->closing = 1;
-    if (in->stream && !uv_is_closing((uv_handle_t *)in->stream))
-        uv_close((uv_handle_t *)in->stream, NULL);
+    if (in->io.stream && !uv_is_closing((uv_handle_t *)in->io.stream))
+        uv_close((uv_handle_t *)in->io.stream, NULL);
     if (in->fs_busy) uv_cancel((uv_req_t *)&in->fs);
 }
 
 void cli_in_restore(cli_in_t *in)
 {
-    if (in->fl_saved >= 0 && !in->is_tty) fcntl(in->fd, F_SETFL, in->fl_saved);
+    fd_restore(&in->io);
     free(in->buf);
     in->buf = NULL;
 }

@@ -6,15 +6,21 @@
 
 #include "cli.h"
 
-typedef struct cli_out {
-    uv_loop_t *loop;
-    int fd, fl_saved;
+/* One of our descriptors on the loop: a tty or a pipe/socket is a stream; anything else (a
+ * regular file, /dev/null) is read or written through the thread pool (uv_fs_read/write). */
+typedef struct cli_fd {
+    int fd, fl_saved; /* fl_saved: its flags before us, put back by cli_*_restore */
     union {
         uv_pipe_t pipe;
         uv_tty_t tty;
     } h;
-    uv_stream_t *stream; /* NULL: a file or device, written with uv_fs_write */
+    uv_stream_t *stream; /* NULL: a file */
     int is_file, is_tty;
+} cli_fd_t;
+
+typedef struct cli_out {
+    uv_loop_t *loop;
+    cli_fd_t io;
     uv_prepare_t prep;
     buf_t stage;     /* bytes not yet handed to libuv */
     size_t inflight; /* bytes in write requests */
@@ -39,14 +45,9 @@ void cli_out_restore(cli_out_t *o); /* after the loop ended: descriptor flags, m
 typedef void (*cli_in_fn)(void *ctx, const char *buf, size_t len);
 typedef struct cli_in {
     uv_loop_t *loop;
-    int fd, fl_saved;
-    union {
-        uv_pipe_t pipe;
-        uv_tty_t tty;
-    } h;
-    uv_stream_t *stream;
+    cli_fd_t io;
     uv_fs_t fs;
-    int is_file, is_tty, reading, eof, fs_busy, closing;
+    int reading, eof, fs_busy, closing;
     char *buf;
     cli_in_fn on_data;
     void *ctx;

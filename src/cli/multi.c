@@ -405,7 +405,7 @@ int run_multi(app_t *a)
     m->a = a;
     m->mode = o->output == OUT_AUTO ? OUT_PREFIX : o->output;
     const char *nc = getenv("NO_COLOR");
-    m->color = m->mode == OUT_PREFIX && a->out.is_tty && !(nc && *nc);
+    m->color = m->mode == OUT_PREFIX && a->out.io.is_tty && !(nc && *nc);
     resolve_all(m);
     int code;
     if (m->n == 0) {

@@ -110,22 +110,25 @@ static int out_write(void *ctx, int fd, const char *buf, size_t len)
     return cli_out_write(fd == 2 ? &sh->a->err : &sh->a->out, buf, len);
 }
 
-static void on_stdout(pmx_session_t *s, const char *buf, size_t len, void *data)
+/* A pane's emulation takes both streams; lines keep them apart, each with its prefix. */
+static void output(sh_sess_t *x, cli_prefixer_t *p, const char *buf, size_t len)
 {
-    sh_sess_t *x = data;
     if (x->sh->panes)
         shp_output(x, buf, len);
     else
-        cli_prefixer_feed(&x->po, buf, len);
+        cli_prefixer_feed(p, buf, len);
+}
+
+static void on_stdout(pmx_session_t *s, const char *buf, size_t len, void *data)
+{
+    sh_sess_t *x = data;
+    output(x, &x->po, buf, len);
 }
 
 static void on_stderr(pmx_session_t *s, const char *buf, size_t len, void *data)
 {
     sh_sess_t *x = data;
-    if (x->sh->panes)
-        shp_output(x, buf, len);
-    else
-        cli_prefixer_feed(&x->pe, buf, len);
+    output(x, &x->pe, buf, len);
 }
 
 static void on_exit_cb(pmx_session_t *s, const pmx_exit_t *ex, void *data)
@@ -185,7 +188,7 @@ static void make_prefix(shell_t *sh, sh_sess_t *x)
 {
     static const int colors[] = {32, 33, 34, 35, 36, 31, 92, 93, 94, 95, 96, 91};
     const char *nc = getenv("NO_COLOR");
-    int color = sh->a->out.is_tty && !(nc && *nc);
+    int color = sh->a->out.io.is_tty && !(nc && *nc);
     char pre[600];
     if (color)
         snprintf(pre, sizeof pre, "\033[%dm%s\033[0m ", colors[x->idx % 12], x->pod);
@@ -428,7 +431,7 @@ static int choose_layout(shell_t *sh)
     }
     if (l && !strcmp(l, "lines")) return 0;
     /* Panes need both ends to be a terminal; a pipe or a file gets lines. */
-    if (!sh->a->out.is_tty || !sh->have_in || !sh->in.is_tty) return 0;
+    if (!sh->a->out.io.is_tty || !sh->have_in || !sh->in.io.is_tty) return 0;
     sh->panes = 1;
     if (shp_begin(sh) < 0) {
         sh->panes = 0;
@@ -500,7 +503,7 @@ static int run_sessions(shell_t *sh)
         watch_signal(sh, SIGWINCH);
     } else {
         watch_signal(sh, SIGINT);
-        if (!a->o->quiet && sh->have_in && sh->in.is_tty) lines_note(sh);
+        if (!a->o->quiet && sh->have_in && sh->in.io.is_tty) lines_note(sh);
     }
     watch_signal(sh, SIGTERM);
     watch_signal(sh, SIGHUP);

@@ -368,7 +368,7 @@ int shp_begin(shell_t *sh)
     if (too_small(sh, ps)) goto fail;
     for (size_t i = 0; i < sh->n; i++)
         if (init_pane(&ps->p[i], &sh->ss[i]) < 0) goto fail;
-    if (term_raw_begin(&sh->in.h.tty) < 0) goto fail;
+    if (term_raw_begin(&sh->in.io.h.tty) < 0) goto fail;
     sh->a->raw = 1;
     buf_init(&ps->f, FRAME_LIMIT);
     uv_timer_init(sh->a->loop, &ps->timer);

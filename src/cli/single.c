@@ -143,15 +143,15 @@ static void on_stdin(void *ctx, const char *buf, size_t len)
 static int window_size(single_t *x, unsigned *w, unsigned *h)
 {
     int iw = 0, ih = 0, rc = -1;
-    if (x->a->out.is_tty)
-        rc = uv_tty_get_winsize(&x->a->out.h.tty, &iw, &ih);
-    else if (x->have_in && x->in.is_tty)
-        rc = uv_tty_get_winsize(&x->in.h.tty, &iw, &ih);
+    if (x->a->out.io.is_tty)
+        rc = uv_tty_get_winsize(&x->a->out.io.h.tty, &iw, &ih);
+    else if (x->have_in && x->in.io.is_tty)
+        rc = uv_tty_get_winsize(&x->in.io.h.tty, &iw, &ih);
     if (rc == 0 && iw > 0 && ih > 0) {
         *w = (unsigned)iw, *h = (unsigned)ih;
         return 0;
     }
-    return term_winsize(x->a->out.is_tty ? 1 : 0, w, h);
+    return term_winsize(x->a->out.io.is_tty ? 1 : 0, w, h);
 }
 
 static void on_signal(uv_signal_t *h, int sig)
@@ -193,8 +193,8 @@ static int setup_tty(single_t *x, pmx_session_opts_t *so)
     if (!x->t->tty) return 0;
     unsigned w = 0, h = 0;
     if (window_size(x, &w, &h) == 0) so->width = w, so->height = h;
-    if (!x->have_in || !x->in.is_tty) return 0;
-    if (term_raw_begin(&x->in.h.tty) < 0) return 0;
+    if (!x->have_in || !x->in.io.is_tty) return 0;
+    if (term_raw_begin(&x->in.io.h.tty) < 0) return 0;
     x->raw = x->a->raw = 1;
     cli_escape_init(&x->esc, x->a->o->escape_char);
     x->escbuf = malloc(64 * 1024 + 1);
