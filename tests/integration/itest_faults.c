@@ -585,6 +585,128 @@ static void test_fanout_retries_429_503(void **state)
 }
 
 /* ---- stream faults ----------------------------------------------------------------------- */
+/* The stream faults in one pmx_fanout next to a healthy pod: each target ends with its own code
+ * and one line naming the fault, the healthy pod's output is whole, the faulty pods' output is
+ * delivered up to the fault, nothing is retried once the command started (retries = 2: only the
+ * upgrade that was never answered is tried 3 times), and the fan-out finishes once with every
+ * target done. */
+#define FO_N 6
+typedef struct fo_out {
+    char out[FO_N][4096];
+    size_t len[FO_N];
+    int done[FO_N], finished;
+} fo_out_t;
+
+static void fo2_output(pmx_fanout_t *f, size_t index, int fd, const char *buf, size_t len,
+                       void *data)
+{
+    fo_out_t *st = data;
+    assert_true(index < FO_N);
+    assert_int_equal(fd, 1);
+    assert_int_equal(st->done[index], 0); /* no output after the target is done */
+    size_t room = sizeof st->out[index] - st->len[index];
+    assert_true(len <= room);
+    memcpy(st->out[index] + st->len[index], buf, len);
+    st->len[index] += len;
+}
+
+static void fo2_done(pmx_fanout_t *f, const pmx_fanout_result_t *r, void *d)
+{
+    fo_out_t *st = d;
+    assert_int_equal(st->done[r->index], 0);
+    st->done[r->index]++;
+}
+
+static void fo2_finish(pmx_fanout_t *f, void *d)
+{
+    ((fo_out_t *)d)->finished++;
+}
+
+static void test_fanout_stream_faults(void **state)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    pmx_client_opts_t o = {0};
+    o.kubeconfig = good_kcfg();
+    o.keepalive_ms = 300;
+    o.upgrade_timeout_ms = 1000;
+    pmx_client_t *c = NULL;
+    assert_int_equal(pmx_client_new(&loop, &o, &c, NULL, 0), 0);
+    static const char script[] = "printf hello; sleep 0.4; head -c 900 /dev/zero | tr '\\0' x; "
+                                 "sleep 0.4; head -c 900 /dev/zero | tr '\\0' y; echo";
+    const char *argv[] = {"sh", "-c", script};
+    pmx_fanout_opts_t fo = {0};
+    fo.argv = argv;
+    fo.argc = 3;
+    fo.retries = 2;
+    fo.retry_base_ms = 50;
+    pmx_fanout_cb_t cb = {NULL, fo2_output, fo2_done, NULL, fo2_finish};
+    static const char *const pods[FO_N] = {"ok",          "f-drop",  "f-nostatus",
+                                           "f-malformed", "f-stall", "f-delay"};
+    static const int want_err[FO_N] = {0,          PMX_ELOST,     PMX_ENOSTATUS,
+                                       PMX_EPROTO, PMX_ETIMEDOUT, PMX_ETIMEDOUT};
+    static const char *const want_msg[FO_N] = {NULL,
+                                               "lost",
+                                               "exit status is unknown",
+                                               "WebSocket protocol error from the server",
+                                               "no data and no pong",
+                                               "did not answer the upgrade request within 1 s"};
+    fo_out_t *st = calloc(1, sizeof *st);
+    pmx_fanout_t *f = NULL;
+    assert_int_equal(pmx_fanout_new(c, &fo, &cb, st, &f), 0);
+    for (int i = 0; i < FO_N; i++)
+        assert_int_equal(pmx_fanout_add(f, NULL, pods[i], NULL), i);
+    assert_int_equal(pmx_fanout_start(f), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(st->finished, 1);
+    size_t n = 0;
+    const pmx_fanout_result_t *const *res = pmx_fanout_results(f, &n);
+    assert_int_equal(n, FO_N);
+    char full[1806], upto[905];
+    memcpy(full, "hello", 5);
+    memset(full + 5, 'x', 900);
+    memset(full + 905, 'y', 900);
+    full[1805] = '\n';
+    memcpy(upto, full, sizeof upto);
+    for (size_t k = 0; k < n; k++) {
+        const pmx_fanout_result_t *x = res[k];
+        size_t i = x->index;
+        fprintf(stderr, "    %s: %u attempt(s), %s %s; %zu bytes\n", x->pod, x->attempts,
+                pmx_err_name(x->exit.err), x->exit.message ? x->exit.message : "", st->len[i]);
+        assert_int_equal(st->done[i], 1);
+        assert_string_equal(x->pod, pods[i]);
+        assert_int_equal(x->exit.err, want_err[i]);
+        assert_int_equal(x->attempts, i == 5 ? 3 : 1);
+        assert_int_equal(x->exit.command_started, i != 5);
+        if (i == 0) {
+            assert_int_equal(x->exit.exit_code, 0);
+        } else {
+            assert_int_equal(x->exit.exit_code, -1);
+            assert_non_null(x->exit.message);
+            assert_non_null(strstr(x->exit.message, want_msg[i]));
+            assert_null(strchr(x->exit.message, '\n'));
+        }
+    }
+    /* ok and f-nostatus ran to the end; f-drop delivered every whole frame before the drop. */
+    assert_int_equal(st->len[0], sizeof full);
+    assert_memory_equal(st->out[0], full, sizeof full);
+    assert_int_equal(st->len[2], sizeof full);
+    assert_memory_equal(st->out[2], full, sizeof full);
+    assert_int_equal(st->len[1], sizeof upto);
+    assert_memory_equal(st->out[1], upto, sizeof upto);
+    for (int i = 3; i < FO_N; i++)
+        assert_int_equal(st->len[i], 0);
+    pmx_fanout_stats_t fs;
+    pmx_fanout_stats(f, &fs);
+    assert_int_equal(fs.ok, 1);
+    assert_int_equal(fs.failed, FO_N - 1);
+    assert_int_equal(pmx_fanout_free(f), 0);
+    assert_int_equal(pmx_client_free(c), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    free(st);
+}
+
 static void test_upgrade_timeout(void **state)
 {
     run_t r = {.kubeconfig = good_kcfg(), .pod = "f-delay", .upgrade_timeout_ms = 1000};
@@ -678,6 +800,22 @@ static void test_oversized_message(void **state)
     assert_int_equal(r.out_total, 5);
     assert_memory_equal(r.out, "hello", 5);
     assert_true(r.ms < 3000);
+}
+
+/* The limit is on the message, channel byte included, and a message of exactly max_message is
+ * fine: 1 + 1023 bytes pass, the next 1 + 1024 do not. */
+static void test_oversized_message_boundary(void **state)
+{
+    static const char script[] = "head -c 1023 /dev/zero | tr '\\0' a; sleep 0.5; "
+                                 "head -c 1024 /dev/zero | tr '\\0' b; sleep 5";
+    const char *argv[] = {"sh", "-c", script};
+    run_t r = {.kubeconfig = good_kcfg(), .argv = argv, .argc = 3, .max_message = 1024};
+    assert_int_equal(run(&r), 0);
+    expect_fail(&r, PMX_EPROTO, "WebSocket protocol error from the server: message too big");
+    assert_int_equal(r.out_total, 1023);
+    for (int i = 0; i < 1023; i++)
+        assert_int_equal(r.out[i], 'a');
+    assert_int_equal(r.x.command_started, 1);
 }
 
 /* Output, status and close in one TCP write with the connection left open: a normal exit. */
@@ -880,6 +1018,8 @@ int main(void)
         cmocka_unit_test(test_close_without_status),
         cmocka_unit_test(test_malformed_frame),
         cmocka_unit_test(test_oversized_message),
+        cmocka_unit_test(test_oversized_message_boundary),
+        cmocka_unit_test(test_fanout_stream_faults),
         cmocka_unit_test(test_coalesced_status),
         cmocka_unit_test(test_plugin_works),
         cmocka_unit_test(test_plugin_fails),
