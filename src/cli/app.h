@@ -46,6 +46,10 @@ void app_unhook_output(app_t *a);
 /* A runner's end: the terminal back in its mode, the signals and stdin (in may be NULL) closed,
  * so that the loop ends once the sessions have. */
 void app_watch_end(app_t *a, app_signals_t *s, cli_in_t *in);
+/* 1 when our stdout is a terminal and NO_COLOR is unset or empty (no-color.org). */
+int app_color_wanted(const app_t *a);
+/* The summary of the finished sessions r[0..n) on stderr (lines.c's cli_summary). */
+void app_summary(app_t *a, const pmx_fanout_result_t *const *r, size_t n, int show_container);
 
 /* One pod: exec or attach with the terminal, stdin streaming and signals. Returns the exit
  * code. The loop is run inside. */

@@ -1,4 +1,5 @@
-/* cli.h: what the podmux program's files share. Only the public podmux.h API is used. */
+/* cli.h: what the podmux program's files share. Of the library, only the public podmux.h API is
+ * used; the one exception is util/buf.h below. */
 #ifndef PMX_CLI_H
 #define PMX_CLI_H
 
@@ -7,7 +8,9 @@
 #include <stdio.h>
 
 #include "podmux.h"
-/* The project's bounded buffer: a utility, not library API (see the report). */
+/* The project's bounded buffer, a utility rather than library API: its code reaches the program
+ * through podmux_static (hidden visibility only limits what the shared library exports), so the
+ * CLI must keep linking the static library, or a copy of buf.c, to use it. */
 #include "../util/buf.h"
 
 /* Exit status when podmux itself failed (like ssh). */
@@ -99,6 +102,9 @@ int cli_prefixer_feed(cli_prefixer_t *p, const char *buf, size_t len);
 /* Session end: emits a held partial line (a newline added in prefix mode) and frees memory. */
 int cli_prefixer_flush(cli_prefixer_t *p);
 void cli_prefixer_free(cli_prefixer_t *p);
+/* The prefix for the lines of target index: "label ", or in color the label in one of 12 colors
+ * chosen by index, so that neighbours differ and a pod keeps its color through a run. */
+void cli_prefix_text(const char *label, size_t index, int color, char *out, size_t len);
 
 /* JSON lines. Each returns a malloc'd object ending in "\n", or NULL on allocation failure.
  * Output bytes go in "data" when they are valid UTF-8, else base64 in "data_b64". */

@@ -181,6 +181,15 @@ static char *finish_line(buf_t *b, int rc)
     return buf_steal(b);
 }
 
+void cli_prefix_text(const char *label, size_t index, int color, char *out, size_t len)
+{
+    static const int colors[] = {32, 33, 34, 35, 36, 31, 92, 93, 94, 95, 96, 91};
+    if (color)
+        snprintf(out, len, "\033[%dm%s\033[0m ", colors[index % 12], label);
+    else
+        snprintf(out, len, "%s ", label);
+}
+
 char *cli_json_chunk(const char *ns, const char *pod, const char *container, int fd,
                      const char *data, size_t len)
 {

@@ -135,17 +135,13 @@ static void json_line(void *ctx, int fd, const char *line, size_t len)
 
 static void make_slot(multi_t *m, size_t index)
 {
-    static const int colors[] = {32, 33, 34, 35, 36, 31, 92, 93, 94, 95, 96, 91};
     slot_t *s = &m->slots[index];
     const entry_t *e = entry_of(m, index);
     int with_c = m->a->o->all_containers && e->container;
     char label[800], pre[900];
     snprintf(label, sizeof label, "%s%s%s%s%s", m->several_ns ? e->ns : "",
              m->several_ns ? "/" : "", e->pod, with_c ? "/" : "", with_c ? e->container : "");
-    if (m->color)
-        snprintf(pre, sizeof pre, "\033[%dm%s\033[0m ", colors[index % 12], label);
-    else
-        snprintf(pre, sizeof pre, "%s ", label);
+    cli_prefix_text(label, index, m->color, pre, sizeof pre);
     s->m = m;
     s->index = index;
     s->prefix = strdup(pre);
@@ -360,13 +356,7 @@ static int finish_run(multi_t *m)
     if (m->resolve_failed) code = CLI_EXIT_FAIL;
     int all_ok = t.ok == n && !m->resolve_failed;
     if (m->out_error != UV_EPIPE && (!m->a->o->quiet || !all_ok)) {
-        size_t cap = 64 * 1024;
-        char *text = malloc(cap);
-        if (text) {
-            size_t len = cli_summary(r, n, m->a->o->all_containers, text, cap);
-            cli_out_write(&m->a->err, text, len);
-            free(text);
-        }
+        app_summary(m->a, r, n, m->a->o->all_containers);
     }
     if (m->signaled)
         code = 128 + m->signaled;
@@ -404,8 +394,7 @@ int run_multi(app_t *a)
     if (!m) return CLI_EXIT_FAIL;
     m->a = a;
     m->mode = o->output == OUT_AUTO ? OUT_PREFIX : o->output;
-    const char *nc = getenv("NO_COLOR");
-    m->color = m->mode == OUT_PREFIX && a->out.io.is_tty && !(nc && *nc);
+    m->color = m->mode == OUT_PREFIX && app_color_wanted(a);
     resolve_all(m);
     int code;
     if (m->n == 0) {

@@ -1,5 +1,6 @@
 /* runner: the handles every runner (single.c, multi.c, shell.c) watches besides its sessions,
  * and their end. One place, so that the order that keeps the terminal sane is written once. */
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "app.h"
@@ -43,4 +44,19 @@ void app_watch_end(app_t *a, app_signals_t *s, cli_in_t *in)
         uv_close((uv_handle_t *)&s->h[i], NULL);
     s->n = 0;
     if (in) cli_in_close(in);
+}
+
+int app_color_wanted(const app_t *a)
+{
+    const char *nc = getenv("NO_COLOR");
+    return a->out.io.is_tty && !(nc && *nc);
+}
+
+void app_summary(app_t *a, const pmx_fanout_result_t *const *r, size_t n, int show_container)
+{
+    size_t cap = 64 * 1024; /* 1 KiB a line at most; the rest is counted, not listed */
+    char *text = malloc(cap);
+    if (!text) return;
+    cli_out_write(&a->err, text, cli_summary(r, n, show_container, text, cap));
+    free(text);
 }

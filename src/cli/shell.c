@@ -186,14 +186,8 @@ static const pmx_session_cb_t CB = {
 
 static void make_prefix(shell_t *sh, sh_sess_t *x)
 {
-    static const int colors[] = {32, 33, 34, 35, 36, 31, 92, 93, 94, 95, 96, 91};
-    const char *nc = getenv("NO_COLOR");
-    int color = sh->a->out.io.is_tty && !(nc && *nc);
     char pre[600];
-    if (color)
-        snprintf(pre, sizeof pre, "\033[%dm%s\033[0m ", colors[x->idx % 12], x->pod);
-    else
-        snprintf(pre, sizeof pre, "%s ", x->pod);
+    cli_prefix_text(x->pod, x->idx, app_color_wanted(sh->a), pre, sizeof pre);
     x->prefix = strdup(pre);
     cli_prefixer_init(&x->po, x->prefix ? x->prefix : "", 1, LINE_LIMIT, out_write, sh);
     cli_prefixer_init(&x->pe, x->prefix ? x->prefix : "", 2, LINE_LIMIT, out_write, sh);
@@ -460,12 +454,7 @@ static int final_code(shell_t *sh)
         rp[i] = &res[i];
     }
     int all_ok = t.ok == sh->n && !sh->resolve_failed;
-    if (res && rp && (!all_ok || !sh->a->o->quiet)) {
-        size_t cap = 64 * 1024;
-        char *text = malloc(cap);
-        if (text) cli_out_write(&sh->a->err, text, cli_summary(rp, sh->n, 0, text, cap));
-        free(text);
-    }
+    if (res && rp && (!all_ok || !sh->a->o->quiet)) app_summary(sh->a, rp, sh->n, 0);
     free(res);
     free(rp);
     int code = cli_exit_code(&t);

@@ -301,12 +301,27 @@ static void test_prefix_random_chunks(void **state)
     }
 }
 
+/* The prefix multi.c and shell.c put before each pod's lines: colors cycle through 12. */
+static void test_prefix_text(void **state)
+{
+    char out[64];
+    cli_prefix_text("web-1", 0, 0, out, sizeof out);
+    assert_string_equal(out, "web-1 ");
+    cli_prefix_text("web-1", 0, 1, out, sizeof out);
+    assert_string_equal(out, "\033[32mweb-1\033[0m ");
+    cli_prefix_text("web-2", 13, 1, out, sizeof out);
+    assert_string_equal(out, "\033[33mweb-2\033[0m ");
+    cli_prefix_text("a-very-long-pod-name", 0, 0, out, 8); /* bounded by the caller's buffer */
+    assert_string_equal(out, "a-very-");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_prefix_lines),     cmocka_unit_test(test_prefix_partial_held),
         cmocka_unit_test(test_line_callback),    cmocka_unit_test(test_json),
         cmocka_unit_test(test_summary_and_exit), cmocka_unit_test(test_prefix_random_chunks),
+        cmocka_unit_test(test_prefix_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
