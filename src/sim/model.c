@@ -242,6 +242,7 @@ void sim_model_free(sim_model_t *m)
         cJSON_Delete(m->workloads[i].selector);
         sel_free(&m->workloads[i].sel);
     }
+    if (m->watch_hub && m->watch_hub_free) m->watch_hub_free(m->watch_hub);
     model_timeline_free(m);
     free(m->workloads);
     free(m->pods);

@@ -18,7 +18,13 @@
 
 typedef struct cJSON cJSON;
 
-/* Annotation prefix of the simulator's own knobs (faults, pod phase). */
+/* Annotation prefix of the simulator's own knobs (faults, pod phase, timeline). The timeline
+ * knobs take Go durations ("8s", "500ms", "1m30s"), on a pod or a template:
+ *   sim.podmux.io/create-after: 8s    the pod does not exist until 8 s after the sim started
+ *                                     (kubectl exec deploy/X watches until then)
+ *   sim.podmux.io/running-after: 2s   Pending (scheduled, ContainerCreating) for 2 s after its
+ *                                     creation, then its phase (default Running)
+ *   sim.podmux.io/delete-after: 4s    deleted 4 s after its creation */
 #define SIM_ANN_PREFIX "sim.podmux.io/"
 
 #define SIM_MAX_PODS 200000
@@ -192,6 +198,10 @@ typedef struct sim_model {
     /* Called for every change the timeline makes, as it makes it (the watch hub). */
     void (*on_change)(void *arg, const sim_change_t *c);
     void *on_change_arg;
+    /* The server's watches (rest_watch_io.c): created by the first watch, released by
+     * sim_model_free with watch_hub_free (after the loop closed every handle). */
+    void *watch_hub;
+    void (*watch_hub_free)(void *hub);
 } sim_model_t;
 
 /* An empty cluster (namespace "default", node "sim-node-1", no users). NULL on ENOMEM. */

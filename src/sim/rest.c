@@ -88,105 +88,37 @@ static const char VERSION_JSON[] =
 #define RES(name, singular, ns, kind, verbs, extra)                                                \
     "{\"name\":\"" name "\",\"singularName\":\"" singular "\",\"namespaced\":" ns                  \
     ",\"kind\":\"" kind "\",\"verbs\":" verbs extra "}"
+/* The resources' verbs as a 1.32 apiserver lists the ones the sim serves. */
 #define GETLIST "[\"get\",\"list\"]"
+#define GETLISTWATCH "[\"get\",\"list\",\"watch\"]"
+#define WORKLOAD(name, singular, kind, shortname)                                                  \
+    RES(name, singular, "true", kind, GETLIST,                                                     \
+        ",\"shortNames\":[\"" shortname "\"],\"categories\":[\"all\"]")
 
+// clang-format off
 static const char CORE_RESOURCES[] =
-    "{\"kind\":\"APIResourceList\",\"groupVersion\":\"v1\",\"resources\":[" RES(
-        "namespaces", "namespace", "false", "Namespace", GETLIST,
-        ",\"shortNames\":[\"ns\"]") "," RES("pods", "pod", "true", "Pod", GETLIST,
-                                            ",\"shortNames\":[\"po\"],\"categories\":["
-                                            "\"all\"]") "," RES("pods/attach", "", "true",
-                                                                "PodAttachOptions",
-                                                                "[\"create\",\"get\"]",
-                                                                "") "," RES("pods/exec", "", "true",
-                                                                            "PodExecOption"
-                                                                            "s",
-                                                                            "[\"create\","
-                                                                            "\"get\"]",
-                                                                            "") "," RES("po"
-                                                                                        "ds"
-                                                                                        "/l"
-                                                                                        "o"
-                                                                                        "g",
-                                                                                        "",
-                                                                                        "tr"
-                                                                                        "u"
-                                                                                        "e",
-                                                                                        "Po"
-                                                                                        "d",
-                                                                                        "["
-                                                                                        "\""
-                                                                                        "ge"
-                                                                                        "t"
-                                                                                        "\""
-                                                                                        "]",
-                                                                                        "") "]}\n";
+    "{\"kind\":\"APIResourceList\",\"groupVersion\":\"v1\",\"resources\":["
+    RES("namespaces", "namespace", "false", "Namespace", GETLIST, ",\"shortNames\":[\"ns\"]") ","
+    RES("pods", "pod", "true", "Pod", GETLISTWATCH,
+        ",\"shortNames\":[\"po\"],\"categories\":[\"all\"]") ","
+    RES("pods/attach", "", "true", "PodAttachOptions", "[\"create\",\"get\"]", "") ","
+    RES("pods/exec", "", "true", "PodExecOptions", "[\"create\",\"get\"]", "") ","
+    RES("pods/log", "", "true", "Pod", "[\"get\"]", "")
+    "]}\n";
 
 static const char APPS_RESOURCES[] =
     "{\"kind\":\"APIResourceList\",\"apiVersion\":\"v1\",\"groupVersion\":\"apps/v1\","
-    "\"resources\":[" RES("daemonsets", "daemonset", "true", "DaemonSet", GETLIST, ",\"shortNames\":[\"ds\"],\"categories\":[\"all\"]") "," RES(
-        "deployments", "deployment", "true", "Deployment", GETLIST,
-        ",\"shortNames\":[\"deploy\"],\"categories\":[\"all\"]") "," RES("replicasets",
-                                                                         "replicaset", "true",
-                                                                         "ReplicaSet", GETLIST,
-                                                                         ",\"shortNames\":["
-                                                                         "\"rs\"],"
-                                                                         "\"categories\":["
-                                                                         "\"all\"]") "," RES("s"
-                                                                                             "t"
-                                                                                             "a"
-                                                                                             "t"
-                                                                                             "e"
-                                                                                             "f"
-                                                                                             "u"
-                                                                                             "l"
-                                                                                             "s"
-                                                                                             "e"
-                                                                                             "t"
-                                                                                             "s",
-                                                                                             "s"
-                                                                                             "t"
-                                                                                             "a"
-                                                                                             "t"
-                                                                                             "e"
-                                                                                             "f"
-                                                                                             "u"
-                                                                                             "l"
-                                                                                             "s"
-                                                                                             "e"
-                                                                                             "t",
-                                                                                             "t"
-                                                                                             "r"
-                                                                                             "u"
-                                                                                             "e",
-                                                                                             "S"
-                                                                                             "t"
-                                                                                             "a"
-                                                                                             "t"
-                                                                                             "e"
-                                                                                             "f"
-                                                                                             "u"
-                                                                                             "l"
-                                                                                             "S"
-                                                                                             "e"
-                                                                                             "t",
-                                                                                             GETLIST,
-                                                                                             ","
-                                                                                             "\"sho"
-                                                                                             "rtNam"
-                                                                                             "es\":"
-                                                                                             "[\"st"
-                                                                                             "s\"],"
-                                                                                             "\"cat"
-                                                                                             "egori"
-                                                                                             "es\":"
-                                                                                             "[\"al"
-                                                                                             "l\"]") "]}\n";
+    "\"resources\":["
+    WORKLOAD("daemonsets", "daemonset", "DaemonSet", "ds") ","
+    WORKLOAD("deployments", "deployment", "Deployment", "deploy") ","
+    WORKLOAD("replicasets", "replicaset", "ReplicaSet", "rs") ","
+    WORKLOAD("statefulsets", "statefulset", "StatefulSet", "sts")
+    "]}\n";
 
 static const char BATCH_RESOURCES[] =
     "{\"kind\":\"APIResourceList\",\"apiVersion\":\"v1\",\"groupVersion\":\"batch/v1\","
-    "\"resources\":[" RES("jobs", "job", "true", "Job", GETLIST,
-                          ",\"categories\":[\"all\"]") "]}\n";
+    "\"resources\":[" RES("jobs", "job", "true", "Job", GETLIST, ",\"categories\":[\"all\"]") "]}\n";
+// clang-format on
 
 #define GROUP(g)                                                                                   \
     "\"name\":\"" g "\",\"versions\":[{\"groupVersion\":\"" g "/v1\",\"version\":\"v1\"}],"        \
@@ -301,7 +233,7 @@ static int route(req_t *r, char **s, int n)
 }
 
 /* Which representation the Accept header asks for first: Table (v1 / v1beta1) or plain JSON. */
-static void negotiate(req_t *r, const char *accept)
+void rest_negotiate(req_t *r, const char *accept)
 {
     r->table = 0;
     r->table_api = "meta.k8s.io/v1";
@@ -336,7 +268,7 @@ static void negotiate(req_t *r, const char *accept)
 }
 
 /* includeObject (metav1.TableOptions): Metadata (the default), Object or None. */
-static int read_include_object(req_t *r, buf_t *q)
+int rest_read_include_object(req_t *r, buf_t *q)
 {
     if (!r->table || rest_query_get(r->query, "includeObject", q) <= 0 || !q->len) return 0;
     if (!strcmp(q->data, "Object")) {
@@ -377,7 +309,7 @@ int sim_rest_handle(sim_model_t *m, const char *method, const char *path, const 
     req_t r = {.m = m, .query = query, .user = user, .now = (long long)time(NULL), .out = out};
     r.w = (jw_t){&out->body, 0};
     sim_model_advance(m, sim_model_now_ms(m)); /* pods due by now exist (model_time.c) */
-    negotiate(&r, accept);
+    rest_negotiate(&r, accept);
     buf_t q;
     buf_init(&q, 256);
     if (strcmp(method, "GET"))
@@ -388,7 +320,7 @@ int sim_rest_handle(sim_model_t *m, const char *method, const char *path, const 
         sim_response_status(out, 405, "MethodNotAllowed",
                             "watch needs a streaming connection (sim_watch_handle)", "", NULL,
                             NULL);
-    else if (read_include_object(&r, &q) == 0)
+    else if (rest_read_include_object(&r, &q) == 0)
         route_path(&r, path);
     buf_free(&q);
     if (r.w.err) {

@@ -46,6 +46,12 @@ int rest_authorize(req_t *r, const char *verb, const char *resource, const char 
 /* First value of key in a form-encoded query, decoded. 1 found, 0 absent, <0 too long. */
 int rest_query_get(const char *q, const char *key, buf_t *out);
 
+/* ---- rest.c ---- */
+/* Table or plain JSON, from the Accept header (sets r->table, r->table_api). */
+void rest_negotiate(req_t *r, const char *accept);
+/* includeObject for Tables; on a bad value the 400 is written and -1 returned. */
+int rest_read_include_object(req_t *r, buf_t *q);
+
 /* ---- rest_pods.c ---- */
 typedef struct objmeta {
     const char *name, *generate_name, *ns, *uid;

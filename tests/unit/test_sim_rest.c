@@ -16,6 +16,7 @@
 #include "../../src/sim/rest_json.c"
 #include "../../src/sim/rest_pods.c"
 #include "../../src/sim/rest_tables.c"
+#include "../../src/sim/rest_watch.c"
 #include "../../src/sim/rest_workloads.c"
 
 #define KUBECTL_ACCEPT                                                                             \
@@ -402,6 +403,294 @@ static void test_timeline(void **state)
                      "    spec: {containers: [{name: c}]}\n",
                      "line 2: annotation sim.podmux.io/create-after: \"soon\" is not a duration "
                      "like 2s or 500ms (up to 168h)");
+}
+
+/* ---- watch engine ------------------------------------------------------------------------ */
+
+typedef struct sink_rec {
+    buf_t out;
+    int ends;
+} sink_rec_t;
+
+static void rec_write(void *arg, const char *data, size_t len)
+{
+    sink_rec_t *s = arg;
+    assert_int_equal(s->ends, 0); /* nothing after the end */
+    assert_int_equal(buf_append(&s->out, data, len), 0);
+}
+
+static void rec_end(void *arg)
+{
+    ((sink_rec_t *)arg)->ends++;
+}
+
+/* The events written since the last call, parsed line by line (each must end in "\n"). */
+static int take_events(sink_rec_t *s, cJSON **ev, int max)
+{
+    int n = 0;
+    size_t at = 0;
+    while (at < s->out.len) {
+        const char *nl = memchr(s->out.data + at, '\n', s->out.len - at);
+        assert_non_null(nl);
+        assert_true(n < max);
+        ev[n] = cJSON_ParseWithLength(s->out.data + at, (size_t)(nl - (s->out.data + at)));
+        assert_non_null(ev[n]);
+        n++;
+        at = (size_t)(nl - s->out.data) + 1;
+    }
+    buf_reset(&s->out);
+    return n;
+}
+
+static void free_events(cJSON **ev, int n)
+{
+    for (int i = 0; i < n; i++)
+        cJSON_Delete(ev[i]);
+}
+
+static sim_watch_t *open_watch(sim_watch_hub_t *h, const char *path, const char *query,
+                               const char *accept, long long now, sink_rec_t *rec)
+{
+    sim_watch_sink_t sink = {rec_write, rec_end, rec};
+    sim_watch_t *w = NULL;
+    sim_response_t err;
+    int st = sim_watch_open(h, "GET", path, query, accept, "admin", now, &sink, &w, &err);
+    if (st) fail_msg("watch %s?%s: %d %s", path, query, st, err.body.data);
+    sim_response_free(&err);
+    sim_watch_begin(w);
+    return w;
+}
+
+static void watch_error(sim_watch_hub_t *h, const char *method, const char *path, const char *query,
+                        const char *user, int want, const char *want_msg)
+{
+    sim_watch_sink_t sink = {rec_write, rec_end, NULL};
+    sim_watch_t *w = (sim_watch_t *)1;
+    sim_response_t err;
+    assert_int_equal(sim_watch_open(h, method, path, query, NULL, user, 0, &sink, &w, &err), want);
+    assert_null(w);
+    cJSON *j = cJSON_ParseWithLength(err.body.data, err.body.len);
+    assert_jstr(j, "message", want_msg);
+    cJSON_Delete(j);
+    sim_response_free(&err);
+}
+
+static void test_watch_errors(void **state)
+{
+    sim_model_t *m = demo();
+    sim_watch_hub_t *h = sim_watch_hub_new(m);
+    const char *pods = "/api/v1/namespaces/default/pods";
+    watch_error(h, "POST", pods, "watch=1", "admin", 405,
+                "podmux-sim can watch pods only (GET /api/v1/[namespaces/NS/]pods)");
+    watch_error(h, "GET", "/apis/apps/v1/deployments", "watch=1", "admin", 405,
+                "podmux-sim can watch pods only (GET /api/v1/[namespaces/NS/]pods)");
+    watch_error(h, "GET", "/api/v1/namespaces/shop/pods", "watch=1", "alice", 403,
+                "pods is forbidden: User \"alice\" cannot watch resource \"pods\" in API group "
+                "\"\" in the namespace \"shop\"");
+    watch_error(h, "GET", "/api/v1/pods", "watch=1", "alice", 403,
+                "pods is forbidden: User \"alice\" cannot watch resource \"pods\" in API group "
+                "\"\" at the cluster scope");
+    watch_error(h, "GET", pods, "watch=1&labelSelector=a%3D%3D%3Db", "admin", 400,
+                "unable to parse requirement: found '=', expected: identifier");
+    watch_error(h, "GET", pods, "watch=1&resourceVersion=x1", "admin", 400,
+                "resourceVersion: Invalid value: \"x1\": strconv.ParseUint: parsing \"x1\": "
+                "invalid syntax");
+    watch_error(h, "GET", pods, "watch=1&timeoutSeconds=soon", "admin", 400,
+                "timeoutSeconds: Invalid value: \"soon\": strconv.ParseInt: parsing \"soon\": "
+                "invalid syntax");
+    assert_int_equal(sim_watch_hub_count(h), 0);
+    /* without the server's watch hook the REST layer refuses it (and says why) */
+    assert_true(sim_rest_is_watch("watch=1"));
+    assert_true(sim_rest_is_watch("labelSelector=x&watch=true"));
+    assert_true(!sim_rest_is_watch("watch=false") && !sim_rest_is_watch("watch=0"));
+    assert_true(!sim_rest_is_watch(NULL) && !sim_rest_is_watch("watchful=1"));
+    sim_watch_hub_free(h);
+    assert_null(m->on_change);
+    sim_model_free(m);
+}
+
+static void test_watch_events(void **state)
+{
+    sim_model_t *m = timeline_model();
+    sim_watch_hub_t *h = sim_watch_hub_new(m);
+    const char *pods = "/api/v1/namespaces/default/pods";
+    cJSON *ev[8];
+    sink_rec_t all = {0}, late = {0}, running = {0}, pending = {0}, other_ns = {0};
+    sink_rec_t *recs[] = {&all, &late, &running, &pending, &other_ns};
+    for (int i = 0; i < 5; i++)
+        buf_init(&recs[i]->out, 1 << 22);
+    char q[128];
+    uint64_t rv0 = m->rv;
+
+    /* no resourceVersion: the pods that exist now, as ADDED, in list order */
+    open_watch(h, pods, "watch=1", NULL, 0, &all);
+    assert_int_equal(take_events(&all, ev, 8), 2);
+    assert_jstr(ev[0], "type", "ADDED");
+    assert_jstr(ev[0], "object.kind", "Pod");
+    assert_jstr(ev[0], "object.apiVersion", "v1");
+    assert_jstr(ev[0], "object.metadata.name", "brief");
+    assert_jstr(ev[1], "object.metadata.name", "slow");
+    assert_jstr(ev[1], "object.status.phase", "Pending");
+    free_events(ev, 2);
+    /* from the list's resourceVersion: only what comes after */
+    snprintf(q, sizeof q, "watch=true&labelSelector=app%%3Dlate&resourceVersion=%llu",
+             (unsigned long long)rv0);
+    open_watch(h, pods, q, NULL, 0, &late);
+    open_watch(h, pods, "watch=1&fieldSelector=status.phase%3DRunning&resourceVersion=0", NULL, 0,
+               &running);
+    open_watch(h, pods, "watch=1&fieldSelector=status.phase%3DPending", NULL, 0, &pending);
+    open_watch(h, "/api/v1/namespaces/other/pods", "watch=1", NULL, 0, &other_ns);
+    assert_int_equal(take_events(&late, ev, 8), 0);
+    assert_int_equal(take_events(&running, ev, 8), 1); /* brief */
+    free_events(ev, 1);
+    assert_int_equal(take_events(&pending, ev, 8), 1); /* slow */
+    free_events(ev, 1);
+    assert_int_equal(sim_watch_hub_count(h), 5);
+    assert_int_equal(sim_watch_hub_next_ms(h), 3000);
+
+    /* 3 s: slow starts running. It enters the Running watch and leaves the Pending one. */
+    sim_watch_hub_tick(h, 3000);
+    assert_int_equal(take_events(&all, ev, 8), 1);
+    assert_jstr(ev[0], "type", "MODIFIED");
+    assert_jstr(ev[0], "object.status.phase", "Running");
+    snprintf(q, sizeof q, "%llu", (unsigned long long)(rv0 + 1));
+    assert_jstr(ev[0], "object.metadata.resourceVersion", q);
+    free_events(ev, 1);
+    assert_int_equal(take_events(&running, ev, 8), 1);
+    assert_jstr(ev[0], "type", "ADDED");
+    free_events(ev, 1);
+    assert_int_equal(take_events(&pending, ev, 8), 1);
+    assert_jstr(ev[0], "type", "DELETED");
+    assert_jstr(ev[0], "object.status.phase", "Pending"); /* its last state it matched */
+    assert_jstr(ev[0], "object.metadata.resourceVersion", q);
+    free_events(ev, 1);
+
+    /* 4 s brief is deleted, 5 s late's two pods are created */
+    sim_watch_hub_tick(h, 5000);
+    assert_int_equal(take_events(&all, ev, 8), 3);
+    assert_jstr(ev[0], "type", "DELETED");
+    assert_jstr(ev[0], "object.metadata.name", "brief");
+    assert_jstr(ev[1], "type", "ADDED");
+    assert_jstr(ev[2], "type", "ADDED");
+    free_events(ev, 3);
+    assert_int_equal(take_events(&late, ev, 8), 2);
+    assert_jstr(ev[0], "type", "ADDED");
+    assert_jstr(ev[0], "object.metadata.labels.app", "late");
+    assert_jstr(ev[0], "object.status.phase", "Running");
+    free_events(ev, 2);
+    assert_int_equal(take_events(&other_ns, ev, 8), 0);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(recs[i]->ends, 0);
+
+    /* a watch from the first rv replays the four changes */
+    sink_rec_t replay = {0};
+    buf_init(&replay.out, 1 << 22);
+    snprintf(q, sizeof q, "watch=1&resourceVersion=%llu", (unsigned long long)rv0);
+    sim_watch_t *w = open_watch(h, pods, q, NULL, 5000, &replay);
+    assert_int_equal(take_events(&replay, ev, 8), 4);
+    assert_jstr(ev[0], "type", "MODIFIED");
+    assert_jstr(ev[1], "type", "DELETED");
+    assert_jstr(ev[3], "type", "ADDED");
+    free_events(ev, 4);
+    sim_watch_stop(w);
+    buf_free(&replay.out);
+
+    /* too old and too new: an ERROR event, then the end */
+    sink_rec_t bad = {0};
+    buf_init(&bad.out, 1 << 20);
+    w = open_watch(h, pods, "watch=1&resourceVersion=5", NULL, 5000, &bad);
+    assert_int_equal(take_events(&bad, ev, 8), 1);
+    assert_int_equal(bad.ends, 1);
+    assert_jstr(ev[0], "type", "ERROR");
+    assert_jstr(ev[0], "object.kind", "Status");
+    assert_jstr(ev[0], "object.code", "410");
+    assert_jstr(ev[0], "object.reason", "Expired");
+    snprintf(q, sizeof q, "too old resource version: 5 (%llu)", (unsigned long long)rv0);
+    assert_jstr(ev[0], "object.message", q);
+    free_events(ev, 1);
+    sim_watch_stop(w);
+    bad.ends = 0;
+    w = open_watch(h, pods, "watch=1&resourceVersion=999999", NULL, 5000, &bad);
+    assert_int_equal(take_events(&bad, ev, 8), 1);
+    assert_int_equal(bad.ends, 1);
+    assert_jstr(ev[0], "object.code", "504");
+    assert_jstr(ev[0], "object.details.causes.0.reason", "ResourceVersionTooLarge");
+    free_events(ev, 1);
+    sim_watch_stop(w);
+    buf_free(&bad.out);
+
+    for (int i = 0; i < 5; i++)
+        buf_free(&recs[i]->out);
+    sim_watch_hub_free(h); /* frees the five still open */
+    sim_model_free(m);
+}
+
+static void test_watch_table_timeout_bookmarks(void **state)
+{
+    sim_model_t *m = timeline_model();
+    sim_watch_hub_t *h = sim_watch_hub_new(m);
+    const char *pods = "/api/v1/namespaces/default/pods";
+    cJSON *ev[8];
+    sink_rec_t tab = {0}, bm = {0};
+    buf_init(&tab.out, 1 << 22);
+    buf_init(&bm.out, 1 << 22);
+
+    /* kubectl get -w: a one-row Table per event, the columns only in the first */
+    char q[128];
+    snprintf(q, sizeof q, "watch=true&resourceVersion=%llu&timeoutSeconds=10",
+             (unsigned long long)m->rv);
+    sim_watch_t *w =
+        open_watch(h, pods, q, "application/json;as=Table;v=v1;g=meta.k8s.io", 0, &tab);
+    assert_int_equal(sim_watch_hub_next_ms(h), 3000);
+    sim_watch_hub_tick(h, 5000);
+    assert_int_equal(take_events(&tab, ev, 8), 4);
+    assert_jstr(ev[0], "type", "MODIFIED");
+    assert_jstr(ev[0], "object.kind", "Table");
+    assert_int_equal(
+        cJSON_GetArraySize(cJSON_GetObjectItem(ev[0]->child->next, "columnDefinitions")), 9);
+    assert_jstr(ev[0], "object.rows.0.cells.0", "slow");
+    assert_jstr(ev[0], "object.rows.0.cells.2", "Running");
+    assert_jstr(ev[0], "object.rows.0.object.kind", "PartialObjectMetadata");
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(ev[1]->child->next, "columnDefinitions")));
+    assert_jstr(ev[1], "type", "DELETED");
+    assert_jstr(ev[1], "object.rows.0.cells.0", "brief");
+    free_events(ev, 4);
+    /* the timeout (10 s) ends it: nothing is written, the stream just ends */
+    assert_int_equal(sim_watch_hub_next_ms(h), 10000);
+    sim_watch_hub_tick(h, 9999);
+    assert_int_equal(tab.ends, 0);
+    sim_watch_hub_tick(h, 10000);
+    assert_int_equal(tab.ends, 1);
+    assert_int_equal(tab.out.len, 0);
+    assert_int_equal(sim_watch_hub_next_ms(h), -1);
+    sim_watch_stop(w);
+
+    /* bookmarks: the initial-events-end one, then one a minute; no timeout: 30-60 min */
+    w = open_watch(h, pods, "watch=1&allowWatchBookmarks=true&sendInitialEvents=true", NULL, 10000,
+                   &bm);
+    assert_int_equal(take_events(&bm, ev, 8), 4); /* slow, two late pods, bookmark */
+    assert_jstr(ev[3], "type", "BOOKMARK");
+    assert_jstr(ev[3], "object.kind", "Pod");
+    assert_jstr(ev[3], "object.metadata.annotations.k8s\x01io/initial-events-end", "true");
+    snprintf(q, sizeof q, "%llu", (unsigned long long)m->rv);
+    assert_jstr(ev[3], "object.metadata.resourceVersion", q);
+    free_events(ev, 4);
+    assert_int_equal(sim_watch_hub_next_ms(h), 70000);
+    sim_watch_hub_tick(h, 70000);
+    assert_int_equal(take_events(&bm, ev, 8), 1);
+    assert_jstr(ev[0], "type", "BOOKMARK");
+    assert_null(jget(ev[0], "object.metadata.annotations"));
+    free_events(ev, 1);
+    assert_int_equal(bm.ends, 0);
+    assert_true(w->deadline_ms >= 10000 + 1800000 && w->deadline_ms <= 10000 + 3600000);
+    sim_watch_hub_tick(h, 10000 + 3600000);
+    assert_int_equal(bm.ends, 1);
+    sim_watch_stop(w);
+    assert_int_equal(sim_watch_hub_count(h), 0);
+    buf_free(&tab.out);
+    buf_free(&bm.out);
+    sim_watch_hub_free(h);
+    sim_model_free(m);
 }
 
 /* ---- REST: discovery and objects --------------------------------------------------------- */
@@ -1086,6 +1375,9 @@ int main(void)
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_workload_tables),
         cmocka_unit_test(test_timeline),
+        cmocka_unit_test(test_watch_errors),
+        cmocka_unit_test(test_watch_events),
+        cmocka_unit_test(test_watch_table_timeout_bookmarks),
         cmocka_unit_test(test_human_duration),
         cmocka_unit_test(test_workloads),
         cmocka_unit_test(test_daemonset_and_replicaset),
