@@ -62,13 +62,39 @@ watch_pid=$!
 never_start=$(date +%s%N)
 timeout 30 kubectl exec --pod-running-timeout=2s deploy/never -- true 2>"$T/never.err" &
 never_pid=$!
+# python-kubernetes' Watch (a second client we did not write), from its list's resourceVersion.
+py_pid=""
+if /usr/bin/python3 -c 'import kubernetes' 2>/dev/null; then
+  timeout 60 /usr/bin/python3 - >"$T/py.out" 2>&1 <<'PY' &
+from kubernetes import client, config, watch
+config.load_kube_config()
+v1 = client.CoreV1Api()
+lst = v1.list_namespaced_pod("default", label_selector="app=blink")
+# Python may start after the pod was created or started (a loaded machine): the list plus the
+# events must still tell the whole story, each event newer than the list.
+story = ["ADDED Pending", "MODIFIED Running", "DELETED Running"]
+seen = {0: 0, "Pending": 1, "Running": 2}[lst.items[0].status.phase if lst.items else 0]
+for ev in watch.Watch().stream(v1.list_namespaced_pod, "default", label_selector="app=blink",
+                               resource_version=lst.metadata.resource_version, timeout_seconds=30):
+    o = ev["object"]
+    got = "%s %s" % (ev["type"], o.status.phase)
+    assert got == story[seen], (got, story, seen)
+    assert int(o.metadata.resource_version) > int(lst.metadata.resource_version)
+    assert o.metadata.name.startswith("blink-"), o.metadata.name
+    seen += 1
+    if seen == 3:
+        break
+print("ok", seen)
+PY
+  py_pid=$!
+fi
 
 # Without server.c's hook a watch is refused with 405: nothing below can work then. (With it,
 # this bad resourceVersion is a quick 400.)
 if { sim_get "/api/v1/namespaces/default/pods?watch=1&resourceVersion=x" || true; } |
   grep -q sim_watch_handle; then
-  kill $exec_pid $watch_pid $never_pid 2>/dev/null || true
-  wait $exec_pid $watch_pid $never_pid 2>/dev/null || true
+  kill $exec_pid $watch_pid $never_pid $py_pid 2>/dev/null || true
+  wait $exec_pid $watch_pid $never_pid $py_pid 2>/dev/null || true
   echo "podmux-sim serves no watches (server.c does not call sim_watch_handle): skipped"
   exit 77
 fi
@@ -91,6 +117,12 @@ expect_eq "$(awk '{print $1, $2, $3, $4}' "$T/watch.out" | tail -n +2)" \
   "$(printf 'ADDED %s 0/1 ContainerCreating\nMODIFIED %s 1/1 Running\nDELETED %s 1/1 Running' \
     "$blink" "$blink" "$blink")" "watch events"
 [ -z "$(pod_names app=blink)" ] || fail "blink's pod is still listed"
+
+if [ -n "$py_pid" ]; then
+  echo "== python-kubernetes' watch saw the same"
+  wait $py_pid || fail "python watch: $(cat "$T/py.out")"
+  expect_eq "$(cat "$T/py.out")" "ok 3" "python watch"
+fi
 
 echo "== no pod ever: kubectl's own timeout (started with the others)"
 set +e
