@@ -149,141 +149,49 @@ void rest_w_pod_row(req_t *r, const sim_pod_t *p)
 
 /* The column sets of printers.go (1.32): the descriptions are the first sentence of the real
  * ones, which kubectl does not print. */
-static const char
-    *const WL_COLUMNS[SIM_WKIND_COUNT] =
-        {
-            [SIM_DEPLOYMENT] = "\"columnDefinitions\":[" NAME_COL "," COL(
-                "Ready", "string", "", 0,
-                "Number of the pod with ready state") "," COL("Up-to-date", "string", "", 0,
-                                                              "Total number of non-terminated pods "
-                                                              "targeted by this "
-                                                              "deployment that have the desired "
-                                                              "template spec.") "," COL("Available",
-                                                                                        "string",
-                                                                                        "", 0,
-                                                                                        "Total "
-                                                                                        "number of "
-                                                                                        "available "
-                                                                                        "pods "
-                                                                                        "(ready "
-                                                                                        "for at "
-                                                                                        "least "
-                                                                                        "minReadySe"
-                                                                                        "conds) "
-                                                                                        "targeted "
-                                                                                        "by this "
-                                                                                        "deployment"
-                                                                                        ".") "," AGE_COL
-                                                                                             "," CONTAINERS_COLS
-                                                                                             "," SELECTOR_COL(
-                                                                                                 "t"
-                                                                                                 "h"
-                                                                                                 "a"
-                                                                                                 "t"
-                                                                                                 " "
-                                                                                                 "t"
-                                                                                                 "h"
-                                                                                                 "i"
-                                                                                                 "s"
-                                                                                                 " "
-                                                                                                 "d"
-                                                                                                 "e"
-                                                                                                 "p"
-                                                                                                 "l"
-                                                                                                 "o"
-                                                                                                 "y"
-                                                                                                 "m"
-                                                                                                 "e"
-                                                                                                 "n"
-                                                                                                 "t"
-                                                                                                 " "
-                                                                                                 "m"
-                                                                                                 "a"
-                                                                                                 "n"
-                                                                                                 "a"
-                                                                                                 "g"
-                                                                                                 "e"
-                                                                                                 "s") "],",
-            [SIM_STATEFULSET] = "\"columnDefinitions\":[" NAME_COL "," COL(
-                "Ready", "string", "", 0,
-                "Number of the pod with ready state") "," AGE_COL "," CONTAINERS_COLS "],",
-            [SIM_DAEMONSET] = "\"columnDefinitions\":[" NAME_COL
-                              "," COL("Desired", "integer", "", 0,
-                                      "The total number of nodes that should be running the "
-                                      "daemon pod (including nodes correctly running the daemon "
-                                      "pod).") "," COL("Current", "integer", "", 0,
-                                                       "The number of nodes that are running at "
-                                                       "least 1 daemon "
-                                                       "pod and are supposed to run the daemon "
-                                                       "pod.") "," COL("Ready", "integer", "", 0,
-                                                                       "numberReady is the number "
-                                                                       "of nodes that should be "
-                                                                       "running "
-                                                                       "the daemon pod and have "
-                                                                       "one or more of the daemon "
-                                                                       "pod running with a Ready "
-                                                                       "Condition.") "," COL("Up-"
-                                                                                             "to-"
-                                                                                             "date",
-                                                                                             "integ"
-                                                                                             "er",
-                                                                                             "", 0,
-                                                                                             "The "
-                                                                                             "total"
-                                                                                             " numb"
-                                                                                             "er "
-                                                                                             "of "
-                                                                                             "nodes"
-                                                                                             " that"
-                                                                                             " are "
-                                                                                             "runni"
-                                                                                             "ng "
-                                                                                             "updat"
-                                                                                             "ed "
-                                                                                             "daemo"
-                                                                                             "n "
-                                                                                             "pod") "," COL("Available",
-                                                                                                            "integer",
-                                                                                                            "",
-                                                                                                            0,
-                                                                                                            "The number of nodes that should be running the daemon "
-                                                                                                            "pod and have one or more of the daemon pod running and available (ready for at "
-                                                                                                            "least spec.minReadySeconds)") "," COL("Node Selector",
-                                                                                                                                                   "string",
-                                                                                                                                                   "",
-                                                                                                                                                   0,
-                                                                                                                                                   "NodeSelector is a selector which must be true for "
-                                                                                                                                                   "the pod to fit on a node.") "," AGE_COL
-                                                                                                                                                                                "," CONTAINERS_COLS
-                                                                                                                                                                                "," SELECTOR_COL(
-                                                                                                                                                                                    "that are managed by the daemon set") "],",
-            [SIM_REPLICASET] =
-                "\"columnDefinitions\":[" NAME_COL
-                "," COL("Desired", "integer", "", 0, "Replicas is the number of desired replicas.") "," COL(
-                    "Current", "integer", "", 0,
-                    "Replicas is the most recently observed number of "
-                    "replicas.") "," COL("Ready", "integer", "", 0,
-                                         "readyReplicas is the number of pods targeted by this "
-                                         "ReplicaSet with a Ready Condition.") "," AGE_COL
-                                                                               "," CONTAINERS_COLS
-                                                                               "," SELECTOR_COL(
-                                                                                   "that should "
-                                                                                   "match the "
-                                                                                   "replica count") "],",
-            [SIM_JOB] = "\"columnDefinitions\":[" NAME_COL "," COL(
-                "Status", "string", "",
-                0, "Status of the job.") "," COL("Completions", "string", "", 0,
-                                                 "The number of pods which reached phase "
-                                                 "Succeeded.") "," COL("Duration", "string", "", 0,
-                                                                       "Time required to complete "
-                                                                       "the job.") "," AGE_COL
-                                                                                   "," CONTAINERS_COLS
-                                                                                   "," SELECTOR_COL(
-                                                                                       "that "
-                                                                                       "should "
-                                                                                       "match the "
-                                                                                       "pod count") "],",
+// clang-format off
+static const char *const WL_COLUMNS[SIM_WKIND_COUNT] = {
+    [SIM_DEPLOYMENT] = "\"columnDefinitions\":[" NAME_COL ","
+        COL("Ready", "string", "", 0, "Number of the pod with ready state") ","
+        COL("Up-to-date", "string", "", 0, "Total number of non-terminated pods targeted by "
+            "this deployment that have the desired template spec.") ","
+        COL("Available", "string", "", 0, "Total number of available pods (ready for at least "
+            "minReadySeconds) targeted by this deployment.") ","
+        AGE_COL "," CONTAINERS_COLS "," SELECTOR_COL("that this deployment manages") "],",
+    [SIM_STATEFULSET] = "\"columnDefinitions\":[" NAME_COL ","
+        COL("Ready", "string", "", 0, "Number of the pod with ready state") ","
+        AGE_COL "," CONTAINERS_COLS "],",
+    [SIM_DAEMONSET] = "\"columnDefinitions\":[" NAME_COL ","
+        COL("Desired", "integer", "", 0, "The total number of nodes that should be running the "
+            "daemon pod (including nodes correctly running the daemon pod).") ","
+        COL("Current", "integer", "", 0, "The number of nodes that are running at least 1 "
+            "daemon pod and are supposed to run the daemon pod.") ","
+        COL("Ready", "integer", "", 0, "numberReady is the number of nodes that should be "
+            "running the daemon pod and have one or more of the daemon pod running with a "
+            "Ready Condition.") ","
+        COL("Up-to-date", "integer", "", 0, "The total number of nodes that are running "
+            "updated daemon pod") ","
+        COL("Available", "integer", "", 0, "The number of nodes that should be running the "
+            "daemon pod and have one or more of the daemon pod running and available (ready "
+            "for at least spec.minReadySeconds)") ","
+        COL("Node Selector", "string", "", 0, "NodeSelector is a selector which must be true "
+            "for the pod to fit on a node.") ","
+        AGE_COL "," CONTAINERS_COLS "," SELECTOR_COL("that are managed by the daemon set") "],",
+    [SIM_REPLICASET] = "\"columnDefinitions\":[" NAME_COL ","
+        COL("Desired", "integer", "", 0, "Replicas is the number of desired replicas.") ","
+        COL("Current", "integer", "", 0, "Replicas is the most recently observed number of "
+            "replicas.") ","
+        COL("Ready", "integer", "", 0, "readyReplicas is the number of pods targeted by this "
+            "ReplicaSet with a Ready Condition.") ","
+        AGE_COL "," CONTAINERS_COLS "," SELECTOR_COL("that should match the replica count") "],",
+    [SIM_JOB] = "\"columnDefinitions\":[" NAME_COL ","
+        COL("Status", "string", "", 0, "Status of the job.") ","
+        COL("Completions", "string", "", 0, "The number of pods which reached phase "
+            "Succeeded.") ","
+        COL("Duration", "string", "", 0, "Time required to complete the job.") ","
+        AGE_COL "," CONTAINERS_COLS "," SELECTOR_COL("that should match the pod count") "],",
 };
+// clang-format on
 
 /* layoutContainerCells: regular containers' names and images, comma-separated. */
 static void container_cells(jw_t *w, const sim_workload_t *wl)
