@@ -1,5 +1,7 @@
-/* runner: the handles every runner (single.c, multi.c, shell.c) watches besides its sessions,
- * and their end. One place, so that the order that keeps the terminal sane is written once. */
+/* runner: what the runners (single.c, multi.c, shell.c) share around their sessions: the signals
+ * and stdin they watch and their end, written once so that the order that keeps the terminal sane
+ * (its mode back before the tty handle closes) cannot drift apart; the output hooks; the color
+ * choice and the summary of several pods. */
 #include <stdlib.h>
 #include <unistd.h>
 
