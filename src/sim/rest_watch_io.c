@@ -122,7 +122,7 @@ static void on_write(void *arg, const char *data, size_t len)
     char head[24];
     int n = snprintf(head, sizeof head, "%zx\r\n", len);
     buf_t b;
-    buf_init(&b, 0);
+    buf_init(&b, (size_t)n + len + 2);
     if (buf_append(&b, head, (size_t)n) || buf_append(&b, data, len) || buf_append(&b, "\r\n", 2) ||
         stream_write(st, b.data, b.len) < 0) {
         wc->ended = 1;
@@ -151,7 +151,7 @@ static void write_headers(sim_conn_t *c)
                        "no-cache, private", "Content-Type", "application/json",
                        "Transfer-Encoding", "chunked",      NULL};
     buf_t out;
-    buf_init(&out, 0);
+    buf_init(&out, 4096);
     if (http_write_response(&out, 200, h, NULL, 0) == 0) stream_write(c->st, out.data, out.len);
     buf_free(&out);
 }

@@ -107,6 +107,9 @@ expect_eq "$rc" 0 "kubectl exec deploy/late ($(tail -3 "$T/late.err"))"
 expect_eq "$(cat "$T/late.out")" "$(pod_names app=late)" "ran in late's pod"
 grep -q 'pods?labelSelector=app%3Dlate&resourceVersion=[0-9]*&watch=true 200 OK' "$T/late.err" ||
   fail "kubectl did not watch: $(grep -i 'GET ' "$T/late.err")"
+kubectl get deploy late never >"$T/get"
+expect_eq "$(tail -n +2 "$T/get" | tr -s ' ' | cut -d' ' -f1-4)" "$(printf 'late 1/1 1 1\nnever 0/0 0 0')" \
+  "deployments count the new pod"
 for _ in $(seq 300); do grep -q '^DELETED' "$T/watch.out" && break; sleep 0.1; done
 kill $watch_pid 2>/dev/null || true
 wait $watch_pid 2>/dev/null || true
