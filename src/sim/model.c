@@ -386,6 +386,13 @@ const sim_workload_t *sim_model_find_workload(const sim_model_t *m, sim_wkind_t 
     return NULL;
 }
 
+const sim_workload_t *sim_model_owner(const sim_model_t *m, const sim_owner_t *o)
+{
+    for (size_t i = 0; o->uid && i < m->nworkloads; i++)
+        if (!strcmp(m->workloads[i].uid, o->uid)) return &m->workloads[i];
+    return NULL;
+}
+
 const sim_container_t *sim_pod_container(const sim_pod_t *p, const char *name)
 {
     for (size_t i = 0; i < p->ncontainers; i++)

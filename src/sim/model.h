@@ -236,6 +236,9 @@ size_t sim_model_pod_lower_bound(const sim_model_t *m, const char *ns, const cha
 const sim_workload_t *sim_model_find_workload(const sim_model_t *m, sim_wkind_t kind,
                                               const char *ns, const char *name);
 
+/* The workload an owner reference names (a pod's ReplicaSet, that one's Deployment), or NULL. */
+const sim_workload_t *sim_model_owner(const sim_model_t *m, const sim_owner_t *o);
+
 const sim_container_t *sim_pod_container(const sim_pod_t *p, const char *name);
 /* The kubelet's view: is there a running container of that name (regular or ephemeral, pod
  * Running)? The exec path answers `container not found ("c")` otherwise. */

@@ -300,7 +300,7 @@ static int pod_cmp(const void *a, const void *b)
     return model_pod_key_cmp(x->ns, x->name, y->ns, y->name);
 }
 
-static sim_workload_t *workload_by_uid(sim_model_t *m, const char *uid)
+sim_workload_t *model_workload_by_uid(sim_model_t *m, const char *uid)
 {
     for (size_t i = 0; i < m->nworkloads; i++)
         if (!strcmp(m->workloads[i].uid, uid)) return &m->workloads[i];
@@ -317,10 +317,10 @@ static void count_in(sim_workload_t *w, const sim_pod_t *p, int sign)
 
 void model_count_pod(sim_model_t *m, const sim_pod_t *p, int sign)
 {
-    sim_workload_t *w = p->owner.uid ? workload_by_uid(m, p->owner.uid) : NULL;
+    sim_workload_t *w = p->owner.uid ? model_workload_by_uid(m, p->owner.uid) : NULL;
     if (!w) return;
     count_in(w, p, sign);
-    if (w->owner.uid && (w = workload_by_uid(m, w->owner.uid))) count_in(w, p, sign);
+    if (w->owner.uid && (w = model_workload_by_uid(m, w->owner.uid))) count_in(w, p, sign);
 }
 
 int model_finish(sim_model_t *m, char *err, size_t errlen)

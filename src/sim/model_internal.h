@@ -44,6 +44,7 @@ cJSON *model_selector_plus(const cJSON *sel, const char *k, const char *v);
 int model_expand_workload(sim_model_t *m, int wi, pod_tmpl_t *t, char *err, size_t errlen);
 /* Sorts pods, refuses duplicates, counts the workloads' pods, builds the timeline. */
 int model_finish(sim_model_t *m, char *err, size_t errlen);
+sim_workload_t *model_workload_by_uid(sim_model_t *m, const char *uid); /* NULL: none */
 /* Adds (sign 1) or removes (-1) a live pod from its owners' counts. */
 void model_count_pod(sim_model_t *m, const sim_pod_t *p, int sign);
 

@@ -132,6 +132,12 @@ static void apply(sim_model_t *m, const step_t *s)
     c.before = snap(p);
     if (!step_pod(m, p, s->kind, &c.type)) return;
     p->rv = c.rv = ++m->rv;
+    /* The owners' status changed with the pod: they carry the same rv (one step, one rv). */
+    sim_workload_t *w = model_workload_by_uid(m, p->owner.uid ? p->owner.uid : "");
+    for (int depth = 0; w && depth < 2; depth++) {
+        w->rv = c.rv;
+        w = w->owner.uid ? model_workload_by_uid(m, w->owner.uid) : NULL;
+    }
     c.after = snap(p);
     tl->log[tl->total % tl->cap] = c;
     tl->total++;

@@ -77,6 +77,8 @@ int rest_list_pods(req_t *r, const char *ns);
 /* ---- rest_workloads.c ---- */
 void rest_workload_meta(const sim_workload_t *wl, objmeta_t *o);
 void rest_w_workload(req_t *r, const sim_workload_t *wl, int with_type);
+/* Labels, and fields metadata.name / metadata.namespace (all a workload can be selected on). */
+int rest_workload_match(const sim_workload_t *wl, const sel_t *ls, const fsel_t *fs);
 int rest_get_workload(req_t *r, sim_wkind_t kind, const char *ns, const char *name);
 int rest_list_workloads(req_t *r, sim_wkind_t kind, const char *ns);
 
@@ -87,6 +89,8 @@ const char *rest_pod_status_word(const sim_pod_t *p);       /* the STATUS column
 void rest_table_open(req_t *r, const char *columns, uint64_t rv, const char *cont);
 extern const char REST_POD_COLUMNS[];
 void rest_w_pod_row(req_t *r, const sim_pod_t *p);
+const char *rest_workload_columns(sim_wkind_t kind); /* "columnDefinitions":[...], */
+void rest_w_workload_row(req_t *r, const sim_workload_t *wl);
 void rest_w_workload_table(req_t *r, sim_wkind_t kind, const sim_workload_t *const *v, size_t n,
                            uint64_t rv);
 

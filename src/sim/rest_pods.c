@@ -471,8 +471,13 @@ int rest_read_selectors(req_t *r, buf_t *q, sel_t *ls, fsel_t *fs, int pods)
     if (got && sel_parse(ls, q->data, q->len, err, sizeof err)) return rest_bad_request(r, err), -1;
     got = rest_query_get(r->query, "fieldSelector", q);
     if (got < 0) return rest_bad_request(r, "fieldSelector too long"), -1;
-    if (got && pods && fsel_parse_pod(fs, q->data, err, sizeof err))
-        return rest_bad_request(r, err), -1;
+    if (got && fsel_parse_pod(fs, q->data, err, sizeof err)) return rest_bad_request(r, err), -1;
+    for (size_t i = 0; !pods && i < fs->n; i++) /* other objects select on metadata only */
+        if (strcmp(fs->terms[i].field, "metadata.name") &&
+            strcmp(fs->terms[i].field, "metadata.namespace")) {
+            snprintf(err, sizeof err, "field label not supported: %s", fs->terms[i].field);
+            return rest_bad_request(r, err), -1;
+        }
     return 0;
 }
 

@@ -250,7 +250,7 @@ static void middle_cells(req_t *r, const sim_workload_t *wl)
     }
 }
 
-static void w_workload_row(req_t *r, const sim_workload_t *wl)
+void rest_w_workload_row(req_t *r, const sim_workload_t *wl)
 {
     jw_t *w = &r->w;
     char age[32];
@@ -267,13 +267,18 @@ static void w_workload_row(req_t *r, const sim_workload_t *wl)
     row_object(r, &o, NULL, wl);
 }
 
+const char *rest_workload_columns(sim_wkind_t kind)
+{
+    return WL_COLUMNS[kind];
+}
+
 void rest_w_workload_table(req_t *r, sim_wkind_t kind, const sim_workload_t *const *v, size_t n,
                            uint64_t rv)
 {
     rest_table_open(r, WL_COLUMNS[kind], rv, NULL);
     for (size_t i = 0; i < n && !r->w.err; i++) {
         if (i) jw_raw(&r->w, ",");
-        w_workload_row(r, v[i]);
+        rest_w_workload_row(r, v[i]);
     }
     jw_raw(&r->w, "]}\n");
 }

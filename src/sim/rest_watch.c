@@ -19,6 +19,7 @@ struct sim_watch {
     sim_watch_sink_t sink;
     char ns[256];
     int all_ns;
+    int wkind; /* -1: pods; else the workload kind watched */
     sel_t ls;
     fsel_t fs;
     int table, include_object, headers_sent;
@@ -79,18 +80,56 @@ static void emit(sim_watch_t *w, const char *type, const sim_pod_t *p)
     send_out(w, r.w.err);
 }
 
-/* The cacher's bookmark: an empty Pod carrying only the resourceVersion. */
+/* A workload's event: its object, or a one-row Table. */
+static void emit_workload(sim_watch_t *w, const char *type, const sim_workload_t *wl)
+{
+    req_t r = {.m = w->hub->m,
+               .table = w->table,
+               .table_api = w->table_api,
+               .include_object = w->include_object,
+               .now = (long long)time(NULL)};
+    buf_reset(&w->out);
+    r.w = (jw_t){&w->out, 0};
+    jw_fmt(&r.w, "{\"type\":\"%s\",\"object\":", type);
+    if (w->table) {
+        rest_table_open(&r, w->headers_sent ? NULL : rest_workload_columns(wl->kind), wl->rv, NULL);
+        rest_w_workload_row(&r, wl);
+        jw_raw(&r.w, "]}");
+        w->headers_sent = 1;
+    } else {
+        rest_w_workload(&r, wl, 1);
+    }
+    jw_raw(&r.w, "}\n");
+    send_out(w, r.w.err);
+}
+
+/* An empty object's spec as Go marshals it (required fields present, zero-valued). */
+static const char *bookmark_spec(int wkind)
+{
+    if (wkind == SIM_JOB)
+        return "{\"template\":{\"metadata\":{\"creationTimestamp\":null},"
+               "\"spec\":{\"containers\":null}}}";
+    return "{\"selector\":null,\"template\":{\"metadata\":{\"creationTimestamp\":null},"
+           "\"spec\":{\"containers\":null}}}";
+}
+
+/* The cacher's bookmark: an empty object of the watched kind carrying only the rv. */
 static void bookmark(sim_watch_t *w, int initial_events_end)
 {
     buf_reset(&w->out);
     int e = buf_printf(&w->out,
-                       "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Pod\",\"apiVersion\":\"v1\","
+                       "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"%s\",\"apiVersion\":\"%s\","
                        "\"metadata\":{\"resourceVersion\":\"%llu\",\"creationTimestamp\":null%s},"
-                       "\"spec\":{\"containers\":null},\"status\":{}}}\n",
+                       "\"spec\":%s,\"status\":{}}}\n",
+                       w->wkind < 0 ? "Pod" : sim_wkind_kind((sim_wkind_t)w->wkind),
+                       w->wkind < 0                                              ? "v1"
+                       : !strcmp(sim_wkind_group((sim_wkind_t)w->wkind), "apps") ? "apps/v1"
+                                                                                 : "batch/v1",
                        (unsigned long long)w->hub->m->rv,
                        initial_events_end ? ",\"annotations\":{\"k8s.io/initial-events-end\":"
                                             "\"true\"}"
-                                          : "");
+                                          : "",
+                       w->wkind < 0 ? "{\"containers\":null}" : bookmark_spec(w->wkind));
     send_out(w, e);
 }
 
@@ -119,10 +158,31 @@ static int watch_match(const sim_watch_t *w, const sim_pod_t *p)
 
 /* One timeline step as this watch sees it: a pod that starts matching is ADDED, one that stops
  * is DELETED (its previous state at the new rv), one that matches before and after MODIFIED. */
+static int workload_watch_match(const sim_watch_t *w, const sim_workload_t *wl)
+{
+    return wl && (int)wl->kind == w->wkind && (w->all_ns || !strcmp(wl->ns, w->ns)) &&
+           rest_workload_match(wl, &w->ls, &w->fs);
+}
+
+/* A pod step changes its owners' status: MODIFIED for the one this watch looks at. (Replayed
+ * from the log they show today's status: the sim keeps no workload history.) */
+static void deliver_owner(sim_watch_t *w, const sim_pod_t *p)
+{
+    const sim_model_t *m = w->hub->m;
+    const sim_workload_t *o1 = sim_model_owner(m, &p->owner);
+    const sim_workload_t *o2 = o1 ? sim_model_owner(m, &o1->owner) : NULL;
+    if (workload_watch_match(w, o1)) emit_workload(w, "MODIFIED", o1);
+    if (workload_watch_match(w, o2)) emit_workload(w, "MODIFIED", o2);
+}
+
 static void deliver(sim_watch_t *w, const sim_change_t *c)
 {
     if (!w->begun || w->ended) return;
     const sim_pod_t *p = &w->hub->m->pods[c->pod];
+    if (w->wkind >= 0) {
+        deliver_owner(w, p);
+        return;
+    }
     sim_pod_t before, after;
     sim_pod_at(p, &c->before, &before);
     sim_pod_at(p, &c->after, &after);
@@ -217,16 +277,30 @@ long long sim_watch_hub_next_ms(const sim_watch_hub_t *h)
 
 /* ---- opening a watch ------------------------------------------------------------------------- */
 
-/* /api/v1/pods (all namespaces) or /api/v1/namespaces/NS/pods. */
-static int pods_path(const char *path, char *ns, size_t cap)
+/* /api/v1/[namespaces/NS/]pods or /apis/GROUP/v1/[namespaces/NS/]RESOURCE for the workloads:
+ * 1 with ns ("" for all) and *wkind (-1 for pods), else 0. */
+static int watch_path(const char *path, char *ns, size_t cap, int *wkind)
 {
-    static const char pre[] = "/api/v1/namespaces/";
-    if (!strcmp(path, "/api/v1/pods")) return (ns[0] = '\0'), 1;
-    if (strncmp(path, pre, sizeof pre - 1)) return 0;
-    const char *p = path + sizeof pre - 1, *slash = strchr(p, '/');
-    if (!slash || slash == p || (size_t)(slash - p) >= cap || strcmp(slash, "/pods")) return 0;
-    snprintf(ns, cap, "%.*s", (int)(slash - p), p);
-    return 1;
+    char group[16] = "", res[32] = "";
+    int n = 0;
+    ns[0] = '\0';
+    if (sscanf(path, "/api/v1/%31[^/]%n", res, &n) == 1 && !path[n]) {
+    } else if (sscanf(path, "/api/v1/namespaces/%255[^/]/%31[^/]%n", ns, res, &n) == 2 &&
+               !path[n] && cap > 255) {
+    } else if (sscanf(path, "/apis/%15[^/]/v1/%31[^/]%n", group, res, &n) == 2 && !path[n]) {
+    } else if (sscanf(path, "/apis/%15[^/]/v1/namespaces/%255[^/]/%31[^/]%n", group, ns, res, &n) ==
+                   3 &&
+               !path[n] && cap > 255) {
+    } else {
+        return 0;
+    }
+    *wkind = -1;
+    if (!group[0]) return !strcmp(res, "pods");
+    for (int k = 0; k < SIM_WKIND_COUNT; k++)
+        if (!strcmp(group, sim_wkind_group((sim_wkind_t)k)) &&
+            !strcmp(res, sim_wkind_resource((sim_wkind_t)k)))
+            return (*wkind = k), 1;
+    return 0;
 }
 
 static int query_bool(const char *query, const char *key, buf_t *q)
@@ -275,8 +349,11 @@ static int read_request(req_t *r, sim_watch_t *w, const char *accept, long long 
 {
     buf_t q;
     buf_init(&q, SEL_MAX_TEXT + 1);
-    int bad = rest_authorize(r, "watch", "pods", "", w->all_ns ? NULL : w->ns, NULL) ||
-              rest_read_selectors(r, &q, &w->ls, &w->fs, 1) || read_versions(r, w, &q, now_ms);
+    const char *res = w->wkind < 0 ? "pods" : sim_wkind_resource((sim_wkind_t)w->wkind);
+    const char *grp = w->wkind < 0 ? "" : sim_wkind_group((sim_wkind_t)w->wkind);
+    int bad = rest_authorize(r, "watch", res, grp, w->all_ns ? NULL : w->ns, NULL) ||
+              rest_read_selectors(r, &q, &w->ls, &w->fs, w->wkind < 0) ||
+              read_versions(r, w, &q, now_ms);
     if (!bad) {
         rest_negotiate(r, accept);
         bad = rest_read_include_object(r, &q);
@@ -315,10 +392,9 @@ int sim_watch_open(sim_watch_hub_t *h, const char *method, const char *path, con
     *out = NULL;
     sim_watch_t *w = watch_new(h, sink);
     if (!w) return sim_response_status(err, 500, "InternalError", "out of memory", "", 0, 0), 500;
-    if (strcmp(method, "GET") || !pods_path(path ? path : "", w->ns, sizeof w->ns)) {
+    if (strcmp(method, "GET") || !watch_path(path ? path : "", w->ns, sizeof w->ns, &w->wkind)) {
         sim_response_status(err, 405, "MethodNotAllowed",
-                            "podmux-sim can watch pods only (GET /api/v1/[namespaces/NS/]pods)", "",
-                            NULL, NULL);
+                            "podmux-sim can watch pods and workloads only", "", NULL, NULL);
     } else if (h->n >= SIM_WATCH_MAX) {
         sim_response_status(err, 429, "TooManyRequests",
                             "Too many requests, please try again later.", "", NULL, NULL);
@@ -341,9 +417,40 @@ int sim_watch_open(sim_watch_hub_t *h, const char *method, const char *path, con
 
 /* ---- the stream ------------------------------------------------------------------------------ */
 
+static int wl_order(const void *a, const void *b)
+{
+    const sim_workload_t *x = *(const sim_workload_t *const *)a;
+    const sim_workload_t *y = *(const sim_workload_t *const *)b;
+    int c = strcmp(x->ns, y->ns);
+    return c ? c : strcmp(x->name, y->name);
+}
+
+/* The workloads of the watched kind, in list order. */
+static void initial_workloads(sim_watch_t *w)
+{
+    const sim_model_t *m = w->hub->m;
+    const sim_workload_t **v = malloc((m->nworkloads + 1) * sizeof *v);
+    size_t n = 0;
+    if (!v) {
+        end_watch(w);
+        return;
+    }
+    for (size_t i = 0; i < m->nworkloads; i++)
+        if (workload_watch_match(w, &m->workloads[i])) v[n++] = &m->workloads[i];
+    qsort(v, n, sizeof *v, wl_order);
+    for (size_t i = 0; i < n && !w->ended; i++)
+        emit_workload(w, "ADDED", v[i]);
+    free(v);
+}
+
 static void initial_events(sim_watch_t *w)
 {
     const sim_model_t *m = w->hub->m;
+    if (w->wkind >= 0) {
+        initial_workloads(w);
+        if (w->initial_events_end && !w->ended) bookmark(w, 1);
+        return;
+    }
     size_t i = w->all_ns ? 0 : sim_model_pod_lower_bound(m, w->ns, "");
     for (; i < m->npods && !w->ended; i++) {
         const sim_pod_t *p = &m->pods[i];

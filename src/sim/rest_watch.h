@@ -15,8 +15,9 @@
  *    annotation k8s.io/initial-events-end after the initial ADDED events.
  *  - Accept as=Table: each event's object is a Table with one row; columnDefinitions only in
  *    the first event, null afterwards (watchEmbeddedEncoder's NoHeaders).
- * Only pods change in the sim (model_time.c), so only pods can be watched; other resources
- * answer 405.
+ * Only pods change in the sim (model_time.c). Workloads (deployments, statefulsets,
+ * daemonsets, replicasets, jobs) can be watched too: a pod step is a MODIFIED of its owners
+ * (their status counts it), replayed with today's status. Namespaces cannot: 405.
  *
  * Two layers: the engine here (rest_watch.c) takes a request and a clock and produces event
  * bytes through a sink, no I/O, so it is unit-tested; rest_watch_io.c binds it to a server

@@ -217,6 +217,14 @@ void rest_w_workload(req_t *r, const sim_workload_t *wl, int with_type)
     jw_raw(w, "}");
 }
 
+int rest_workload_match(const sim_workload_t *wl, const sel_t *ls, const fsel_t *fs)
+{
+    static const char *const k[] = {"metadata.name", "metadata.namespace"};
+    const char *v[] = {wl->name, wl->ns};
+    return sel_match(ls, wl->labels.keys, wl->labels.values, wl->labels.n) &&
+           fsel_match(fs, k, v, 2);
+}
+
 static int wl_cmp(const void *a, const void *b)
 {
     const sim_workload_t *x = *(const sim_workload_t *const *)a;
@@ -241,8 +249,7 @@ int rest_list_workloads(req_t *r, sim_wkind_t kind, const char *ns)
     if (!v || rest_read_selectors(r, &q, &ls, &fs, 0)) goto out;
     for (size_t i = 0; i < r->m->nworkloads; i++) {
         const sim_workload_t *wl = &r->m->workloads[i];
-        if (wl->kind == kind && (!ns || !strcmp(wl->ns, ns)) &&
-            sel_match(&ls, wl->labels.keys, wl->labels.values, wl->labels.n))
+        if (wl->kind == kind && (!ns || !strcmp(wl->ns, ns)) && rest_workload_match(wl, &ls, &fs))
             v[n++] = wl;
     }
     qsort(v, n, sizeof *v, wl_cmp);

@@ -59,6 +59,8 @@ timeout 60 kubectl -v=6 exec deploy/late -- hostname >"$T/late.out" 2>"$T/late.e
 exec_pid=$!
 timeout 60 kubectl get pods -l app=blink -w --output-watch-events >"$T/watch.out" 2>&1 &
 watch_pid=$!
+timeout 60 kubectl get deploy late -w >"$T/deploy.out" 2>&1 &
+deploy_pid=$!
 never_start=$(date +%s%N)
 timeout 30 kubectl exec --pod-running-timeout=2s deploy/never -- true 2>"$T/never.err" &
 never_pid=$!
@@ -93,8 +95,8 @@ fi
 # this bad resourceVersion is a quick 400.)
 if { sim_get "/api/v1/namespaces/default/pods?watch=1&resourceVersion=x" || true; } |
   grep -q sim_watch_handle; then
-  kill $exec_pid $watch_pid $never_pid $py_pid 2>/dev/null || true
-  wait $exec_pid $watch_pid $never_pid $py_pid 2>/dev/null || true
+  kill $exec_pid $watch_pid $deploy_pid $never_pid $py_pid 2>/dev/null || true
+  wait $exec_pid $watch_pid $deploy_pid $never_pid $py_pid 2>/dev/null || true
   echo "podmux-sim serves no watches (server.c does not call sim_watch_handle): skipped"
   exit 77
 fi
@@ -120,6 +122,13 @@ expect_eq "$(awk '{print $1, $2, $3, $4}' "$T/watch.out" | tail -n +2)" \
   "$(printf 'ADDED %s 0/1 ContainerCreating\nMODIFIED %s 1/1 Running\nDELETED %s 1/1 Running' \
     "$blink" "$blink" "$blink")" "watch events"
 [ -z "$(pod_names app=blink)" ] || fail "blink's pod is still listed"
+
+echo "== kubectl get deploy late -w: READY goes 0/1 -> 1/1 (a MODIFIED per pod step)"
+for _ in $(seq 100); do grep -q ' 1/1 ' "$T/deploy.out" && break; sleep 0.1; done
+kill $deploy_pid 2>/dev/null || true
+wait $deploy_pid 2>/dev/null || true
+expect_eq "$(tr -s ' ' <"$T/deploy.out" | cut -d' ' -f1-4)" \
+  "$(printf 'NAME READY UP-TO-DATE AVAILABLE\nlate 0/1 0 0\nlate 1/1 1 1')" "deploy watch"
 
 if [ -n "$py_pid" ]; then
   echo "== python-kubernetes' watch saw the same"

@@ -481,9 +481,16 @@ static void test_watch_errors(void **state)
     sim_watch_hub_t *h = sim_watch_hub_new(m);
     const char *pods = "/api/v1/namespaces/default/pods";
     watch_error(h, "POST", pods, "watch=1", "admin", 405,
-                "podmux-sim can watch pods only (GET /api/v1/[namespaces/NS/]pods)");
-    watch_error(h, "GET", "/apis/apps/v1/deployments", "watch=1", "admin", 405,
-                "podmux-sim can watch pods only (GET /api/v1/[namespaces/NS/]pods)");
+                "podmux-sim can watch pods and workloads only");
+    watch_error(h, "GET", "/api/v1/namespaces", "watch=1", "admin", 405,
+                "podmux-sim can watch pods and workloads only");
+    watch_error(h, "GET", "/apis/apps/v1/namespaces/default/deployments/web", "watch=1", "admin",
+                405, "podmux-sim can watch pods and workloads only");
+    watch_error(h, "GET", "/apis/apps/v1/namespaces/shop/deployments", "watch=1", "alice", 403,
+                "deployments.apps is forbidden: User \"alice\" cannot watch resource "
+                "\"deployments\" in API group \"apps\" in the namespace \"shop\"");
+    watch_error(h, "GET", "/apis/batch/v1/jobs", "watch=1&fieldSelector=status.phase%3DRunning",
+                "admin", 400, "field label not supported: status.phase");
     watch_error(h, "GET", "/api/v1/namespaces/shop/pods", "watch=1", "alice", 403,
                 "pods is forbidden: User \"alice\" cannot watch resource \"pods\" in API group "
                 "\"\" in the namespace \"shop\"");
@@ -622,6 +629,63 @@ static void test_watch_events(void **state)
     for (int i = 0; i < 5; i++)
         buf_free(&recs[i]->out);
     sim_watch_hub_free(h); /* frees the five still open */
+    sim_model_free(m);
+}
+
+static void test_watch_workloads(void **state)
+{
+    sim_model_t *m = timeline_model();
+    sim_watch_hub_t *h = sim_watch_hub_new(m);
+    cJSON *ev[8];
+    sink_rec_t deps = {0}, late = {0}, rs = {0};
+    buf_init(&deps.out, 1 << 22);
+    buf_init(&late.out, 1 << 22);
+    buf_init(&rs.out, 1 << 22);
+    open_watch(h, "/apis/apps/v1/namespaces/default/deployments", "watch=1", NULL, 0, &deps);
+    assert_int_equal(take_events(&deps, ev, 8), 2);
+    assert_jstr(ev[0], "type", "ADDED");
+    assert_jstr(ev[0], "object.kind", "Deployment");
+    assert_jstr(ev[0], "object.apiVersion", "apps/v1");
+    assert_jstr(ev[0], "object.metadata.name", "late");
+    assert_null(jget(ev[0], "object.status.readyReplicas"));
+    assert_jstr(ev[1], "object.metadata.name", "never");
+    free_events(ev, 2);
+    /* kubectl get deploy late -w: a Table, the name as a field selector */
+    open_watch(h, "/apis/apps/v1/namespaces/default/deployments",
+               "watch=true&fieldSelector=metadata.name%3Dlate",
+               "application/json;as=Table;v=v1;g=meta.k8s.io", 0, &late);
+    assert_int_equal(take_events(&late, ev, 8), 1);
+    assert_jstr(ev[0], "object.kind", "Table");
+    assert_jstr(ev[0], "object.columnDefinitions.1.name", "Ready");
+    assert_jstr(ev[0], "object.rows.0.cells.1", "0/2");
+    free_events(ev, 1);
+    char q[96];
+    snprintf(q, sizeof q, "watch=1&resourceVersion=%llu", (unsigned long long)m->rv);
+    open_watch(h, "/apis/apps/v1/replicasets", q, NULL, 0, &rs);
+    assert_int_equal(take_events(&rs, ev, 8), 0);
+
+    /* 3 s: slow has no owner, nothing; 5 s: late's two pods, a MODIFIED each */
+    sim_watch_hub_tick(h, 3000);
+    assert_int_equal(take_events(&deps, ev, 8), 0);
+    sim_watch_hub_tick(h, 5000);
+    assert_int_equal(take_events(&deps, ev, 8), 2);
+    assert_jstr(ev[0], "type", "MODIFIED");
+    assert_jstr(ev[0], "object.metadata.name", "late");
+    assert_jstr(ev[1], "object.status.readyReplicas", "2");
+    snprintf(q, sizeof q, "%llu", (unsigned long long)m->rv);
+    assert_jstr(ev[1], "object.metadata.resourceVersion", q);
+    free_events(ev, 2);
+    assert_int_equal(take_events(&late, ev, 8), 2);
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(ev[1]->child->next, "columnDefinitions")));
+    assert_jstr(ev[1], "object.rows.0.cells.1", "2/2");
+    free_events(ev, 2);
+    assert_int_equal(take_events(&rs, ev, 8), 2);
+    assert_jstr(ev[0], "object.kind", "ReplicaSet");
+    free_events(ev, 2);
+    buf_free(&deps.out);
+    buf_free(&late.out);
+    buf_free(&rs.out);
+    sim_watch_hub_free(h);
     sim_model_free(m);
 }
 
@@ -1377,6 +1441,7 @@ int main(void)
         cmocka_unit_test(test_timeline),
         cmocka_unit_test(test_watch_errors),
         cmocka_unit_test(test_watch_events),
+        cmocka_unit_test(test_watch_workloads),
         cmocka_unit_test(test_watch_table_timeout_bookmarks),
         cmocka_unit_test(test_human_duration),
         cmocka_unit_test(test_workloads),
