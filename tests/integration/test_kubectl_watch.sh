@@ -61,6 +61,8 @@ timeout 60 kubectl get pods -l app=blink -w --output-watch-events >"$T/watch.out
 watch_pid=$!
 timeout 60 kubectl get deploy late -w >"$T/deploy.out" 2>&1 &
 deploy_pid=$!
+timeout 60 kubectl rollout status deploy/late >"$T/rollout.out" 2>&1 &
+rollout_pid=$!
 never_start=$(date +%s%N)
 timeout 30 kubectl exec --pod-running-timeout=2s deploy/never -- true 2>"$T/never.err" &
 never_pid=$!
@@ -95,8 +97,8 @@ fi
 # this bad resourceVersion is a quick 400.)
 if { sim_get "/api/v1/namespaces/default/pods?watch=1&resourceVersion=x" || true; } |
   grep -q sim_watch_handle; then
-  kill $exec_pid $watch_pid $deploy_pid $never_pid $py_pid 2>/dev/null || true
-  wait $exec_pid $watch_pid $deploy_pid $never_pid $py_pid 2>/dev/null || true
+  kill $exec_pid $watch_pid $deploy_pid $rollout_pid $never_pid $py_pid 2>/dev/null || true
+  wait $exec_pid $watch_pid $deploy_pid $rollout_pid $never_pid $py_pid 2>/dev/null || true
   echo "podmux-sim serves no watches (server.c does not call sim_watch_handle): skipped"
   exit 77
 fi
@@ -129,6 +131,12 @@ kill $deploy_pid 2>/dev/null || true
 wait $deploy_pid 2>/dev/null || true
 expect_eq "$(tr -s ' ' <"$T/deploy.out" | cut -d' ' -f1-4)" \
   "$(printf 'NAME READY UP-TO-DATE AVAILABLE\nlate 0/1 0 0\nlate 1/1 1 1')" "deploy watch"
+
+echo "== kubectl rollout status deploy/late waits for it"
+wait $rollout_pid || fail "rollout status: $(cat "$T/rollout.out")"
+expect_eq "$(cat "$T/rollout.out")" "$(printf '%s\n%s' \
+  'Waiting for deployment "late" rollout to finish: 0 out of 1 new replicas have been updated...' \
+  'deployment "late" successfully rolled out')" "rollout status"
 
 if [ -n "$py_pid" ]; then
   echo "== python-kubernetes' watch saw the same"
