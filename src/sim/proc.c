@@ -7,6 +7,12 @@
  * pty: after setsid the child opens the slave by name without O_NOCTTY, which makes the pty its
  * controlling terminal and its group the foreground one (as TIOCSCTTY would) before the exec:
  * no `setsid -c` trampoline, no window in which a hangup misses it.
+ * The spawn itself runs on libuv's thread pool: with CLONE_VFORK the caller waits until the child
+ * has exec'd, which on a loaded machine is a wait for the scheduler, and thousands of them in a
+ * row would stall every other session of the loop. Everything else (pipes, the pty, lookups,
+ * reading, the registry) stays on the loop thread; the job owns copies of what the child needs.
+ * A tty child's slave is held open by us until the spawn is done, so the master neither reports
+ * a hangup nor loses input written before the child opened it.
  * Reaping: the registry's SIGCHLD handler, waitpid by pid: other spawners' children are theirs.
  * Exec errors are found before the spawn by looking the command up as runc does. */
 #include <ctype.h>
@@ -59,12 +65,16 @@ struct sim_proc {
     pty_reader_t pty;
     pid_t pid;
     int exit_code;
+    int pending_sig; /* asked for while the spawn was under way */
+    unsigned pending_hangup : 1, pending_close_stdin : 1; /* likewise */
+    unsigned width, height;                               /* pty size for a spawn still queued */
+    struct spawn_job *job;                                /* while queued */
     int handles; /* handles whose close callback has not run yet, +1 for an unreaped child */
     int stdin_err;
     size_t queued, high_water;
     unsigned char last_byte; /* last byte queued to a pty, for close_stdin */
     unsigned tty : 1, want_stdin : 1, spawned : 1, start_failed : 1, exited : 1, reported : 1,
-        closing : 1, paused : 1, full : 1, stdin_eof : 1, wrote : 1;
+        closing : 1, paused : 1, full : 1, stdin_eof : 1, wrote : 1, spawning : 1;
     char start_error[512];
 };
 
@@ -401,6 +411,7 @@ fail:;
 static void spawn_failed(sim_proc_t *p, const char *what, int err)
 {
     set_reason(p, "%s%s", what, err);
+    pty_close(p);
     for (int i = 0; i < 3; i++)
         io_close(&p->io[i]);
 }
@@ -438,36 +449,79 @@ static int spawn_attrs(posix_spawnattr_t *at)
     return e;
 }
 
-/* 0 (the child runs, registered for reaping) or -errno. The parent is suspended
- * only until the child's exec, and errors up to the exec come back here. */
-static int spawn_child(sim_proc_t *p, const sim_proc_opts_t *o, const char *exe, char **env,
-                       const int *fds, const char *tty)
+static int kill_group(sim_proc_t *p, int sig);
+static void close_stdin_on(sim_proc_t *p, uv_stream_t *s);
+static uv_stream_t *stdin_stream(sim_proc_t *p);
+
+/* What the thread-pool spawn needs, copied: the caller's argv and env may be gone by then. */
+typedef struct spawn_job {
+    uv_work_t req;
+    struct spawn_job *next; /* registry queue */
+    sim_proc_t *p;
+    char *exe, *cwd, **argv, **env;
+    int fds[3];   /* the child's 0-2 (pipes; -1 stdin: /dev/null), closed by us afterwards */
+    int slave;    /* tty: our hold on the slave until the child has it */
+    char tty[64]; /* tty: the slave's name, opened by the child */
+    pid_t pid;
+    int err;        /* errno of the spawn */
+    char strings[]; /* exe, cwd, argv and env strings */
+} spawn_job_t;
+
+static size_t strv_bytes(char *const *v, size_t *n)
 {
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    pid_t pid = 0;
-    int e = posix_spawn_file_actions_init(&fa);
-    if (e) return -e;
-    if (!(e = posix_spawnattr_init(&at))) {
-        e = spawn_attrs(&at);
-        if (!e) e = add_stdio(&fa, fds, tty);
-        if (!e && o->cwd) e = posix_spawn_file_actions_addchdir_np(&fa, o->cwd);
-        if (!e) e = posix_spawn(&pid, exe, &fa, &at, (char *const *)o->argv, env);
-        posix_spawnattr_destroy(&at);
+    size_t b = 0;
+    for (*n = 0; v && v[*n]; (*n)++)
+        b += strlen(v[*n]) + 1;
+    return b;
+}
+
+static char *put_str(char **at, const char *src)
+{
+    size_t n = strlen(src) + 1;
+    char *s = memcpy(*at, src, n);
+    *at += n;
+    return s;
+}
+
+static spawn_job_t *job_new(const sim_proc_opts_t *o, const char *exe, char **env)
+{
+    size_t na, ne;
+    size_t bytes = strv_bytes((char *const *)o->argv, &na) + strv_bytes(env, &ne) + strlen(exe) +
+                   1 + (o->cwd ? strlen(o->cwd) + 1 : 0);
+    spawn_job_t *j = calloc(1, sizeof *j + bytes);
+    char **vec = calloc(na + ne + 2, sizeof *vec);
+    if (!j || !vec) {
+        free(j);
+        free(vec);
+        return NULL;
     }
-    posix_spawn_file_actions_destroy(&fa);
-    if (e) return -e;
-    p->pid = pid;
-    p->spawned = 1;
-    p->handles++; /* the child, until it is reaped */
-    kid_add(p->reg, p);
-    return 0;
+    char *at = j->strings;
+    j->exe = put_str(&at, exe);
+    j->cwd = o->cwd ? put_str(&at, o->cwd) : NULL;
+    j->argv = vec;
+    j->env = vec + na + 1;
+    for (size_t i = 0; i < na; i++)
+        j->argv[i] = put_str(&at, o->argv[i]);
+    for (size_t i = 0; i < ne; i++)
+        j->env[i] = put_str(&at, env[i]);
+    j->fds[0] = j->fds[1] = j->fds[2] = j->slave = -1;
+    j->req.data = j;
+    return j;
 }
 
 static void close_fd(int *fd)
 {
     if (*fd >= 0) close(*fd);
     *fd = -1;
+}
+
+static void job_free(spawn_job_t *j)
+{
+    for (int i = 0; i < 3; i++)
+        close_fd(&j->fds[i]);
+    close_fd(&j->slave);
+    free(j->argv);
+    free(j);
 }
 
 /* A close-on-exec pipe with both ends above 2, should the sim's own stdio be closed: libuv
@@ -499,28 +553,25 @@ static void adopt(sim_proc_t *p, int idx, int fd)
     io_close(&p->io[idx]);
 }
 
-static void launch_pipes(sim_proc_t *p, const sim_proc_opts_t *o, const char *exe, char **env)
+/* Pipes: ours become libuv streams, the child's ends go to the job. 0 or -errno. */
+static int prepare_pipes(sim_proc_t *p, spawn_job_t *j)
 {
     int fds[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}}; /* [i][0] read end, [i][1] write end */
     int r = 0;
-    for (int i = o->want_stdin ? IO_IN : IO_OUT; i <= IO_ERR && r == 0; i++)
+    for (int i = p->want_stdin ? IO_IN : IO_OUT; i <= IO_ERR && r == 0; i++)
         r = open_pipe(fds[i]);
-    if (r == 0) {
-        int child[3] = {fds[IO_IN][0], fds[IO_OUT][1], fds[IO_ERR][1]};
-        r = spawn_child(p, o, exe, env, child, NULL);
-    }
-    close_fd(&fds[IO_IN][0]); /* only the child holds these now: its exit gives us EOF */
-    close_fd(&fds[IO_OUT][1]);
-    close_fd(&fds[IO_ERR][1]);
     int ours[3] = {fds[IO_IN][1], fds[IO_OUT][0], fds[IO_ERR][0]};
+    int child[3] = {fds[IO_IN][0], fds[IO_OUT][1], fds[IO_ERR][1]};
     for (int i = IO_IN; i <= IO_ERR; i++) {
-        if (ours[i] < 0) continue;
-        if (r < 0)
-            close(ours[i]);
-        else
-            adopt(p, i, ours[i]);
+        if (r < 0) {
+            close_fd(&ours[i]);
+            close_fd(&child[i]);
+            continue;
+        }
+        j->fds[i] = child[i];
+        if (ours[i] >= 0) adopt(p, i, ours[i]);
     }
-    if (r < 0) spawn_failed(p, "", -r);
+    return r;
 }
 
 /* The master: a uv_pipe for writing (libuv's write queue), a dup of it polled for reading. */
@@ -545,22 +596,159 @@ static int pty_attach(sim_proc_t *p, int master)
     return 0;
 }
 
-static void launch_pty(sim_proc_t *p, const sim_proc_opts_t *o, const char *exe, char **env)
+/* A pty: the master is ours, the slave's name goes to the job, and we hold the slave open until
+ * the child has it (no hangup seen on the master, no input lost). 0 or -errno. */
+static int prepare_pty(sim_proc_t *p, spawn_job_t *j)
 {
     int master;
-    char name[64];
-    int r = open_pty(o->width, o->height, &master, name, sizeof name);
-    if (r < 0) {
-        spawn_failed(p, "open pty: ", -r);
-        return;
-    }
-    r = spawn_child(p, o, exe, env, NULL, name);
-    if (r < 0) {
+    int r = open_pty(p->width, p->height, &master, j->tty, sizeof j->tty);
+    if (r < 0) return r;
+    j->slave = open(j->tty, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (j->slave < 0) {
+        r = -errno;
         close(master);
-        spawn_failed(p, "", -r);
+        return r;
+    }
+    return pty_attach(p, master) < 0 ? -EBADF : 0; /* unreachable for fresh fds */
+}
+
+/* Thread pool: nothing here touches the loop or the proc. */
+static void spawn_work(uv_work_t *req)
+{
+    spawn_job_t *j = req->data;
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    int e = posix_spawn_file_actions_init(&fa);
+    if (e) {
+        j->err = e;
         return;
     }
-    if (pty_attach(p, master) < 0) kill(p->pid, SIGKILL); /* unreachable: end it, 137 */
+    if (!(e = posix_spawnattr_init(&at))) {
+        e = spawn_attrs(&at);
+        if (!e) e = add_stdio(&fa, j->fds, j->tty[0] ? j->tty : NULL);
+        if (!e && j->cwd) e = posix_spawn_file_actions_addchdir_np(&fa, j->cwd);
+        if (!e) e = posix_spawn(&j->pid, j->exe, &fa, &at, j->argv, j->env);
+        posix_spawnattr_destroy(&at);
+    }
+    posix_spawn_file_actions_destroy(&fa);
+    j->err = e;
+}
+
+static void spawn_started(sim_proc_t *p, pid_t pid)
+{
+    p->pid = pid;
+    p->spawned = 1;
+    p->handles++; /* the child, until it is reaped */
+    kid_add(p->reg, p);
+    if (p->closing || p->pending_sig) /* closed or signalled while it was being started */
+        kill_group(p, p->closing ? SIGKILL : p->pending_sig);
+    kid_reap(p->reg, p->reg->nkids - 1); /* its SIGCHLD may have come before it was ours */
+    if (p->closing) return;
+    start_reading(p);
+    if (p->full) {
+        p->full = 0; /* stdin written meanwhile waited for this */
+        if (p->cb.on_stdin_drain) p->cb.on_stdin_drain(p);
+    }
+    if (p->pending_close_stdin && !p->closing) {
+        p->pending_close_stdin = 0;
+        uv_stream_t *s = stdin_stream(p);
+        if (s) close_stdin_on(p, s);
+    }
+    if (p->pending_hangup) sim_proc_hangup(p);
+}
+
+static void spawn_error(sim_proc_t *p, int err)
+{
+    spawn_failed(p, "", err);
+    kids_trim(p->reg);
+    if (!p->closing) uv_timer_start(&p->defer, defer_cb, 0, 0);
+}
+
+static void dispatch(sim_proc_registry_t *r);
+
+/* The child runs (registered for reaping) or its start failed: either is reported as before. */
+static void spawn_done(uv_work_t *req, int status)
+{
+    spawn_job_t *j = req->data;
+    sim_proc_t *p = j->p;
+    sim_proc_registry_t *r = p->reg;
+    int err = status < 0 ? ECANCELED : j->err;
+    pid_t pid = j->pid;
+    job_free(j); /* the child has its own copies of the fds now */
+    r->spawn_inflight--;
+    p->spawning = 0;
+    if (!err && kid_reserve(r) < 0) {
+        kill(-pid, SIGKILL); /* cannot track it: end it rather than leak it */
+        err = ENOMEM;
+    }
+    if (err)
+        spawn_error(p, err);
+    else
+        spawn_started(p, pid);
+    proc_unref(p); /* the job's reference */
+    dispatch(r);
+}
+
+/* A few spawns at a time: each in flight holds the child's fds, and a wave of thousands of
+ * sessions must not run the sim out of descriptors. */
+static void dispatch(sim_proc_registry_t *r)
+{
+    while (r->spawn_inflight < SIM_PROC_SPAWN_PARALLEL && r->spawn_head) {
+        spawn_job_t *j = r->spawn_head;
+        r->spawn_head = j->next;
+        if (!r->spawn_head) r->spawn_tail = NULL;
+        sim_proc_t *p = j->p;
+        p->job = NULL;
+        int e = p->tty ? prepare_pty(p, j) : prepare_pipes(p, j);
+        if (e == 0 && uv_queue_work(p->loop, &j->req, spawn_work, spawn_done) == 0) {
+            r->spawn_inflight++;
+            continue;
+        }
+        job_free(j);
+        p->spawning = 0;
+        spawn_error(p, e < 0 ? -e : ENOMEM);
+        proc_unref(p);
+    }
+}
+
+/* Queues the spawn; the job holds a reference on p until it is done. */
+static int spawn_child(sim_proc_t *p, const sim_proc_opts_t *o, const char *exe, char **env)
+{
+    spawn_job_t *j = job_new(o, exe, env);
+    if (!j) return -ENOMEM;
+    j->p = p;
+    p->job = j;
+    p->spawning = 1;
+    p->handles++;
+    sim_proc_registry_t *r = p->reg;
+    if (r->spawn_tail)
+        r->spawn_tail->next = j;
+    else
+        r->spawn_head = j;
+    r->spawn_tail = j;
+    dispatch(r);
+    return 0;
+}
+
+/* sim_proc_close() of a process whose spawn has not left the queue: it never starts. */
+static void unqueue(sim_proc_t *p)
+{
+    sim_proc_registry_t *r = p->reg;
+    spawn_job_t *prev = NULL, *j = r->spawn_head;
+    while (j && j != p->job) {
+        prev = j;
+        j = j->next;
+    }
+    if (!j) return;
+    if (prev)
+        prev->next = j->next;
+    else
+        r->spawn_head = j->next;
+    if (r->spawn_tail == j) r->spawn_tail = prev;
+    p->job = NULL;
+    p->spawning = 0;
+    job_free(j);
+    proc_unref(p);
 }
 
 static void launch(sim_proc_t *p, const sim_proc_opts_t *o, char **env)
@@ -577,11 +765,11 @@ static void launch(sim_proc_t *p, const sim_proc_opts_t *o, char **env)
     }
     const char *exe = lookup(p, o->argv[0], path, o->cwd, buf, sizeof buf);
     if (!exe) return;
-    if (o->tty)
-        launch_pty(p, o, exe, env);
-    else
-        launch_pipes(p, o, exe, env);
-    if (!p->start_failed) start_reading(p);
+    p->width = o->width;
+    p->height = o->height;
+    int r = spawn_child(p, o, exe, env);
+    if (r < 0) spawn_failed(p, "", -r);
+    /* Reading starts in spawn_started: output is never seen before the spawn is settled. */
 }
 
 static size_t count(const char *const *v)
@@ -688,6 +876,10 @@ static long queue_write(sim_proc_t *p, uv_stream_t *s, const void *data, size_t 
 long sim_proc_write(sim_proc_t *p, const void *data, size_t len)
 {
     uv_stream_t *s = stdin_stream(p);
+    if (!s && p->spawning && !p->closing && !p->stdin_eof && p->want_stdin) {
+        p->full = 1; /* on_stdin_drain once the process runs */
+        return UV_ENOBUFS;
+    }
     if (p->closing || p->stdin_eof || !s) return UV_EPIPE;
     if (p->stdin_err) return p->stdin_err;
     if (p->queued > p->high_water) return UV_ENOBUFS;
@@ -721,15 +913,25 @@ static int pty_send_veof(sim_proc_t *p, uv_stream_t *s)
     return r < 0 ? (int)r : 0;
 }
 
+static void close_stdin_on(sim_proc_t *p, uv_stream_t *s)
+{
+    if (p->tty) {
+        pty_send_veof(p, s);
+        return;
+    }
+    p->shut.data = p;
+    if (uv_shutdown(&p->shut, s, shutdown_cb) < 0) io_close(&p->io[IO_IN]);
+}
+
 int sim_proc_close_stdin(sim_proc_t *p)
 {
     uv_stream_t *s = stdin_stream(p);
-    if (p->closing || p->stdin_eof || !s) return UV_EPIPE;
+    if (p->closing || p->stdin_eof || (!s && !p->spawning)) return UV_EPIPE;
     p->stdin_eof = 1;
-    if (p->tty) return pty_send_veof(p, s);
-    p->shut.data = p;
-    int r = uv_shutdown(&p->shut, s, shutdown_cb);
-    if (r < 0) io_close(&p->io[IO_IN]);
+    if (!s || p->full) /* not started yet, or earlier input still waits: after it */
+        p->pending_close_stdin = 1;
+    else
+        close_stdin_on(p, s);
     return 0;
 }
 
@@ -738,6 +940,11 @@ int sim_proc_resize(sim_proc_t *p, unsigned width, unsigned height)
 {
     if (!p->tty) return UV_EINVAL;
     uv_os_fd_t fd;
+    if (p->spawning && !p->io[IO_IN].open) { /* still queued: the pty gets it at its start */
+        p->width = width;
+        p->height = height;
+        return 0;
+    }
     if (p->closing || !p->io[IO_IN].open || uv_fileno((uv_handle_t *)&p->io[IO_IN].h, &fd) < 0)
         return UV_EBADF;
     struct winsize ws = {.ws_row = (unsigned short)(height > USHRT_MAX ? USHRT_MAX : height),
@@ -763,6 +970,12 @@ void sim_proc_resume_output(sim_proc_t *p)
 void sim_proc_hangup(sim_proc_t *p)
 {
     if (p->closing) return;
+    if (p->spawning) {
+        p->stdin_eof = 1;
+        p->pending_hangup = 1; /* a pty master stays until the child has its terminal */
+        return;
+    }
+    p->pending_hangup = 0;
     p->stdin_eof = 1;
     pty_close(p); /* pty: closing the master hangs the terminal up */
     for (int i = 0; i < 3; i++)
@@ -779,6 +992,10 @@ static int kill_group(sim_proc_t *p, int sig)
 
 int sim_proc_kill(sim_proc_t *p, int sig)
 {
+    if (p->spawning && !p->closing) {
+        p->pending_sig = sig; /* delivered as soon as the child exists */
+        return 0;
+    }
     if (!p->spawned || p->closing) return UV_ESRCH;
     return kill_group(p, sig);
 }
@@ -787,6 +1004,7 @@ void sim_proc_close(sim_proc_t *p)
 {
     if (p->closing) return;
     p->closing = 1;
+    if (p->job) unqueue(p);
     /* Always the whole group: background children of an exited shell must not survive us.
      * The child's reference is dropped when it is reaped (proc_exited). */
     if (p->spawned) kill_group(p, SIGKILL);
@@ -802,6 +1020,8 @@ int sim_proc_registry_init(sim_proc_registry_t *r, uv_loop_t *loop)
     r->head = NULL;
     r->kids = NULL;
     r->nkids = r->kids_cap = 0;
+    r->spawn_head = r->spawn_tail = NULL;
+    r->spawn_inflight = 0;
     int e = uv_signal_init(loop, &r->sigchld);
     if (e < 0) return e;
     r->sigchld.data = r;

@@ -9,8 +9,11 @@
  * the last callback, after which the pointer is invalid. Closing from inside any callback is safe.
  *
  * Spawning is glibc's posix_spawn (clone(CLONE_VM|CLONE_VFORK)), whose cost does not grow with
- * the sim's size, unlike libuv's fork-based uv_spawn. Children are reaped by their registry on
- * SIGCHLD (waitpid per pid: children that others in the process spawned are left to them).
+ * the sim's size, unlike libuv's fork-based uv_spawn. It runs on libuv's thread pool, a few at a
+ * time, so a burst of spawns never stalls the loop: sim_proc_pid() is 0 until the child exists;
+ * writes, stdin close, resize, kill and hangup made before then take effect when it does. Children
+ * are reaped by their registry on SIGCHLD (waitpid per pid: children that others in the process
+ * spawned are left to them).
  *
  * Process groups: every process leads its own session and process group from before its exec,
  * so sim_proc_kill() and sim_proc_close() reach its children too. sim_proc_close() always
@@ -34,6 +37,7 @@
 typedef struct sim_proc sim_proc_t;
 
 #define SIM_PROC_READ_CHUNK (32 * 1024) /* the kubelet's io.Copy buffer: one chunk, one frame */
+#define SIM_PROC_SPAWN_PARALLEL 8       /* spawns on libuv's thread pool at once */
 
 /* Required per-loop registry, owned by the caller (no global state): the list of live processes
  * (shutdown reaches every child), the SIGCHLD handler that reaps them, and the output buffer
@@ -46,6 +50,8 @@ typedef struct sim_proc_registry {
     uv_signal_t sigchld;       /* SIGCHLD: reap the children below */
     struct sim_proc_kid *kids; /* spawned and not reaped yet; freed whenever empty */
     size_t nkids, kids_cap;
+    struct spawn_job *spawn_head, *spawn_tail; /* spawns waiting for a slot */
+    unsigned spawn_inflight;                   /* on the thread pool now */
     char rbuf[SIM_PROC_READ_CHUNK];
 } sim_proc_registry_t;
 
