@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "heap.h"
 #include "shell.h"
 #include "term.h"
 
@@ -197,6 +198,8 @@ int main(int argc, char **argv)
     uv_loop_t loop;
     uv_loop_init(&loop);
     a.loop = &loop;
+    cli_heap_t heap;
+    cli_heap_init(&heap, &loop);
     cli_out_init(&a.out, &loop, 1, OUT_HIGH, OUT_LOW);
     cli_out_init(&a.err, &loop, 2, OUT_HIGH, OUT_LOW);
     int code = run_command(&a);
