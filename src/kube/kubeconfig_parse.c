@@ -532,7 +532,7 @@ void kcfg_exec_free(kcfg_exec_t *e)
 static int rd_exec_lists(rd_t *r, const ynode_t *x, const char *p, kcfg_exec_t *e)
 {
     const ynode_t *args = map_get(x, "args"), *env = map_get(x, "env");
-    char sub[320];
+    char sub[352]; /* a path of up to 300 bytes plus ".env[N]" */
     if (!is_null(args) && args->kind != YN_SEQ) return bad(r, args, p, "args", "expected a list");
     if (!is_null(env) && env->kind != YN_SEQ) return bad(r, env, p, "env", "expected a list");
     size_t na = is_null(args) ? 0 : args->n, ne = is_null(env) ? 0 : env->n;

@@ -600,7 +600,7 @@ static int pty_attach(sim_proc_t *p, int master)
  * the child has it (no hangup seen on the master, no input lost). 0 or -errno. */
 static int prepare_pty(sim_proc_t *p, spawn_job_t *j)
 {
-    int master;
+    int master = -1;
     int r = open_pty(p->width, p->height, &master, j->tty, sizeof j->tty);
     if (r < 0) return r;
     j->slave = open(j->tty, O_RDWR | O_NOCTTY | O_CLOEXEC);
