@@ -7,6 +7,7 @@
 
 #include "sim/exec_internal.h"
 #include "sim/rest.h"
+#include "sim/rest_watch.h"
 #include "sim/sim.h"
 
 #define SIM_MAX_HEADER_BYTES (64 * 1024)
@@ -30,6 +31,7 @@ static void on_conn_closed(stream_t *st)
         c->ex->conn = NULL;
         c->ex->st = NULL;
     }
+    sim_watch_conn_closed(c);
     conn_unlink(c);
     if (c->req_init) http_msg_free(&c->req);
     sim_server_t *srv = c->srv;
@@ -166,6 +168,9 @@ static int handle_request(sim_conn_t *c, const uint8_t *leftover, size_t n)
         reply_stats(c);
         return 0;
     }
+    int wr =
+        sim_watch_handle(c, m->method, path, m->query, http_msg_header(m, "Accept"), m->keep_alive);
+    if (wr >= 0) return wr;
     sim_response_t resp;
     sim_rest_handle(c->srv->model, m->method, path, m->query, http_msg_header(m, "Accept"), c->user,
                     &resp);
@@ -182,6 +187,7 @@ static int on_conn_data(stream_t *st, const uint8_t *data, size_t len)
         sim_exec_conn_event(c->ex, SIM_EV_DATA, data, len);
         return c->ex && c->ex->input_paused;
     }
+    if (sim_watch_conn_active(c)) return 0; /* a watching client has nothing more to say */
     while (len && !c->closing && !c->ex) {
         size_t used = 0;
         int r = http_msg_feed(&c->req, (const char *)data, len, &used);
