@@ -43,8 +43,12 @@ trap 'kill $FAKE 2>/dev/null; cleanup' EXIT
 for _ in $(seq 100); do [ -s "$T/fake.port" ] && break; sleep 0.1; done
 [ -s "$T/fake.port" ] || fail "fake apiserver did not start: $(cat "$T/fake.err")"
 FAKE_URL="http://127.0.0.1:$(cat "$T/fake.port")"
-# closes POD: the close codes podmux sent to the fake server for POD's sessions, one a line.
-closes() { awk -v p="$1" '$1 == p && $2 == "close" {print $3}' "$T/fake.log"; }
+# closes POD: the close codes podmux sent to the fake server for POD's sessions, one a line,
+# once the server logged the end of POD's connection (its reader thread may lag podmux's exit).
+closes() {
+  for _ in $(seq 100); do grep -q "^$1 end$" "$T/fake.log" 2>/dev/null && break; sleep 0.1; done
+  awk -v p="$1" '$1 == p && $2 == "close" {print $3}' "$T/fake.log"
+}
 TOO_BIG="WebSocket protocol error from the server: message too big"
 
 pmx big 255 --server "$FAKE_URL" exec -q big -- cmd
