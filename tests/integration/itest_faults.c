@@ -927,6 +927,69 @@ static void test_cancel_while_plugin_hangs(void **state)
     assert_false(alive); /* the plugin outlived its client */
 }
 
+/* A hanging plugin under a fan-out: every target fails with the plugin's timeout (one line
+ * naming the plugin), on_finish comes once, and no plugin process outlives the fan-out. */
+static void test_fanout_plugin_hangs(void **state)
+{
+    char pidfile[400], script[600];
+    snprintf(pidfile, sizeof pidfile, "%s/plugin-hang3.pids", SIM.dir);
+    snprintf(script, sizeof script, "#!/bin/sh\necho $$ >> %s\nexec sleep 100\n", pidfile);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    pmx_client_opts_t o = {0};
+    o.kubeconfig = plugin_kcfg("plugin-hang3", script);
+    pmx_client_t *c = NULL;
+    assert_int_equal(pmx_client_new(&loop, &o, &c, NULL, 0), 0);
+    auth_set_exec_timeout(c->auth, 1000);
+    const char *argv[] = {"echo", "ran"};
+    pmx_fanout_opts_t fo = {0};
+    fo.argv = argv;
+    fo.argc = 2;
+    pmx_fanout_cb_t cb = {NULL, fo_output, fo_done, NULL, fo_finish};
+    fo_t st = {0};
+    pmx_fanout_t *f = NULL;
+    assert_int_equal(pmx_fanout_new(c, &fo, &cb, &st, &f), 0);
+    assert_int_equal(pmx_fanout_add(f, NULL, "ok", NULL), 0);
+    assert_int_equal(pmx_fanout_add(f, NULL, "f-coalesce", NULL), 1);
+    assert_int_equal(pmx_fanout_add(f, NULL, "f-nostatus", NULL), 2);
+    assert_int_equal(pmx_fanout_start(f), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(st.finished, 1);
+    assert_int_equal(st.done, 3);
+    size_t n = 0;
+    const pmx_fanout_result_t *const *res = pmx_fanout_results(f, &n);
+    assert_int_equal(n, 3);
+    for (size_t i = 0; i < n; i++) {
+        const pmx_fanout_result_t *x = res[i];
+        fprintf(stderr, "    %s: %u attempt(s), %s %s\n", x->pod, x->attempts,
+                pmx_err_name(x->exit.err), x->exit.message);
+        assert_int_equal(x->exit.err, PMX_ECREDENTIAL);
+        assert_int_equal(x->exit.exit_code, -1);
+        assert_int_equal(x->exit.command_started, 0);
+        assert_non_null(strstr(x->exit.message, "plugin-hang3.sh"));
+        assert_non_null(strstr(x->exit.message, "timed out after 1000 ms"));
+        assert_null(strchr(x->exit.message, '\n'));
+    }
+    assert_int_equal(pmx_fanout_free(f), 0);
+    assert_int_equal(pmx_client_free(c), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    FILE *pf = fopen(pidfile, "r");
+    assert_non_null(pf);
+    int pid, runs = 0, alive = 0;
+    while (fscanf(pf, "%d", &pid) == 1) {
+        runs++;
+        int up = 1;
+        for (int i = 0; i < 40 && up; i++, usleep(50000))
+            up = kill(pid, 0) == 0 && waitpid(pid, NULL, WNOHANG) == 0;
+        if (up) kill(pid, SIGKILL), alive++;
+    }
+    fclose(pf);
+    fprintf(stderr, "    the plugin ran %d time(s) for 3 targets\n", runs);
+    assert_true(runs >= 1);
+    assert_int_equal(alive, 0); /* a plugin outlived the fan-out */
+}
+
 static void test_plugin_garbage(void **state)
 {
     run_t r = {.kubeconfig = plugin_kcfg("plugin-garbage",
@@ -1025,6 +1088,7 @@ int main(void)
         cmocka_unit_test(test_plugin_fails),
         cmocka_unit_test(test_plugin_hangs),
         cmocka_unit_test(test_plugin_garbage),
+        cmocka_unit_test(test_fanout_plugin_hangs),
         cmocka_unit_test(test_cancel_while_plugin_hangs),
         cmocka_unit_test(test_cancel_while_upgrading),
         cmocka_unit_test(test_drop_while_sending_stdin),
