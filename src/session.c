@@ -18,6 +18,7 @@
 #include "net/http.h"
 #include "net/stream.h"
 #include "net/ws.h"
+#include "util/fmt.h"
 
 #define DEFAULT_PROTOCOLS "v5.channel.k8s.io, v4.channel.k8s.io, channel.k8s.io"
 #define STDIN_CHUNK (32 * 1024)
@@ -329,9 +330,11 @@ static void conclude_without_more_data(pmx_session_t *s, int clean_close, uint16
                "command's exit status is unknown",
                s->label, code);
     } else {
+        char amount[32];
+        fmt_bytes(s->bytes_out, amount, sizeof amount);
         finish(s, PMX_ELOST, -1,
-               "connection to %s lost after %.1f MB; the command's exit status is unknown",
-               s->c->hostport, (double)s->bytes_out / 1e6);
+               "connection to %s lost after %s; the command's exit status is unknown",
+               s->c->hostport, amount);
     }
 }
 
@@ -390,15 +393,27 @@ static size_t total_queued(const pmx_session_t *s)
     return q;
 }
 
+/* Be told when the socket's queue is down to what leaves the whole queue at our low water: the
+ * stream's own mark (256 KiB) is no use to a session whose mark is lower (fan-out: 64 KiB). */
+static void want_socket_drain(pmx_session_t *s, size_t total)
+{
+    size_t sock = stream_queued(s->stream), other = total - sock;
+    size_t at = s->stdin_lw > other ? s->stdin_lw - other : 0;
+    /* Input still waits in front of the socket (it took all it could): refill at its own mark. */
+    if (s->stdin_q.len && at < stream_low_water(s->stream)) at = stream_low_water(s->stream);
+    stream_want_drain(s->stream, at);
+}
+
 /* on_drain once the whole queue (ours, the engine's, the socket's) is below low water. */
 static void check_drain(pmx_session_t *s)
 {
     if (!s->stdin_above) return;
-    if (total_queued(s) <= s->stdin_lw) {
+    size_t total = total_queued(s);
+    if (total <= s->stdin_lw) {
         s->stdin_above = 0;
         if (s->cb.on_drain && !s->user_closed && !s->finished) s->cb.on_drain(s, s->data);
     } else if (s->stream) {
-        stream_want_drain(s->stream); /* not yet: be called again when the socket drains */
+        want_socket_drain(s, total); /* not yet: be called again when the socket drains */
     }
 }
 
@@ -1072,7 +1087,7 @@ PMX_API long pmx_session_write(pmx_session_t *s, const void *buf, size_t len)
         s->stdin_above = 1;
         /* Be told when the socket's queue empties, even if it never passed its own mark; and
          * if everything already left, say so from the loop (never from inside this call). */
-        if (s->stream) stream_want_drain(s->stream);
+        if (s->stream) want_socket_drain(s, q);
         if (q <= s->stdin_lw || (s->stream && !stream_queued(s->stream)))
             uv_timer_start(&s->defer, defer_cb, 0, 0);
     }

@@ -24,6 +24,7 @@ struct stream {
     stream_cb_t cb;
     void *data;
     size_t queued, high_water, low_water;
+    size_t drain_at; /* on_drain once queued falls to this (low_water unless asked lower) */
     uint64_t bytes_in, bytes_out;
     int open_handles;
     unsigned is_server : 1, reading : 1, paused : 1, ended : 1, closing : 1, ready : 1,
@@ -140,8 +141,9 @@ static void after_write(uv_write_t *req, int status)
         s->shutdown_after_write = 0;
         send_fin(s);
     }
-    if (s->above_hw && s->queued <= s->low_water) {
+    if (s->above_hw && s->queued <= s->drain_at) {
         s->above_hw = 0;
+        s->drain_at = s->low_water;
         if (s->cb.on_drain) s->cb.on_drain(s);
     }
 }
@@ -298,6 +300,7 @@ static stream_t *stream_alloc(uv_loop_t *loop, const stream_opts_t *opts, const 
     s->rbuf = opts ? opts->rbuf : NULL;
     s->high_water = opts && opts->high_water ? opts->high_water : 1024 * 1024;
     s->low_water = opts && opts->low_water ? opts->low_water : 256 * 1024;
+    s->drain_at = s->low_water;
     if (uv_tcp_init(loop, &s->tcp) < 0) {
         free(s);
         return NULL;
@@ -420,9 +423,16 @@ int stream_above_high_water(const stream_t *s)
     return s->queued > s->high_water;
 }
 
-void stream_want_drain(stream_t *s)
+size_t stream_low_water(const stream_t *s)
 {
-    if (s->queued > s->low_water) s->above_hw = 1;
+    return s->low_water;
+}
+
+void stream_want_drain(stream_t *s, size_t at)
+{
+    if (s->queued <= at) return;
+    if (!s->above_hw || at > s->drain_at) s->drain_at = at; /* the earliest asked for */
+    s->above_hw = 1;
 }
 
 void stream_pause(stream_t *s)

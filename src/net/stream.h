@@ -69,8 +69,10 @@ int stream_write(stream_t *s, const void *data, size_t len);
 /* Bytes handed to the kernel-side write queue and not yet completed. */
 size_t stream_queued(const stream_t *s);
 int stream_above_high_water(const stream_t *s);
-/* Asks for on_drain when the queue next falls to the low-water mark (if it is above it now). */
-void stream_want_drain(stream_t *s);
+/* Asks for on_drain when the queue next falls to `at` bytes or fewer (if it is above that now):
+ * an owner with queues of its own in front of the socket's needs marks below the stream's. */
+void stream_want_drain(stream_t *s, size_t at);
+size_t stream_low_water(const stream_t *s);
 void stream_pause(stream_t *s);
 /* Restarts reading; plaintext the TLS engine already holds is delivered from a later loop turn. */
 void stream_resume(stream_t *s);
