@@ -38,31 +38,31 @@ extern "C" {
 
 /* ---- errors --------------------------------------------------------------------------- */
 /* XX(name, value, message) */
-#define PMX_ERRNO_MAP(XX)                                                                        \
-    XX(EINVAL, -1, "invalid argument")                                                           \
-    XX(ENOMEM, -2, "out of memory")                                                              \
-    XX(ECONFIG, -3, "bad configuration")                                                         \
-    XX(EDNS, -4, "name resolution failed")                                                       \
-    XX(ECONNECT, -5, "connection failed")                                                        \
-    XX(ETLS, -6, "TLS failure")                                                                  \
-    XX(ETIMEDOUT, -7, "timed out")                                                               \
-    XX(EUNAUTHORIZED, -8, "unauthorized (401)")                                                  \
-    XX(EFORBIDDEN, -9, "forbidden (403)")                                                        \
-    XX(ENOTFOUND, -10, "not found (404)")                                                        \
-    XX(EBADREQUEST, -11, "bad request (400)")                                                    \
-    XX(ETOOMANY, -12, "too many requests (429)")                                                 \
-    XX(ESERVER, -13, "server error (5xx)")                                                       \
-    XX(EHTTP, -14, "unexpected HTTP response")                                                   \
-    XX(EUPGRADE, -15, "WebSocket upgrade failed")                                                \
-    XX(EPROTO, -16, "protocol error")                                                            \
-    XX(ELOST, -17, "connection lost")                                                            \
-    XX(ENOSTATUS, -18, "connection ended before any status")                                     \
-    XX(EREMOTE, -19, "the remote command failed to run")                                         \
-    XX(ECANCELED, -20, "canceled")                                                               \
-    XX(ECREDENTIAL, -21, "credential plugin failed")                                             \
-    XX(ENOTSUP, -22, "not supported by the negotiated protocol")                                 \
-    XX(EBUSY, -23, "operation not allowed in this state")                                        \
-    XX(ESKIPPED, -24, "skipped")                                                                 \
+#define PMX_ERRNO_MAP(XX)                                                                          \
+    XX(EINVAL, -1, "invalid argument")                                                             \
+    XX(ENOMEM, -2, "out of memory")                                                                \
+    XX(ECONFIG, -3, "bad configuration")                                                           \
+    XX(EDNS, -4, "name resolution failed")                                                         \
+    XX(ECONNECT, -5, "connection failed")                                                          \
+    XX(ETLS, -6, "TLS failure")                                                                    \
+    XX(ETIMEDOUT, -7, "timed out")                                                                 \
+    XX(EUNAUTHORIZED, -8, "unauthorized (401)")                                                    \
+    XX(EFORBIDDEN, -9, "forbidden (403)")                                                          \
+    XX(ENOTFOUND, -10, "not found (404)")                                                          \
+    XX(EBADREQUEST, -11, "bad request (400)")                                                      \
+    XX(ETOOMANY, -12, "too many requests (429)")                                                   \
+    XX(ESERVER, -13, "server error (5xx)")                                                         \
+    XX(EHTTP, -14, "unexpected HTTP response")                                                     \
+    XX(EUPGRADE, -15, "WebSocket upgrade failed")                                                  \
+    XX(EPROTO, -16, "protocol error")                                                              \
+    XX(ELOST, -17, "connection lost")                                                              \
+    XX(ENOSTATUS, -18, "connection ended before any status")                                       \
+    XX(EREMOTE, -19, "the remote command failed to run")                                           \
+    XX(ECANCELED, -20, "canceled")                                                                 \
+    XX(ECREDENTIAL, -21, "credential plugin failed")                                               \
+    XX(ENOTSUP, -22, "not supported by the negotiated protocol")                                   \
+    XX(EBUSY, -23, "operation not allowed in this state")                                          \
+    XX(ESKIPPED, -24, "skipped")                                                                   \
     XX(EIO, -25, "I/O error")
 
 typedef enum pmx_errno {
@@ -91,7 +91,8 @@ typedef struct pmx_client_opts {
     const char *ca_file;    /* --certificate-authority */
     int insecure;           /* --insecure-skip-tls-verify */
     /* Per-phase timeouts in milliseconds (0 = default): connect 10 s, TLS handshake 10 s,
-     * upgrade (request sent -> 101) 30 s, REST request 30 s. */
+     * upgrade (request sent -> 101) 30 s, REST request 30 s. A request timeout given here also
+     * bounds a credential plugin (kubeconfig users[].user.exec), which otherwise has 60 s. */
     uint64_t connect_timeout_ms;
     uint64_t handshake_timeout_ms;
     uint64_t upgrade_timeout_ms;
@@ -108,10 +109,14 @@ typedef struct pmx_client_opts {
 
 /* Reads the configuration (blocking file reads happen here, once) and prepares TLS.
  * On failure returns <0 and, if err is non-NULL, one line saying what is wrong. */
-PMX_EXTERN int pmx_client_new(uv_loop_t *loop, const pmx_client_opts_t *opts,
-                              pmx_client_t **out, char *err, size_t errlen);
+PMX_EXTERN int pmx_client_new(uv_loop_t *loop, const pmx_client_opts_t *opts, pmx_client_t **out,
+                              char *err, size_t errlen);
 /* Frees the client. Every session must have reached on_close first (PMX_EBUSY otherwise). */
 PMX_EXTERN int pmx_client_free(pmx_client_t *c);
+/* For a program about to exit on a signal: ends at once (SIGKILL to its process group) the
+ * credential plugin the client may be running, which lives in its own process group so that a
+ * terminal's Ctrl-C does not reach it. What waited for it fails with PMX_ECREDENTIAL. */
+PMX_EXTERN void pmx_client_abort(pmx_client_t *c);
 PMX_EXTERN const char *pmx_client_namespace(const pmx_client_t *c);
 PMX_EXTERN const char *pmx_client_server(const pmx_client_t *c);
 /* TLS statistics: full handshakes and resumed ones since creation. */
@@ -121,8 +126,8 @@ PMX_EXTERN void pmx_client_tls_stats(const pmx_client_t *c, uint64_t *full, uint
 /* Result of a GET: HTTP status (0 when no response) and body. err < 0 when no response came
  * (connect, TLS, timeout) or the status was not 2xx (mapped: 404 -> PMX_ENOTFOUND ...); message
  * is then one line (the Status message when the server sent one). */
-typedef void (*pmx_get_cb)(pmx_client_t *c, int err, int http_status, const char *body,
-                           size_t len, const char *message, void *data);
+typedef void (*pmx_get_cb)(pmx_client_t *c, int err, int http_status, const char *body, size_t len,
+                           const char *message, void *data);
 /* GETs path (with query, already encoded) relative to the server URL (its prefix is kept). */
 PMX_EXTERN int pmx_client_get(pmx_client_t *c, const char *path, pmx_get_cb cb, void *data);
 
@@ -135,8 +140,8 @@ typedef struct pmx_container {
 typedef struct pmx_pod {
     const char *name;
     const char *namespace_;
-    const char *phase;     /* Running, Pending, Succeeded, Failed, Unknown */
-    const char *node_name; /* NULL when unscheduled */
+    const char *phase;             /* Running, Pending, Succeeded, Failed, Unknown */
+    const char *node_name;         /* NULL when unscheduled */
     const char *default_container; /* annotation kubectl.kubernetes.io/default-container */
     int deleting;
     int ready;
@@ -181,10 +186,10 @@ typedef enum pmx_state {
     PMX_STATE_RESOLVING,           /* uv_getaddrinfo */
     PMX_STATE_CONNECTING,          /* TCP */
     PMX_STATE_TLS_HANDSHAKE,
-    PMX_STATE_UPGRADING,           /* request sent, waiting for 101 */
-    PMX_STATE_OPEN,                /* streams flowing */
-    PMX_STATE_STDIN_CLOSED,        /* v5 close signal sent */
-    PMX_STATE_EXITED,              /* status received (or failure decided) */
+    PMX_STATE_UPGRADING,    /* request sent, waiting for 101 */
+    PMX_STATE_OPEN,         /* streams flowing */
+    PMX_STATE_STDIN_CLOSED, /* v5 close signal sent */
+    PMX_STATE_EXITED,       /* status received (or failure decided) */
     PMX_STATE_CLOSING,
     PMX_STATE_CLOSED,
 } pmx_state_t;
@@ -192,9 +197,9 @@ PMX_EXTERN const char *pmx_state_name(pmx_state_t s);
 
 /* How a session ended. Exactly one of: exit code (err == 0), or a failure (err < 0). */
 typedef struct pmx_exit {
-    int err;           /* 0: the command ran and exit_code is its status; <0: PMX_E* */
-    int exit_code;     /* 0..255 when err == 0; -1 otherwise */
-    int http_status;   /* when the failure came with an HTTP status (404, 500...), else 0 */
+    int err;             /* 0: the command ran and exit_code is its status; <0: PMX_E* */
+    int exit_code;       /* 0..255 when err == 0; -1 otherwise */
+    int http_status;     /* when the failure came with an HTTP status (404, 500...), else 0 */
     const char *reason;  /* Status reason ("NotFound", "InternalError") or "" */
     const char *message; /* one line: "pods \"web-9\" not found" */
     uint64_t bytes_out;  /* stdout + stderr bytes delivered */
@@ -216,16 +221,16 @@ typedef struct pmx_session_opts {
     pmx_session_kind_t kind;
     const char *namespace_; /* NULL: the client's namespace */
     const char *pod;
-    const char *container; /* NULL: none sent (the server picks if the pod has one) */
+    const char *container;   /* NULL: none sent (the server picks if the pod has one) */
     const char *const *argv; /* exec: the command, argc entries */
     int argc;
     int stdin_, stdout_, stderr_, tty; /* stdout defaults on if all four are 0 */
-    unsigned width, height; /* tty: initial size sent right after open (0 = none) */
+    unsigned width, height;            /* tty: initial size sent right after open (0 = none) */
     /* Sec-WebSocket-Protocol offer; NULL = "v5.channel.k8s.io, v4.channel.k8s.io,
      * channel.k8s.io" (tests use it to force a protocol). */
     const char *protocols;
-    uint64_t timeout_ms; /* whole-session deadline (0 = none): the session is closed, the
-                          * server then ends the process; exit err PMX_ETIMEDOUT */
+    uint64_t timeout_ms;     /* whole-session deadline (0 = none): the session is closed, the
+                              * server then ends the process; exit err PMX_ETIMEDOUT */
     size_t stdin_high_water; /* default 1 MiB */
     size_t stdin_low_water;  /* default 256 KiB */
 } pmx_session_opts_t;

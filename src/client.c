@@ -319,6 +319,8 @@ PMX_API int pmx_client_new(uv_loop_t *loop, const pmx_client_opts_t *opts, pmx_c
         snprintf(err, errlen, "cannot set up credentials");
         r = PMX_ECONFIG;
     }
+    if (r == 0 && opts && opts->request_timeout_ms)
+        auth_set_exec_timeout(c->auth, opts->request_timeout_ms);
     if (r == 0 && c->https) {
         /* Built now so that a bad CA or key is reported at once, not per session. */
         if (!pmx_client_tls(c, NULL, err, errlen)) r = PMX_ECONFIG;
@@ -352,6 +354,11 @@ PMX_API int pmx_client_free(pmx_client_t *c)
     free(c->rbuf);
     free(c);
     return 0;
+}
+
+PMX_API void pmx_client_abort(pmx_client_t *c)
+{
+    if (c) auth_kill_plugin(c->auth);
 }
 
 PMX_API const char *pmx_client_namespace(const pmx_client_t *c)

@@ -378,9 +378,17 @@ static int exec_result(auth_t *a, exec_job_t *j, char *err, size_t errlen)
                         (long long)j->exit_status),
                PMX_ECREDENTIAL;
     auth_exec_cred_t c;
+    char why[AUTH_ERRLEN];
     int rc = auth_parse_exec_credential(a->api_version, j->stdout_.data ? j->stdout_.data : "",
-                                        j->stdout_.len, &c, err, errlen);
-    if (rc) return PMX_ECREDENTIAL;
+                                        j->stdout_.len, &c, why, sizeof why);
+    if (rc) { /* client-go's text alone does not say which program is at fault */
+        const char *pre = "exec plugin ";
+        if (!strncmp(why, pre, strlen(pre)))
+            snprintf(err, errlen, "exec plugin \"%s\" %s", a->command, why + strlen(pre));
+        else
+            snprintf(err, errlen, "exec plugin \"%s\": %s", a->command, why);
+        return PMX_ECREDENTIAL;
+    }
     rc = install(a, &c, err, errlen);
     auth_exec_cred_clear(&c);
     return rc;
@@ -723,6 +731,11 @@ static void really_free(auth_t *a)
 {
     uv_timer_stop(&a->kick);
     uv_close((uv_handle_t *)&a->kick, kick_closed);
+}
+
+void auth_kill_plugin(auth_t *a)
+{
+    if (a && a->job && a->job->kind == JOB_EXEC) exec_kill((exec_job_t *)a->job);
 }
 
 void auth_free(auth_t *a)

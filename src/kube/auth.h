@@ -38,6 +38,8 @@ void auth_cancel(auth_t *a, auth_cb cb, void *arg);
 
 /* Exec plugin timeout (default 60 s): the plugin is killed and the waiters get an error. */
 void auth_set_exec_timeout(auth_t *a, uint64_t timeout_ms);
+/* Kills a running exec plugin (its whole process group); its waiters get the error. */
+void auth_kill_plugin(auth_t *a);
 
 /* One decoded ExecCredential (plugin stdout). Strings are heap, NULL when absent. */
 typedef struct auth_exec_cred {

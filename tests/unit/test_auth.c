@@ -375,15 +375,20 @@ static void test_exec_errors(void **state)
     snprintf(want, sizeof want, "exec: executable %s failed with exit code 3", f->cmd);
     expect_exec_error(f, PMX_ECREDENTIAL, want);
     plugin(f, "echo hello");
-    expect_exec_error(f, PMX_ECREDENTIAL,
-                      "decoding stdout: couldn't get version/kind; json parse error");
+    snprintf(want, sizeof want,
+             "exec plugin \"%s\": decoding stdout: couldn't get version/kind; json parse error",
+             f->cmd);
+    expect_exec_error(f, PMX_ECREDENTIAL, want);
     plugin(f, "echo '{\"kind\":\"ExecCredential\",\"apiVersion\":\"" V1BETA1
               "\",\"status\":{\"token\":\"x\"}}'");
-    expect_exec_error(f, PMX_ECREDENTIAL,
-                      "exec plugin is configured to use API version " V1 ", plugin returned "
-                      "version " V1BETA1);
+    snprintf(want, sizeof want,
+             "exec plugin \"%s\" is configured to use API version " V1 ", plugin returned "
+             "version " V1BETA1,
+             f->cmd);
+    expect_exec_error(f, PMX_ECREDENTIAL, want);
     plugin(f, "echo '{\"kind\":\"ExecCredential\",\"apiVersion\":\"" V1 "\"}'");
-    expect_exec_error(f, PMX_ECREDENTIAL, "exec plugin didn't return a status field");
+    snprintf(want, sizeof want, "exec plugin \"%s\" didn't return a status field", f->cmd);
+    expect_exec_error(f, PMX_ECREDENTIAL, want);
 
     snprintf(f->cmd, sizeof f->cmd, "%s/missing-plugin", f->dir);
     f->exec.install_hint = "install it";
