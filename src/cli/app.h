@@ -12,6 +12,10 @@ typedef struct app {
     cli_out_t out, err;
     int raw; /* terminal in raw mode: lines end in CRLF */
     int exit_code;
+    /* Until a runner watches signals itself (while targets are looked up, a credential plugin
+     * may run): SIGINT/SIGTERM/SIGHUP end the plugin and podmux, 128+N. */
+    uv_signal_t early[3];
+    int nearly;
 } app_t;
 
 /* "podmux: <text>" on stderr (CRLF in raw mode). */
@@ -26,6 +30,9 @@ void app_server_hostport(app_t *a, char *out, size_t len);
 void app_failure_line(app_t *a, const pmx_exit_t *ex, char *out, size_t len);
 /* Drops a trailing " (404)" from a library message. */
 void app_strip_status(char *s);
+/* The early signal watchers (see app_t), and their end once a runner has its own. */
+void app_early_signals(app_t *a);
+void app_early_signals_off(app_t *a);
 
 /* ---- runner.c: what the runners (single, multi, shell) share around their sessions ---- */
 /* The signals a runner watches, closed together at its end. */

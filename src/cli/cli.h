@@ -1,5 +1,5 @@
 /* cli.h: what the podmux program's files share. Of the library, only the public podmux.h API is
- * used; the one exception is util/buf.h below. */
+ * used; the exceptions are util/buf.h below and util/fmt.h (main.c). */
 #ifndef PMX_CLI_H
 #define PMX_CLI_H
 

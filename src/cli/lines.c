@@ -308,8 +308,8 @@ size_t cli_summary(const pmx_fanout_result_t *const *r, size_t n, int show_conta
     for (size_t i = 0; i < n; i++)
         cli_tally_add(&t, &r[i]->exit);
     size_t w = (size_t)snprintf(
-        out, outlen, "podmux: %zu ok, %zu non-zero, %zu failed, %zu skipped (%zu pods)\n", t.ok,
-        t.nonzero, t.failed, t.skipped, n);
+        out, outlen, "podmux: %zu ok, %zu non-zero, %zu failed, %zu skipped (%zu pod%s)\n", t.ok,
+        t.nonzero, t.failed, t.skipped, n, n == 1 ? "" : "s");
     int ns = !same_namespace(r, n);
     size_t shown = 0, bad = t.nonzero + t.failed + t.skipped;
     for (size_t i = 0; i < n && w < outlen; i++) {

@@ -10,6 +10,7 @@
 
 #include "app.h"
 #include "heap.h"
+#include "../util/fmt.h"
 #include "shell.h"
 #include "term.h"
 
@@ -50,14 +51,7 @@ void app_notef(app_t *a, const char *fmt, ...)
 
 void app_human_bytes(uint64_t n, char *out, size_t len)
 {
-    if (n < 1000)
-        snprintf(out, len, "%llu bytes", (unsigned long long)n);
-    else if (n < 1000000)
-        snprintf(out, len, "%.1f kB", (double)n / 1e3);
-    else if (n < 1000000000)
-        snprintf(out, len, "%.1f MB", (double)n / 1e6);
-    else
-        snprintf(out, len, "%.1f GB", (double)n / 1e9);
+    fmt_bytes(n, out, len);
 }
 
 void app_server_hostport(app_t *a, char *out, size_t len)
@@ -200,6 +194,7 @@ int main(int argc, char **argv)
     a.loop = &loop;
     cli_heap_t heap;
     cli_heap_init(&heap, &loop);
+    app_early_signals(&a);
     cli_out_init(&a.out, &loop, 1, OUT_HIGH, OUT_LOW);
     cli_out_init(&a.err, &loop, 2, OUT_HIGH, OUT_LOW);
     int code = run_command(&a);

@@ -180,6 +180,9 @@ static void group_flush(multi_t *m, slot_t *s, const pmx_fanout_result_t *r)
     if (n > 0) mwrite(m, 1, head, (size_t)n < sizeof head ? (size_t)n : sizeof head - 1);
     mwrite(m, 1, s->go.data ? s->go.data : "", s->go.len);
     mwrite(m, 2, s->ge.data ? s->ge.data : "", s->ge.len);
+    /* Output cut short (or without a final newline) must not run into the next header. */
+    if (s->go.len && s->go.data[s->go.len - 1] != '\n') mwrite(m, 1, "\n", 1);
+    if (s->ge.len && s->ge.data[s->ge.len - 1] != '\n') mwrite(m, 2, "\n", 1);
     if (s->truncated) {
         n = snprintf(head, sizeof head, "podmux: %s: output truncated at %u MiB\n", r->pod,
                      GROUP_LIMIT >> 20);

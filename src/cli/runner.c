@@ -2,14 +2,42 @@
  * and stdin they watch and their end, written once so that the order that keeps the terminal sane
  * (its mode back before the tty handle closes) cannot drift apart; the output hooks; the color
  * choice and the summary of several pods. */
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "app.h"
 #include "term.h"
 
+static void early_signal(uv_signal_t *h, int sig)
+{
+    app_t *a = h->data;
+    if (a->c) pmx_client_abort(a->c); /* its own process group: no terminal signal reaches it */
+    app_exit_now(sig);
+}
+
+void app_early_signals(app_t *a)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        uv_signal_t *h = &a->early[a->nearly];
+        if (uv_signal_init(a->loop, h) < 0) continue;
+        h->data = a;
+        uv_signal_start(h, early_signal, sigs[i]);
+        uv_unref((uv_handle_t *)h); /* never what keeps the loop running */
+        a->nearly++;
+    }
+}
+
+void app_early_signals_off(app_t *a)
+{
+    for (int i = 0; i < a->nearly; i++)
+        uv_signal_stop(&a->early[i]); /* closed with every other handle at the end */
+}
+
 void app_signal_watch(app_t *a, app_signals_t *s, int sig, uv_signal_cb cb, void *data)
 {
+    app_early_signals_off(a);
     if (s->n == (int)(sizeof s->h / sizeof s->h[0])) return;
     uv_signal_t *h = &s->h[s->n];
     if (uv_signal_init(a->loop, h) < 0) return;

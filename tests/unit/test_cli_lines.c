@@ -222,12 +222,12 @@ static void test_summary_and_exit(void **state)
     pmx_fanout_result_t lab = res("web-1", PMX_ECANCELED, -1, "default/web-1: canceled");
     const pmx_fanout_result_t *pl[1] = {&lab};
     cli_summary(pl, 1, 0, out, sizeof out);
-    assert_string_equal(out, "podmux: 0 ok, 0 non-zero, 1 failed, 0 skipped (1 pods)\n"
+    assert_string_equal(out, "podmux: 0 ok, 0 non-zero, 1 failed, 0 skipped (1 pod)\n"
                              "  web-1: canceled\n");
     pmx_fanout_result_t st = res("web-2", PMX_ETOOMANY, -1, "Too many requests. (429)");
     const pmx_fanout_result_t *ps[1] = {&st};
     cli_summary(ps, 1, 0, out, sizeof out);
-    assert_string_equal(out, "podmux: 0 ok, 0 non-zero, 1 failed, 0 skipped (1 pods)\n"
+    assert_string_equal(out, "podmux: 0 ok, 0 non-zero, 1 failed, 0 skipped (1 pod)\n"
                              "  web-2: Too many requests.\n");
     char msg[] = "x (12)", msg2[] = "pods \"a\" not found (404)";
     cli_strip_status(msg);
