@@ -384,9 +384,9 @@ static int exec_result(auth_t *a, exec_job_t *j, char *err, size_t errlen)
     if (rc) { /* client-go's text alone does not say which program is at fault */
         const char *pre = "exec plugin ";
         if (!strncmp(why, pre, strlen(pre)))
-            snprintf(err, errlen, "exec plugin \"%s\" %s", a->command, why + strlen(pre));
+            snprintf(err, errlen, "exec plugin \"%.300s\" %.600s", a->command, why + strlen(pre));
         else
-            snprintf(err, errlen, "exec plugin \"%s\": %s", a->command, why);
+            snprintf(err, errlen, "exec plugin \"%.300s\": %.600s", a->command, why);
         return PMX_ECREDENTIAL;
     }
     rc = install(a, &c, err, errlen);
