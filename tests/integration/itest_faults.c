@@ -998,6 +998,7 @@ static void test_plugin_garbage(void **state)
     assert_int_equal(r.x.err, PMX_ECREDENTIAL);
     assert_null(strchr(r.message, '\n'));
     fprintf(stderr, "    garbage plugin: %s\n", r.message);
+    assert_non_null(strstr(r.message, "plugin-garbage.sh")); /* names the plugin at fault */
     assert_true(strstr(r.message, "decod") || strstr(r.message, "JSON") ||
                 strstr(r.message, "json") || strstr(r.message, "invalid"));
 }

@@ -22,7 +22,8 @@ Y900=$(head -c 900 /dev/zero | tr '\0' y)
 # bytes of frames lets "hello" (8 bytes) and the x's (905) through, never the y's.
 SCRIPT="printf hello; sleep 0.4; head -c 900 /dev/zero | tr '\\0' x; sleep 0.4; head -c 900 /dev/zero | tr '\\0' y; echo"
 FULL="hello$X900$Y900"
-LOST="connection to 127\.0\.0\.1:[0-9]+ lost after [0-9.]+ (bytes|kB|MB); the command's exit status is unknown"
+# lost N: the line for a connection lost after N bytes of output.
+lost() { echo "connection to 127\.0\.0\.1:[0-9]+ lost after $1 bytes; the command's exit status is unknown"; }
 NOSTATUS="the server closed the session without sending an exit status; the command's exit status is unknown"
 
 # ---- stream faults: one pod fails, its neighbours finish -----------------------------------------
@@ -38,7 +39,7 @@ $pod $pout}"
   lines "$T/$name.err" "$name" "podmux: 2 ok, 0 non-zero, 1 failed, 0 skipped \(3 pods\)" "  $pod: $re"
   expect_eq "$(sort "$T/$name.out")" "$(echo "$want_out" | sort)" "$name: output"
 }
-DROP_RE=$LOST
+DROP_RE=$(lost 905)
 NOSTATUS_RE=$NOSTATUS
 MALFORMED_RE="WebSocket protocol error from the server: .*"
 STALL_RE="no data and no pong from 127\.0\.0\.1:[0-9]+ for [0-9.]+ s; the command's exit status is unknown"
@@ -57,6 +58,29 @@ lines "$T/selector.err" "selector" "podmux: 2 ok, 0 non-zero, 5 failed, 0 skippe
   "  f-stall: $STALL_RE" "  f-delay: $DELAY_RE"
 expect_eq "$(sort "$T/selector.out")" "$(printf '%s\n' "ok-a $FULL" "ok-b $FULL" "f-drop hello$X900" \
   "f-nostatus $FULL" | sort)" "selector: output"
+
+# -o group: each pod's output after its header, the cut one included; headers on their own lines.
+fo group 255 exec -q -o group f-drop ok-a -- sh -c "$SCRIPT"
+/usr/bin/python3 - "$T/group.out" "hello$X900" "$FULL" <<'PY' || fail "group: $(head -c 600 "$T/group.out")"
+import re, sys
+text = open(sys.argv[1]).read()
+parts = re.split(r"^(=== .* ===)\n", text, flags=re.M)
+assert parts[0] == "", "text before the first header: %r" % parts[0][:80]
+groups = {re.match(r"=== (\S+) ", parts[i]).group(1): (parts[i], parts[i + 1]) for i in range(1, len(parts), 2)}
+assert sorted(groups) == ["f-drop", "ok-a"], sorted(groups)
+h, body = groups["f-drop"]
+assert re.fullmatch(r"=== f-drop \(connection to 127\.0\.0\.1:\d+ lost after 905 bytes; the command's "
+                    r"exit status is unknown, [\d.]+s\) ===", h), h
+assert body.rstrip("\n") == sys.argv[2] and body.count("\n") <= 1, body[-20:]
+h, body = groups["ok-a"]
+assert re.fullmatch(r"=== ok-a \(exit 0, [\d.]+s\) ===", h), h
+assert body == sys.argv[3] + "\n", body[-20:]
+print("ok   group: headers on their own lines, f-drop's 905 bytes, ok-a whole")
+PY
+# One pod: "(1 pod)".
+fo one 255 exec -q -l case=drop -c nope -- true
+lines "$T/one.err" "one pod" "podmux: 0 ok, 0 non-zero, 1 failed, 0 skipped \(1 pod\)" \
+  "  f-drop: container nope is not valid for pod f-drop"
 
 # JSON: the drop as data (error code, bytes, exit_code null) and the partial output exact.
 fo drop-json 255 exec -q -o json ok-a f-drop -- sh -c "$SCRIPT"
@@ -84,7 +108,7 @@ lines "$T/remote-codes.err" "remote codes" "podmux: 0 ok, 2 non-zero, 0 failed, 
 expect_eq "$(sort "$T/remote-codes.out")" "$(printf 'f-coalesce hi\nok-a hi')" "remote codes: output"
 
 # Last: a reset right after the 101 (the sim once crashed on it); the sim must still serve.
-stream reset f-reset "$LOST" ""
+stream reset f-reset "$(lost 0)" ""
 fo after-reset 0 exec -q ok-a ok-b -- echo alive
 expect_eq "$(sort "$T/after-reset.out")" "$(printf 'ok-a alive\nok-b alive')" "a fan-out after the resets"
 echo "PASS ($SECONDS s)"

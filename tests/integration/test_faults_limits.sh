@@ -8,8 +8,7 @@
 #    32 MiB is accepted byte for byte. Served by data/ws_fake_apiserver.py (plain HTTP).
 #  - an exec credential plugin that fails, prints garbage, prints nothing or the wrong version:
 #    one line naming what went wrong, exit 255, no output, no sanitizer report.
-# (A plugin that hangs is bounded by the library's 60 s plugin timeout only; see itest_faults.c
-# for the hang at the library level.)
+# A plugin that hangs: test_faults_plugin.sh.
 . "$PMX_SRC/tests/integration/lib.sh"
 [ -x "$PODMUX" ] || { echo "no podmux binary"; exit 77; }
 export ASAN_OPTIONS="detect_leaks=1:exitcode=99" # a leak must not pass for exit 255
@@ -160,13 +159,14 @@ grep -qx 'plugin says: no credentials today' "$T/plugin-fail-single.err" ||
 plugin plugin-signal 'kill -9 $$'
 plugin_case plugin-signal "exec: executable $ESC_T/plugin-signal\.sh was killed by signal 9"
 plugin plugin-garbage "echo 'this is not an ExecCredential'"
-plugin_case plugin-garbage ".*decoding stdout: couldn't get version/kind; json parse error.*"
+plugin_case plugin-garbage "exec plugin \"$ESC_T/plugin-garbage\.sh\": decoding stdout: couldn't get version/kind; json parse error"
 plugin plugin-empty "true"
-plugin_case plugin-empty ".*decoding stdout: couldn't get version/kind; json parse error.*"
+plugin_case plugin-empty "exec plugin \"$ESC_T/plugin-empty\.sh\": decoding stdout: couldn't get version/kind; json parse error"
 plugin plugin-version "echo '{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"$TOKEN\"}}'"
-plugin_case plugin-version "exec plugin is configured to use API version client\.authentication\.k8s\.io/v1, plugin returned version client\.authentication\.k8s\.io/v1beta1"
+plugin_case plugin-version "exec plugin \"$ESC_T/plugin-version\.sh\" is configured to use API version client\.authentication\.k8s\.io/v1, plugin returned version client\.authentication\.k8s\.io/v1beta1"
 plugin plugin-notoken "echo '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{}}'"
 pmx plugin-notoken-single 255 --kubeconfig "$T/plugin-notoken.kubeconfig" exec -q ok -- echo ran
 expect_eq "$(cat "$T/plugin-notoken-single.err")" \
-  "podmux: exec plugin didn't return a token or cert/key pair" "plugin without a token"
+  "podmux: exec plugin \"$T/plugin-notoken.sh\" didn't return a token or cert/key pair" \
+  "plugin without a token"
 echo "PASS ($SECONDS s)"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # test_faults_plugin.sh: issue 9's "credential plugin hangs" at the CLI, single-pod, named
-# fan-out and selector: --request-timeout (1s here) bounds the plugin (one line naming it, exit 255, the
-# plugin ended), and SIGINT/SIGTERM while it hangs end it too (exit 128+N; it runs in its own
-# process group, so a terminal's Ctrl-C never reaches it). Failing/garbage plugins:
+# fan-out and selector: --request-timeout (1s here) bounds the plugin (one line naming it, exit
+# 255, the plugin ended), and SIGINT/SIGTERM while it hangs end it too (exit 128+N; it runs in its
+# own process group, so a terminal's Ctrl-C never reaches it). Failing/garbage plugins:
 # test_faults_limits.sh; the library forms: itest_faults.c.
 . "$PMX_SRC/tests/integration/lib.sh"
 [ -x "$PODMUX" ] || { echo "no podmux binary"; exit 77; }
