@@ -38,7 +38,7 @@ sorted_eq() { expect_eq "$(sort "$1")" "$(printf '%s\n' "$2" | sort)" "$3"; }
 /usr/bin/python3 "$PMX_SRC/tests/integration/data/ws_fake_apiserver.py" "$T/fake.log" \
   >"$T/fake.port" 2>"$T/fake.err" &
 FAKE=$!
-trap 'kill $FAKE 2>/dev/null; cleanup' EXIT
+trap 'rc=$?; kill $FAKE 2>/dev/null; (exit $rc); cleanup' EXIT # keep the test's exit status
 for _ in $(seq 100); do [ -s "$T/fake.port" ] && break; sleep 0.1; done
 [ -s "$T/fake.port" ] || fail "fake apiserver did not start: $(cat "$T/fake.err")"
 FAKE_URL="http://127.0.0.1:$(cat "$T/fake.port")"
