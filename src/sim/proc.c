@@ -66,9 +66,9 @@ struct sim_proc {
     pid_t pid;
     int exit_code;
     int pending_sig; /* asked for while the spawn was under way */
-    unsigned pending_hangup : 1, pending_close_stdin : 1; /* likewise */
-    unsigned width, height;                               /* pty size for a spawn still queued */
-    struct spawn_job *job;                                /* while queued */
+    unsigned pending_hangup : 1, pending_close_stdin : 1, stdin_waits_start : 1; /* likewise */
+    unsigned width, height; /* pty size for a spawn still queued */
+    struct spawn_job *job;  /* while queued */
     int handles; /* handles whose close callback has not run yet, +1 for an unreaped child */
     int stdin_err;
     size_t queued, high_water;
@@ -645,8 +645,8 @@ static void spawn_started(sim_proc_t *p, pid_t pid)
     kid_reap(p->reg, p->reg->nkids - 1); /* its SIGCHLD may have come before it was ours */
     if (p->closing) return;
     start_reading(p);
-    if (p->full) {
-        p->full = 0; /* stdin written meanwhile waited for this */
+    if (p->stdin_waits_start) {
+        p->stdin_waits_start = 0; /* stdin refused while queued: it can go now */
         if (p->cb.on_stdin_drain) p->cb.on_stdin_drain(p);
     }
     if (p->pending_close_stdin && !p->closing) {
@@ -877,12 +877,15 @@ long sim_proc_write(sim_proc_t *p, const void *data, size_t len)
 {
     uv_stream_t *s = stdin_stream(p);
     if (!s && p->spawning && !p->closing && !p->stdin_eof && p->want_stdin) {
-        p->full = 1; /* on_stdin_drain once the process runs */
+        p->stdin_waits_start = 1; /* on_stdin_drain once the process runs */
         return UV_ENOBUFS;
     }
     if (p->closing || p->stdin_eof || !s) return UV_EPIPE;
     if (p->stdin_err) return p->stdin_err;
-    if (p->queued > p->high_water) return UV_ENOBUFS;
+    if (p->queued > p->high_water) {
+        p->full = 1; /* on_stdin_drain when the queue is down to a quarter */
+        return UV_ENOBUFS;
+    }
     if (len == 0) return (long)p->queued;
     long r = queue_write(p, s, data, len);
     if (r >= 0 && p->tty) {
@@ -928,7 +931,7 @@ int sim_proc_close_stdin(sim_proc_t *p)
     uv_stream_t *s = stdin_stream(p);
     if (p->closing || p->stdin_eof || (!s && !p->spawning)) return UV_EPIPE;
     p->stdin_eof = 1;
-    if (!s || p->full) /* not started yet, or earlier input still waits: after it */
+    if (!s || p->stdin_waits_start) /* not started yet, or earlier input still waits */
         p->pending_close_stdin = 1;
     else
         close_stdin_on(p, s);

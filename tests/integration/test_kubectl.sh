@@ -19,6 +19,10 @@ grep -q "command terminated with exit code 3" "$T/err" || fail "no exit message:
 echo "== stdin reaches EOF (v5 close)"
 out=$(printf 'a\nb\n' | timeout 30 kubectl exec -i "$POD" -- cat)
 expect_eq "$out" "$(printf 'a\nb')" "cat through stdin"
+# kubectl floods stdin from the first moment, before the process may exist (the sim spawns on
+# its thread pool): every byte must get through, no stall.
+out=$(head -c 33554432 /dev/zero | timeout 60 kubectl exec -i "$POD" -- sh -c 'cat | wc -c')
+expect_eq "$(echo $out)" 33554432 "32 MiB through kubectl's stdin"
 
 echo "== environment of the simulated container"
 out=$(kubectl exec "$POD" -- sh -c 'echo $HOSTNAME $POD_NAMESPACE $CONTAINER_NAME')

@@ -17,6 +17,7 @@ typedef struct run {
     sim_proc_t *p;
     buf_t out[3];
     int exit_calls, exit_code, closed, drains, in_call, reentered, after_exit, after_close;
+    int refusable; /* feed() takes UV_ENOBUFS as "wait for on_stdin_drain" (what exec does) */
     int close_called;
     char start_error[512];
     size_t total;        /* bytes seen on fd 1 (also when not kept) */
@@ -170,6 +171,8 @@ static void reset(run_t *r)
     r->bytes_paused = 0;
     r->exit_code = -999;
     r->total = 0;
+    r->fed = r->chunk_i = 0;
+    r->eof_sent = 0;
     r->start_error[0] = 0;
 }
 
@@ -308,6 +311,7 @@ static void feed(run_t *r)
         size_t n = sizes[r->chunk_i++ % 5];
         if (n > r->feed_len - r->fed) n = r->feed_len - r->fed;
         long q = sim_proc_write(r->p, r->feed + r->fed, n);
+        if (q == UV_ENOBUFS && r->refusable) return; /* on_stdin_drain follows, as exec expects */
         assert_true(q >= (long)n);
         r->fed += n;
         if ((size_t)q > r->max_queued) r->max_queued = (size_t)q;
@@ -317,6 +321,28 @@ static void feed(run_t *r)
         r->eof_sent = 1;
         assert_int_equal(sim_proc_close_stdin(r->p), 0);
     }
+}
+
+/* Input that arrives while the spawn is still on the thread pool and fills the queue at once (as
+ * kubectl's does): every refusal must be followed by on_stdin_drain, or the input stalls. */
+static void test_stdin_flood_from_start(void **state)
+{
+    run_t *r = *state;
+    static char data[1 << 20];
+    memset(data, 'z', sizeof data);
+    for (int i = 0; i < 5; i++) {
+        reset(r);
+        const char *argv[] = {"cat", NULL};
+        sim_proc_opts_t o = {.argv = argv, .want_stdin = 1, .stdin_high_water = 4096};
+        spawn_o(r, &o);
+        r->refusable = 1;
+        r->feed = data;
+        r->feed_len = sizeof data;
+        feed(r);
+        expect_exit(r, 0);
+        assert_int_equal(r->out[1].len, sizeof data);
+    }
+    r->refusable = 0;
 }
 
 static void test_cat_10mib(void **state)
@@ -906,6 +932,7 @@ int main(void)
         T(test_no_stdin_is_dev_null),
         T(test_write_high_water),
         T(test_write_after_reader_gone),
+        T(test_stdin_flood_from_start),
         T(test_env_and_cwd),
         T(test_start_errors),
         T(test_tty_is_pts),
