@@ -7,7 +7,7 @@ command -v kubectl >/dev/null || { echo "no kubectl"; exit 77; }
 start_sim --cluster "$PMX_SRC/tests/integration/data/cluster.yaml"
 POD=$(pod_names app=web | head -1)
 tmux_start k 100 30
-trap 'tmux_stop; cleanup' EXIT
+trap 'rc=$?; tmux_stop; (exit $rc); cleanup' EXIT
 
 send k "kubectl exec -it $POD -- sh" Enter
 wait_for k '^(/.*)?[#$] ?$' 20
@@ -28,5 +28,5 @@ echo "== kubectl attach prints the main process's output"
 send k "clear; kubectl attach ticker-0 -c main" Enter
 wait_for k 'tick [0-9]+' 20
 send k C-c
-wait_for k 'local\$ $' 10
+wait_for k '^local\$ ?$' 10  # capture-pane drops the trailing space
 echo "kubectl tty: all checks passed"

@@ -34,25 +34,26 @@ PY
 PORT=$((20000 + RANDOM % 20000)); RPORT=$((PORT + 1))
 /usr/bin/python3 "$T/proxy.py" "$PORT" ok "$T/count" & PROXY=$!
 /usr/bin/python3 "$T/proxy.py" "$RPORT" refuse "$T/rcount" & RPROXY=$!
-trap 'kill $PROXY $RPROXY 2>/dev/null; cleanup' EXIT
+trap 'rc=$?; kill $PROXY $RPROXY 2>/dev/null; (exit $rc); cleanup' EXIT
 for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
 count() { cat "$T/count" 2>/dev/null || echo 0; }
 
 echo "== HTTPS_PROXY"
 out=$(HTTPS_PROXY=http://127.0.0.1:$PORT "$PODMUX" exec "$POD" -- echo via-env)
 expect_eq "$out" via-env "output through HTTPS_PROXY"
-expect_eq "$(count)" 1 "CONNECTs served"
+# Two connections, as kubectl makes: the GET of the pod, then the exec's WebSocket.
+expect_eq "$(count)" 2 "CONNECTs served"
 
 echo "== NO_PROXY bypasses it"
 out=$(HTTPS_PROXY=http://127.0.0.1:$PORT NO_PROXY=localhost,127.0.0.1 "$PODMUX" exec "$POD" -- echo direct)
 expect_eq "$out" direct "output with NO_PROXY"
-expect_eq "$(count)" 1 "CONNECTs after NO_PROXY"
+expect_eq "$(count)" 2 "CONNECTs after NO_PROXY"
 
 echo "== kubeconfig proxy-url"
 sed "s|^    server: |    proxy-url: http://user:pw@127.0.0.1:$PORT\n    server: |" "$KUBECONFIG" >"$T/kc-proxy"
 out=$("$PODMUX" --kubeconfig "$T/kc-proxy" exec "$POD" -- sh -c 'head -c 3000000 /dev/zero | wc -c')
 expect_eq "$out" 3000000 "bytes through proxy-url"
-expect_eq "$(count)" 2 "CONNECTs after proxy-url"
+expect_eq "$(count)" 4 "CONNECTs after proxy-url"
 
 echo "== a proxy that refuses"
 set +e
