@@ -206,6 +206,8 @@ typedef struct pmx_exit {
     uint64_t bytes_in;   /* stdin bytes sent */
     double retry_after;  /* seconds, from Retry-After on 429/503; 0 if none */
     int command_started; /* 1 once the upgrade succeeded (the command may have run) */
+    int request_sent;    /* 1 once the exec/attach request went out: a server that answers
+                          * nothing after it may still have started the command */
 } pmx_exit_t;
 
 typedef struct pmx_session_cb {

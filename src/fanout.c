@@ -3,11 +3,11 @@
  * Targets wait in a PENDING queue; pump() starts them while the concurrency limit (running
  * sessions, counted until on_close so sockets stay bounded) and the start-rate token bucket
  * allow. A target whose attempt failed before the command could have started (connect, TLS,
- * 429/5xx before the upgrade) waits in a retry list with exponential backoff; once the upgrade
- * succeeded it is never retried, because the command may have run. Broadcast stdin is kept in a
- * bounded replay buffer only while some target may still need it from the start. One timer
- * drives rate limiting, retries and the deferred reports, so no user callback ever runs from
- * inside a pmx_fanout_* call. */
+ * 429/5xx before the upgrade) waits in a retry list with exponential backoff; once the request
+ * is out and no clear refusal came back it is never retried, because the command may have run.
+ * Broadcast stdin is kept in a bounded replay buffer only while some target may still need it from
+ * the start. One timer drives rate limiting, retries and the deferred reports, so no user callback
+ * ever runs from inside a pmx_fanout_* call. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -128,7 +128,10 @@ static void finish_simple(target_t *t, int err, const char *message)
     finish_target(t, &ex);
 }
 
-/* Errors that happened before the command could have started and may pass on their own. */
+/* Errors that happened before the command could have started and may pass on their own. A
+ * silence or a lost connection after the request went out is not one of them: the server may
+ * have started the command without our seeing the 101, and running it twice is worse than
+ * reporting the failure (kubectl never retries). A 429 or 5xx answer is a refusal: retried. */
 static int retryable(const pmx_exit_t *ex)
 {
     if (ex->command_started) return 0;
@@ -136,11 +139,12 @@ static int retryable(const pmx_exit_t *ex)
     case PMX_EDNS:
     case PMX_ECONNECT:
     case PMX_ETLS:
-    case PMX_ETIMEDOUT:
     case PMX_ETOOMANY:
     case PMX_ESERVER:
-    case PMX_ELOST:
         return 1;
+    case PMX_ETIMEDOUT:
+    case PMX_ELOST:
+        return !ex->request_sent;
     default:
         return 0;
     }

@@ -680,6 +680,7 @@ static void send_request(pmx_session_t *s)
         return;
     }
     set_state(s, PMX_STATE_UPGRADING);
+    if (s->mode == MODE_STREAM) s->exit.request_sent = 1;
     uint64_t to = s->c->opts.upgrade_timeout_ms;
     if (s->mode == MODE_REST) to = s->c->opts.request_timeout_ms;
     uv_timer_start(&s->timer, phase_timeout_cb, to, 0);
