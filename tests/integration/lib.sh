@@ -79,3 +79,23 @@ except BrokenPipeError:  # `pod_names | head -1` is fine
 
 fail() { echo "FAIL: $*"; exit 1; }
 expect_eq() { [ "$1" = "$2" ] || fail "$3: expected [$2], got [$1]"; }
+
+# plugin_kubeconfig SCRIPT OUT: a kubeconfig for the running sim whose user is the exec
+# credential plugin SCRIPT (client.authentication.k8s.io/v1, never interactive).
+plugin_kubeconfig() {
+  cat >"$2" <<KC
+apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster: {server: "$SIM_URL", certificate-authority: "$T/state/ca.crt"}
+users:
+- name: u
+  user:
+    exec: {apiVersion: client.authentication.k8s.io/v1, command: "$1", interactiveMode: Never}
+contexts:
+- name: x
+  context: {cluster: c, user: u, namespace: default}
+current-context: x
+KC
+}

@@ -107,21 +107,7 @@ expect_eq "$(cat "$T/sel-big.err")" "podmux: 1 ok, 0 non-zero, 1 failed, 0 skipp
 plugin() {
   printf '#!/bin/sh\n%s\n' "$2" >"$T/$1.sh"
   chmod +x "$T/$1.sh"
-  cat >"$T/$1.kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: c
-  cluster: {server: "$SIM_URL", certificate-authority: "$CA"}
-users:
-- name: u
-  user:
-    exec: {apiVersion: client.authentication.k8s.io/v1, command: "$T/$1.sh", interactiveMode: Never}
-contexts:
-- name: x
-  context: {cluster: c, user: u, namespace: default}
-current-context: x
-EOF
+  plugin_kubeconfig "$T/$1.sh" "$T/$1.kubeconfig"
 }
 # plugin_case NAME WANT_LINE_REGEX: single, named fan-out and selector; the plugin's own stderr
 # (if any) may come first, podmux's lines are the last ones.

@@ -11,21 +11,7 @@ start_sim --cluster "$PMX_SRC/tests/integration/data/faults-fanout-cluster.yaml"
 CA="$T/state/ca.crt"
 printf '#!/bin/sh\necho $$ >>"%s"\nexec sleep 100\n' "$T/hang.pids" >"$T/hang.sh"
 chmod +x "$T/hang.sh"
-cat >"$T/hang.kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: c
-  cluster: {server: "$SIM_URL", certificate-authority: "$CA"}
-users:
-- name: u
-  user:
-    exec: {apiVersion: client.authentication.k8s.io/v1, command: "$T/hang.sh", interactiveMode: Never}
-contexts:
-- name: x
-  context: {cluster: c, user: u, namespace: default}
-current-context: x
-EOF
+plugin_kubeconfig "$T/hang.sh" "$T/hang.kubeconfig"
 LINE="exec plugin \"$T/hang.sh\" timed out after 1000 ms"
 
 # ended WHAT: every plugin started so far is gone (a zombie counts as gone: this machine's PID 1

@@ -54,21 +54,7 @@ cat >"$T/plugin.sh" <<EOF
 echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"$PLUGIN_TOKEN"}}'
 EOF
 chmod +x "$T/plugin.sh"
-cat >"$T/plugin.kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: c
-  cluster: {server: "$SIM_URL", certificate-authority: "$CA"}
-users:
-- name: u
-  user:
-    exec: {apiVersion: client.authentication.k8s.io/v1, command: "$T/plugin.sh", interactiveMode: Never}
-contexts:
-- name: x
-  context: {cluster: c, user: u, namespace: default}
-current-context: x
-EOF
+plugin_kubeconfig "$T/plugin.sh" "$T/plugin.kubeconfig"
 run plugin --kubeconfig "$T/plugin.kubeconfig" exec ok -- echo plugged
 grep -q '^plugged$' "$T/plugin.log" || true  # the sim does not know this token: 401 is fine
 secret_free "exec plugin user, -v" "$T/plugin.log"
