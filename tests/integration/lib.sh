@@ -99,3 +99,18 @@ contexts:
 current-context: x
 KC
 }
+
+# closed_port: a loopback port nothing listens on (bound, then released).
+closed_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+# start_expired_server: openssl s_server with a certificate from the sim's CA, right names,
+# expired in 2021; sets EPORT and SPID. Fails when python3-cryptography is missing.
+start_expired_server() {
+  /usr/bin/python3 "$PMX_SRC/tests/integration/data/expired_cert.py" "$T/state/ca.crt" \
+    "$T/state/ca.key" "$T/expired" 2>/dev/null || return 1
+  EPORT=$(closed_port)
+  openssl s_server -quiet -accept "127.0.0.1:$EPORT" -cert "$T/expired.crt" -key "$T/expired.key" \
+    </dev/null >/dev/null 2>&1 &
+  SPID=$!
+  for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$EPORT") 2>/dev/null && break; sleep 0.1; done
+}

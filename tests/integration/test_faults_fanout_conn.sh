@@ -14,7 +14,6 @@ HOSTPORT=${SIM_URL#https://}
 . "$PMX_SRC/tests/integration/faults_lib.sh"
 
 # ---- faults of the connection, TLS and HTTP: every pod fails alike -------------------------------
-closed_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 # conn NAME MSG_REGEX LIST_MSG_REGEX podmux-args...: named pods ok-a ok-b, then -l case=ok.
 conn() {
   local name=$1 re=$2 lre=$3; shift 3
@@ -59,28 +58,7 @@ kcfg rogue "" "    client-certificate: $T/rogue.crt
 K=$T/rogue.kubeconfig
 # An expired server certificate (signed by the sim's CA, right names, 2020-2021), served by
 # openssl s_server.
-if /usr/bin/python3 - "$T/state/ca.crt" "$T/state/ca.key" "$T/expired" <<'PY' 2>/dev/null; then
-import datetime, ipaddress, sys
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-ca = x509.load_pem_x509_certificate(open(sys.argv[1], "rb").read())
-cakey = serialization.load_pem_private_key(open(sys.argv[2], "rb").read(), None)
-key = ec.generate_private_key(ec.SECP256R1())
-san = x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
-cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "expired")]))
-        .issuer_name(ca.subject).public_key(key.public_key()).serial_number(99)
-        .not_valid_before(datetime.datetime(2020, 1, 1)).not_valid_after(datetime.datetime(2021, 1, 1))
-        .add_extension(san, False).sign(cakey, hashes.SHA256()))
-open(sys.argv[3] + ".crt", "wb").write(cert.public_bytes(serialization.Encoding.PEM))
-open(sys.argv[3] + ".key", "wb").write(key.private_bytes(serialization.Encoding.PEM,
-     serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-PY
-  EPORT=$(closed_port)
-  openssl s_server -quiet -accept "127.0.0.1:$EPORT" -cert "$T/expired.crt" -key "$T/expired.key" \
-    </dev/null >/dev/null 2>&1 &
-  SPID=$!
-  for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$EPORT") 2>/dev/null && break; sleep 0.1; done
+if start_expired_server; then
   conn expired "certificate verify failed: expired \(server 127\.0\.0\.1:$EPORT\)" \
     "certificate verify failed: expired \(server 127\.0\.0\.1:$EPORT\)" \
     --server "https://127.0.0.1:$EPORT" --certificate-authority "$CA" --token "$TOKEN"
