@@ -28,6 +28,7 @@ typedef struct result {
     /* stdin feeding */
     const uint8_t *in;
     size_t in_len, in_off;
+    size_t in_cycle; /* in holds this many bytes, repeated up to in_len (0: in_len) */
     int close_stdin_after;
     int pause_every; /* pause after each stdout chunk, resume from a timer */
     uv_timer_t resume_timer;
@@ -50,10 +51,12 @@ static void res_init(result_t *r)
 
 static void feed_stdin(result_t *r)
 {
+    size_t cycle = r->in_cycle ? r->in_cycle : r->in_len;
     while (r->in_off < r->in_len) {
-        size_t n = r->in_len - r->in_off;
+        size_t at = r->in_off % cycle, n = r->in_len - r->in_off;
         if (n > 65536) n = 65536;
-        long q = pmx_session_write(r->s, r->in + r->in_off, n);
+        if (n > cycle - at) n = cycle - at;
+        long q = pmx_session_write(r->s, r->in + at, n);
         assert_true(q >= 0);
         r->in_off += n;
         if (q > 1024 * 1024) return; /* wait for on_drain */
@@ -264,34 +267,112 @@ static void test_protocols(void **state)
     }
 }
 
-static void test_stdin_binary_sha(void **state)
+static uint8_t *random_bytes(size_t n, uint64_t x)
 {
-    size_t n = 100u * 1024 * 1024; /* each way */
-    uint8_t *in = malloc(n);
-    uint64_t x = 88172645463325252ull;
+    uint8_t *b = malloc(n);
+    assert_non_null(b);
     for (size_t i = 0; i < n; i++) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        in[i] = (uint8_t)x;
+        b[i] = (uint8_t)(x >> 11);
     }
-    char want[65], got[65];
+    return b;
+}
+
+/* sha256 of `cycle` bytes repeated up to n. */
+static void sha_of_cycled(const uint8_t *in, size_t cycle, size_t n, char out[65])
+{
     mbedtls_sha256_context ctx;
     mbedtls_sha256_init(&ctx);
     mbedtls_sha256_starts_ret(&ctx, 0);
-    mbedtls_sha256_update_ret(&ctx, in, n);
-    sha_hex(&ctx, want);
+    for (size_t off = 0; off < n; off += cycle)
+        mbedtls_sha256_update_ret(&ctx, in, n - off < cycle ? n - off : cycle);
+    sha_hex(&ctx, out);
+}
+
+/* 1 GiB each way through one session (PMX_ITEST_BIG_MIB sets the size), sim and client both
+ * under the sanitizers in the test build: the input is 64 MiB of random bytes, cycled. */
+static void test_stdin_binary_sha(void **state)
+{
+    long mib = getenv("PMX_ITEST_BIG_MIB") ? atol(getenv("PMX_ITEST_BIG_MIB")) : 1024;
+    size_t n = (size_t)(mib > 0 ? mib : 1024) << 20, cycle = (size_t)64 << 20;
+    if (cycle > n) cycle = n;
+    uint8_t *in = random_bytes(cycle, 88172645463325252ull);
+    char want[65], got[65];
+    sha_of_cycled(in, cycle, n, want);
     const char *argv[] = {"cat"};
     result_t r;
     res_init(&r);
     r.in = in;
     r.in_len = n;
+    r.in_cycle = cycle;
     r.close_stdin_after = 1;
+    PHASE_TIMEOUT_MS = 30000;
+    uint64_t t0 = uv_hrtime();
     run_exec(NULL, NULL, argv, 1, &r, 1);
+    PHASE_TIMEOUT_MS = 0;
+    fprintf(stderr, "    %zu MiB each way through one session in %.1f s\n", n >> 20,
+            (double)(uv_hrtime() - t0) / 1e9);
     assert_int_equal(r.err, 0);
     assert_int_equal(r.code, 0);
     assert_int_equal(r.out_bytes, n);
     sha_hex(&r.out_sha, got);
     assert_string_equal(got, want);
     free(in);
+}
+
+/* 10 MiB each way through each of 100 concurrent sessions, every one checked by sha256. */
+static void test_concurrent_integrity(void **state)
+{
+    enum { N = 100 };
+    size_t n = (size_t)10 << 20;
+    uint8_t *in = random_bytes(n, 0x2545F4914F6CDD1Dull);
+    char want[65], got[65];
+    sha_of_cycled(in, n, n, want);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    PHASE_TIMEOUT_MS = 30000;
+    pmx_client_t *c = new_client(&loop, NULL);
+    PHASE_TIMEOUT_MS = 0;
+    result_t *rs = calloc(N, sizeof *rs);
+    assert_non_null(rs);
+    const char *argv[] = {"cat"};
+    uint64_t t0 = uv_hrtime();
+    for (int i = 0; i < N; i++) {
+        res_init(&rs[i]);
+        rs[i].in = in;
+        rs[i].in_len = n;
+        rs[i].close_stdin_after = 1;
+        uv_timer_init(&loop, &rs[i].resume_timer);
+        rs[i].resume_timer.data = &rs[i];
+        pmx_session_opts_t o = {0};
+        o.kind = PMX_EXEC;
+        o.pod = POD;
+        o.argv = argv;
+        o.argc = 1;
+        o.stdin_ = 1;
+        o.stdout_ = o.stderr_ = 1;
+        assert_int_equal(pmx_session_start(c, &o, &CB, &rs[i], &rs[i].s), 0);
+        feed_stdin(&rs[i]);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    fprintf(stderr, "    %d sessions x %zu MiB each way in %.1f s\n", N, n >> 20,
+            (double)(uv_hrtime() - t0) / 1e9);
+    for (int i = 0; i < N; i++) {
+        if (rs[i].err) fprintf(stderr, "session %d: %s\n", i, rs[i].message);
+        assert_true(rs[i].closed);
+        assert_int_equal(rs[i].err, 0);
+        assert_int_equal(rs[i].code, 0);
+        assert_int_equal(rs[i].out_bytes, n);
+        sha_hex(&rs[i].out_sha, got);
+        assert_string_equal(got, want);
+        uv_close((uv_handle_t *)&rs[i].resume_timer, NULL);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    free(rs);
+    free(in);
+    assert_int_equal(pmx_client_free(c), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
 }
 
 /* The same integrity with keepalive ON at 100 ms (pings and pongs interleaved with tens of MiB
@@ -486,6 +567,7 @@ int main(void)
         cmocka_unit_test(test_protocols),
         cmocka_unit_test(test_stdin_binary_sha),
         cmocka_unit_test(test_stdin_binary_sha_keepalive),
+        cmocka_unit_test(test_concurrent_integrity),
         cmocka_unit_test(test_slow_consumer),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_client_certificate),
