@@ -13,6 +13,7 @@
 #include "net/ws.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <wslay/wslay.h>
@@ -250,7 +251,10 @@ void ws_free(ws_t *ws)
 static void report_error(ws_t *ws, uint16_t code)
 {
     ws->error_reported = 1;
-    const char *what = code == 1009   ? "message too big"
+    char big[80];
+    snprintf(big, sizeof big, "message too big (the limit is %llu bytes)",
+             (unsigned long long)ws->max_msg);
+    const char *what = code == 1009   ? big
                        : code == 1007 ? "invalid UTF-8 in a text or close frame"
                                       : "protocol error";
     if (ws->io.on_error) ws->io.on_error(ws->io.arg, code, what);

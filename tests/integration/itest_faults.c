@@ -812,7 +812,9 @@ static void test_oversized_message_boundary(void **state)
     const char *argv[] = {"sh", "-c", script};
     run_t r = {.kubeconfig = good_kcfg(), .argv = argv, .argc = 3, .max_message = 1024};
     assert_int_equal(run(&r), 0);
-    expect_fail(&r, PMX_EPROTO, "WebSocket protocol error from the server: message too big");
+    expect_fail(&r, PMX_EPROTO,
+                "WebSocket protocol error from the server: message too big (the limit is 1024 "
+                "bytes)");
     assert_int_equal(r.out_total, 1023);
     for (int i = 0; i < 1023; i++)
         assert_int_equal(r.out[i], 'a');

@@ -48,7 +48,7 @@ closes() {
   for _ in $(seq 100); do grep -q "^$1 end$" "$T/fake.log" 2>/dev/null && break; sleep 0.1; done
   awk -v p="$1" '$1 == p && $2 == "close" {print $3}' "$T/fake.log"
 }
-TOO_BIG="WebSocket protocol error from the server: message too big"
+TOO_BIG="WebSocket protocol error from the server: message too big (the limit is 33554432 bytes)"
 
 pmx big 255 --server "$FAKE_URL" exec -q big -- cmd
 expect_eq "$(cat "$T/big.err")" "podmux: default/big: $TOO_BIG" "one frame over the limit"
@@ -93,7 +93,7 @@ assert sorted(res) == ["big", "fine"], sorted(res)
 for p in ("big",):
     r = res[p]
     assert r["exit_code"] is None and r["error_code"] == "PMX_EPROTO", r
-    assert r["error"] == "WebSocket protocol error from the server: message too big", r
+    assert r["error"] == "WebSocket protocol error from the server: message too big (the limit is 33554432 bytes)", r
 for p in ("big", "fine"):
     assert out[p] == "hello\n", (p, out[p][:40])
 assert res["fine"]["exit_code"] == 0 and res["fine"]["error"] is None, res["fine"]
