@@ -7,8 +7,8 @@ PMX_API const char *pmx_strerror(int err)
     switch (err) {
     case 0:
         return "success";
-#define PMX_STRERROR_CASE(name, val, msg)                                                        \
-    case val:                                                                                    \
+#define PMX_STRERROR_CASE(name, val, msg)                                                          \
+    case val:                                                                                      \
         return msg;
         PMX_ERRNO_MAP(PMX_STRERROR_CASE)
 #undef PMX_STRERROR_CASE
@@ -21,8 +21,8 @@ PMX_API const char *pmx_err_name(int err)
     switch (err) {
     case 0:
         return "PMX_OK";
-#define PMX_ERRNAME_CASE(name, val, msg)                                                         \
-    case val:                                                                                    \
+#define PMX_ERRNAME_CASE(name, val, msg)                                                           \
+    case val:                                                                                      \
         return "PMX_" #name;
         PMX_ERRNO_MAP(PMX_ERRNAME_CASE)
 #undef PMX_ERRNAME_CASE

@@ -28,9 +28,9 @@ enum {
 };
 
 chan_proto_t chan_proto_from_name(const char *name); /* NULL or "" -> NONE; unknown -> INVALID */
-const char *chan_proto_name(chan_proto_t p);          /* NONE -> "" */
-int chan_proto_is_base64(chan_proto_t p);  /* text frames, ASCII digit + base64 */
-int chan_proto_has_close(chan_proto_t p);  /* v5 only */
+const char *chan_proto_name(chan_proto_t p);         /* NONE -> "" */
+int chan_proto_is_base64(chan_proto_t p);            /* text frames, ASCII digit + base64 */
+int chan_proto_has_close(chan_proto_t p);            /* v5 only */
 int chan_proto_status_json(chan_proto_t p); /* v4, v4.base64, v5: error channel carries JSON */
 
 /* Encodes data for channel ch into a WebSocket payload appended to out; *opcode gets 1 (text)
@@ -54,9 +54,9 @@ typedef enum chan_status_kind {
 
 typedef struct chan_status {
     chan_status_kind_t kind;
-    int exit_code;    /* 0 for success, 1..255 for EXIT, -1 otherwise */
-    int http_code;    /* "code" field if present, else 0 */
-    char reason[64];  /* "NonZeroExitCode", "InternalError", ... ("" on v1 text) */
+    int exit_code;   /* 0 for success, 1..255 for EXIT, -1 otherwise */
+    int http_code;   /* "code" field if present, else 0 */
+    char reason[64]; /* "NonZeroExitCode", "InternalError", ... ("" on v1 text) */
     char message[1024];
 } chan_status_t;
 

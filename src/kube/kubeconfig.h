@@ -17,7 +17,8 @@ typedef struct kcfg_exec {
     char *install_hint;
     int provide_cluster_info;
     char *interactive_mode;    /* Never | IfAvailable | Always */
-    char *cluster_config_json; /* the cluster's client.authentication.k8s.io/exec extension, or NULL */
+    char *cluster_config_json; /* the cluster's client.authentication.k8s.io/exec extension, or NULL
+                                */
 } kcfg_exec_t;
 
 /* One resolved context: everything a client needs. Strings are heap, NULL when unset. */
@@ -28,9 +29,9 @@ typedef struct kcfg {
     char *user_name;
     char *namespace_; /* flag > context > "default"; never NULL */
 
-    char *server;       /* https://host:port[/prefix] */
-    char *ca_file;      /* absolute */
-    uint8_t *ca_data;   /* decoded PEM (data wins over file) */
+    char *server;     /* https://host:port[/prefix] */
+    char *ca_file;    /* absolute */
+    uint8_t *ca_data; /* decoded PEM (data wins over file) */
     size_t ca_data_len;
     int insecure;
     char *tls_server_name;

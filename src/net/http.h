@@ -43,14 +43,14 @@ const char *http_reason_phrase(int status);
 typedef struct http_msg {
     /* filled in by the parser */
     int is_request;
-    int status;     /* response */
-    char *method;   /* request: "GET" ... */
-    char *url;      /* request target as sent */
-    char *path;     /* request: decoded? no: raw path part of url (before '?') */
-    char *query;    /* request: raw query part (after '?'), or NULL */
+    int status;   /* response */
+    char *method; /* request: "GET" ... */
+    char *url;    /* request target as sent */
+    char *path;   /* request: decoded? no: raw path part of url (before '?') */
+    char *query;  /* request: raw query part (after '?'), or NULL */
     http_header_t headers[HTTP_MAX_HEADERS];
     int nheaders;
-    buf_t body; /* de-chunked */
+    buf_t body;  /* de-chunked */
     int upgrade; /* the message asks for/accepts an upgrade; parsing stopped after the headers */
     int keep_alive;
     /* private */

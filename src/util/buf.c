@@ -33,7 +33,8 @@ int buf_reserve(buf_t *b, size_t extra)
     size_t need = b->len + extra;
     if (need <= b->cap && b->data) return 0;
     size_t cap = b->cap ? b->cap : 64;
-    while (cap < need) cap = cap > SIZE_MAX / 4 ? need : cap * 2;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 4 ? need : cap * 2;
     char *p = realloc(b->data, cap + 1);
     if (!p) return -ENOMEM;
     b->data = p;
