@@ -98,7 +98,8 @@ typedef struct pmx_client_opts {
     uint64_t upgrade_timeout_ms;
     uint64_t request_timeout_ms;
     /* WebSocket ping period in ms (0 = default 5 s, like kubectl; UINT64_MAX = off). A session
-     * whose peer sends nothing, not even a pong, for 2 periods + 1 s fails with PMX_ETIMEDOUT. */
+     * whose peer sends nothing, not even a pong, for 12 periods + 1 s (client-go's deadline:
+     * 61 s by default) fails with PMX_ETIMEDOUT. */
     uint64_t keepalive_ms;
     /* Largest message accepted from the server (0 = default 32 MiB, the server's own limit). */
     size_t max_message;

@@ -447,7 +447,10 @@ static void keepalive_cb(uv_timer_t *t)
      * silence is ours, not the server's. */
     if (s->paused) s->last_rx = uv_now(s->c->loop);
     uint64_t idle = uv_now(s->c->loop) - s->last_rx;
-    if (idle > 2 * s->keepalive_ms + 1000) {
+    /* client-go's pingReadDeadline: 12 periods + 1 s. A server that is not reading because
+     * our stdin fills its process's pipe cannot answer pings either; a shorter deadline
+     * failed healthy sessions under load (100 sessions x 10 MiB of stdin). */
+    if (idle > 12 * s->keepalive_ms + 1000) {
         finish(s, PMX_ETIMEDOUT, -1,
                "%s: no data and no pong from %s for %.1f s; the command's exit status is unknown",
                s->label, s->c->hostport, (double)idle / 1000);

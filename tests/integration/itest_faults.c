@@ -628,7 +628,7 @@ static void test_fanout_stream_faults(void **state)
     uv_loop_init(&loop);
     pmx_client_opts_t o = {0};
     o.kubeconfig = good_kcfg();
-    o.keepalive_ms = 300;
+    o.keepalive_ms = 100;
     o.upgrade_timeout_ms = 1000;
     pmx_client_t *c = NULL;
     assert_int_equal(pmx_client_new(&loop, &o, &c, NULL, 0), 0);
@@ -752,19 +752,19 @@ static void test_reset_after_open(void **state)
 
 static void test_stall_keepalive(void **state)
 {
-    run_t r = {.kubeconfig = good_kcfg(), .pod = "f-stall", .keepalive_ms = 300};
+    run_t r = {.kubeconfig = good_kcfg(), .pod = "f-stall", .keepalive_ms = 100};
     assert_int_equal(run(&r), 0);
     expect_fail(&r, PMX_ETIMEDOUT, "no data and no pong");
-    /* Detected within 2 periods + 1 s (checked once per period). */
-    assert_true(r.ms >= 1500);
-    assert_true(r.ms <= 2 * 300 + 1000 + 300 + 500);
+    /* Detected after 12 periods + 1 s (checked once per period), as client-go does. */
+    assert_true(r.ms >= 2100);
+    assert_true(r.ms <= 12 * 100 + 1000 + 100 + 1500);
 }
 
 /* A live session is not killed by keepalive: pongs count as traffic. */
 static void test_keepalive_quiet_command_survives(void **state)
 {
-    const char *argv[] = {"sh", "-c", "sleep 2.5; echo done"};
-    run_t r = {.kubeconfig = good_kcfg(), .argv = argv, .argc = 3, .keepalive_ms = 300};
+    const char *argv[] = {"sh", "-c", "sleep 3.5; echo done"}; /* past the 2.2 s deadline */
+    run_t r = {.kubeconfig = good_kcfg(), .argv = argv, .argc = 3, .keepalive_ms = 100};
     assert_int_equal(run(&r), 0);
     assert_int_equal(r.x.err, 0);
     assert_int_equal(r.x.exit_code, 0);

@@ -376,8 +376,8 @@ static void test_concurrent_integrity(void **state)
 }
 
 /* The same integrity with keepalive ON at 100 ms (pings and pongs interleaved with tens of MiB
- * each way: a dead-peer verdict needs 1.2 s of silence), and the owner holding reading off for
- * 2 s in the middle (longer than that verdict: a paused session must not be declared dead, and
+ * each way: a dead-peer verdict needs 2.2 s of silence), and the owner holding reading off for
+ * 3 s in the middle (longer than that verdict: a paused session must not be declared dead, and
  * nothing may be lost or reordered across the pause). PMX_ITEST_KA_MIB sets the size (32). */
 static void test_stdin_binary_sha_keepalive(void **state)
 {
@@ -404,7 +404,7 @@ static void test_stdin_binary_sha_keepalive(void **state)
     r.in_len = n;
     r.close_stdin_after = 1;
     r.pause_at = n / 4;
-    r.pause_ms = 2000;
+    r.pause_ms = 3000;
     KEEPALIVE_MS = 100;
     PHASE_TIMEOUT_MS = 30000; /* a loaded machine: connecting is not what this tests */
     uint64_t t0 = uv_hrtime();

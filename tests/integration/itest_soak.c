@@ -4,7 +4,7 @@
  * PMX_INTEGRITY_MIB (10) MiB of its own pseudo-random bytes; what comes back must have the same
  * length and sha256. Keepalive is off by default (PMX_INTEGRITY_KEEPALIVE_MS: 0 = the library's
  * 5 s, N ms, -1 = off): podmux-sim under ASan blocks its loop in fork() while it starts 100
- * processes, and a session then sees no data and no pong for longer than 2 periods + 1 s (up to
+ * processes, and a session then sees no data and no pong for longer than 12 periods + 1 s (up to
  * 36 s measured on a loaded 2-core box), which is the sim's stall, not the client's.
  *
  * Soak: PMX_SOAK_ROUNDS (5) rounds of PMX_SOAK_SESSIONS (200) sessions opened and closed on a

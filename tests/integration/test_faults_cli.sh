@@ -111,8 +111,8 @@ fault upgrade-timeout 255 'did not answer the upgrade request' --request-timeout
 fault drop 255 'lost.*exit status is unknown' exec -q f-drop -- sh -c \
   "printf hello; sleep 0.2; head -c 900 /dev/zero | tr '\\0' x; sleep 0.2; head -c 900 /dev/zero | tr '\\0' y; sleep 5"
 expect_eq "$(cat "$T/drop.out")" "hello$(printf 'x%.0s' $(seq 900))" "output delivered before the drop"
-fault stall 255 'no data and no pong' --keepalive 300ms exec -q f-stall -- sleep 30
-[ "$MS" -lt 4000 ] || fail "stall detected after $MS ms (keepalive 300ms)"
+fault stall 255 'no data and no pong' --keepalive 100ms exec -q f-stall -- sleep 30
+[ "$MS" -lt 4000 ] || fail "stall detected after $MS ms (keepalive 100ms: 2.2 s deadline)"
 fault no-status 255 'exit status is unknown' exec -q f-nostatus -- sh -c 'echo partial; exit 0'
 expect_eq "$(cat "$T/no-status.out")" partial "output before a close without status"
 fault malformed 255 'WebSocket' exec -q f-malformed -- sleep 5
@@ -134,7 +134,7 @@ echo "ok   fan-out retries (${ms} ms): $(tr '\n' '|' <"$T/fo.err")"
 if command -v tmux >/dev/null; then
   source "$(dirname "$0")/tty_lib.sh"
   tmux_start f 100 30
-  send f "$PODMUX exec -q -it --keepalive 300ms f-stall -- sh; echo rc=\$?; stty -a | tr ' ' '\\n' | grep -E '^-?(icanon|echo)\$' | tr '\\n' ' '; echo" Enter
+  send f "$PODMUX exec -q -it --keepalive 100ms f-stall -- sh; echo rc=\$?; stty -a | tr ' ' '\\n' | grep -E '^-?(icanon|echo)\$' | tr '\\n' ' '; echo" Enter
   wait_for f 'rc=255' 10
   wait_for f 'icanon echo' 5
   screen f | grep -q 'no data and no pong' || { screen f; fail "tty: no message after a stall"; }

@@ -47,11 +47,11 @@ DELAY_RE="127\.0\.0\.1:[0-9]+ did not answer the upgrade request within 1 s"
 stream drop f-drop "$DROP_RE" "hello$X900"
 stream nostatus f-nostatus "$NOSTATUS_RE" "$FULL"
 stream malformed f-malformed "$MALFORMED_RE" ""
-stream stall f-stall "$STALL_RE" "" --keepalive 300ms
+stream stall f-stall "$STALL_RE" "" --keepalive 100ms
 stream upgrade-timeout f-delay "$DELAY_RE" "" --request-timeout 1s
 
 # A selector over all of these at once (and two healthy pods): each fault on its own line.
-fo selector 255 --keepalive 300ms --request-timeout 1s \
+fo selector 255 --keepalive 100ms --request-timeout 1s \
   exec -q -l 'case in (ok,drop,nostatus,malformed,stall,delay)' -- sh -c "$SCRIPT"
 lines "$T/selector.err" "selector" "podmux: 2 ok, 0 non-zero, 5 failed, 0 skipped \(7 pods\)" \
   "  f-drop: $DROP_RE" "  f-nostatus: $NOSTATUS_RE" "  f-malformed: $MALFORMED_RE" \
