@@ -22,14 +22,10 @@ typedef struct app {
 void app_errorf(app_t *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A note without the prefix (kubectl's own wording: "Defaulted container ..."). */
 void app_notef(app_t *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* "12.3 MB" */
-void app_human_bytes(uint64_t n, char *out, size_t len);
 /* host:port of the server, for messages. */
 void app_server_hostport(app_t *a, char *out, size_t len);
 /* The line podmux prints when it failed (ssh style), for a session's exit. */
 void app_failure_line(app_t *a, const pmx_exit_t *ex, char *out, size_t len);
-/* Drops a trailing " (404)" from a library message. */
-void app_strip_status(char *s);
 /* The early signal watchers (see app_t), and their end once a runner has its own. */
 void app_early_signals(app_t *a);
 void app_early_signals_off(app_t *a);

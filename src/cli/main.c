@@ -49,11 +49,6 @@ void app_notef(app_t *a, const char *fmt, ...)
     va_end(ap);
 }
 
-void app_human_bytes(uint64_t n, char *out, size_t len)
-{
-    fmt_bytes(n, out, len);
-}
-
 void app_server_hostport(app_t *a, char *out, size_t len)
 {
     const char *s = a->c ? pmx_client_server(a->c) : NULL;
@@ -68,7 +63,7 @@ void app_failure_line(app_t *a, const pmx_exit_t *ex, char *out, size_t len)
 {
     char host[300], amount[64];
     app_server_hostport(a, host, sizeof host);
-    app_human_bytes(ex->bytes_out + ex->bytes_in, amount, sizeof amount);
+    fmt_bytes(ex->bytes_out + ex->bytes_in, amount, sizeof amount);
     const char *msg = ex->message && *ex->message ? ex->message : pmx_strerror(ex->err);
     const char *unknown = "the command's exit status is unknown";
     if (strstr(msg, unknown)) /* the library said it already */
@@ -82,12 +77,7 @@ void app_failure_line(app_t *a, const pmx_exit_t *ex, char *out, size_t len)
         snprintf(out, len, "%s; %s", msg, unknown);
     else
         snprintf(out, len, "%s", msg);
-    app_strip_status(out);
-}
-
-void app_strip_status(char *s)
-{
-    cli_strip_status(s);
+    cli_strip_status(out);
 }
 
 static void on_log(void *data, const char *line)

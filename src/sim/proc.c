@@ -787,16 +787,11 @@ int sim_proc_spawn(uv_loop_t *loop, const sim_proc_opts_t *o, const sim_proc_cb_
         o->registry->sigchld.loop != loop)
         return UV_EINVAL;
     sim_proc_registry_t *reg = o->registry;
-    sim_proc_t *p = NULL;
-    char **env = NULL;
-    if (kid_reserve(reg) == 0) {
-        p = calloc(1, sizeof *p);
-        env = calloc(count(o->env) + 3, sizeof *env);
-    }
+    sim_proc_t *p = calloc(1, sizeof *p); /* room among the kids is taken once it runs */
+    char **env = calloc(count(o->env) + 3, sizeof *env);
     if (!p || !env) {
         free(p);
         free(env);
-        kids_trim(reg);
         return UV_ENOMEM;
     }
     p->loop = loop;
@@ -815,10 +810,7 @@ int sim_proc_spawn(uv_loop_t *loop, const sim_proc_opts_t *o, const sim_proc_cb_
     p->handles = 1;
     launch(p, o, env);
     free(env);
-    if (p->start_failed) {
-        kids_trim(reg);
-        uv_timer_start(&p->defer, defer_cb, 0, 0);
-    }
+    if (p->start_failed) uv_timer_start(&p->defer, defer_cb, 0, 0);
     *out = p;
     return 0;
 }

@@ -57,50 +57,55 @@ static void send_out(sim_watch_t *w, int err)
     w->sink.write(w->sink.arg, w->out.data, w->out.len);
 }
 
+/* Starts an event in w->out: {"type":TYPE,"object": ... (event_end closes and sends it). */
+static void event_begin(sim_watch_t *w, req_t *r, const char *type)
+{
+    *r = (req_t){.m = w->hub->m,
+                 .table = w->table,
+                 .table_api = w->table_api,
+                 .include_object = w->include_object,
+                 .now = (long long)time(NULL)};
+    buf_reset(&w->out);
+    r->w = (jw_t){&w->out, 0};
+    jw_fmt(&r->w, "{\"type\":\"%s\",\"object\":", type);
+}
+
+static void event_end(sim_watch_t *w, req_t *r)
+{
+    if (w->table) {
+        jw_raw(&r->w, "]}");
+        w->headers_sent = 1;
+    }
+    jw_raw(&r->w, "}\n");
+    send_out(w, r->w.err);
+}
+
 /* {"type":TYPE,"object":POD}\n, or a one-row Table for kubectl get -w. */
 static void emit(sim_watch_t *w, const char *type, const sim_pod_t *p)
 {
-    req_t r = {.m = w->hub->m,
-               .table = w->table,
-               .table_api = w->table_api,
-               .include_object = w->include_object,
-               .now = (long long)time(NULL)};
-    buf_reset(&w->out);
-    r.w = (jw_t){&w->out, 0};
-    jw_fmt(&r.w, "{\"type\":\"%s\",\"object\":", type);
+    req_t r;
+    event_begin(w, &r, type);
     if (w->table) {
         rest_table_open(&r, w->headers_sent ? NULL : REST_POD_COLUMNS, p->rv, NULL);
         rest_w_pod_row(&r, p);
-        jw_raw(&r.w, "]}");
-        w->headers_sent = 1;
     } else {
         rest_w_pod(&r, p, 1);
     }
-    jw_raw(&r.w, "}\n");
-    send_out(w, r.w.err);
+    event_end(w, &r);
 }
 
 /* A workload's event: its object, or a one-row Table. */
 static void emit_workload(sim_watch_t *w, const char *type, const sim_workload_t *wl)
 {
-    req_t r = {.m = w->hub->m,
-               .table = w->table,
-               .table_api = w->table_api,
-               .include_object = w->include_object,
-               .now = (long long)time(NULL)};
-    buf_reset(&w->out);
-    r.w = (jw_t){&w->out, 0};
-    jw_fmt(&r.w, "{\"type\":\"%s\",\"object\":", type);
+    req_t r;
+    event_begin(w, &r, type);
     if (w->table) {
         rest_table_open(&r, w->headers_sent ? NULL : rest_workload_columns(wl->kind), wl->rv, NULL);
         rest_w_workload_row(&r, wl);
-        jw_raw(&r.w, "]}");
-        w->headers_sent = 1;
     } else {
         rest_w_workload(&r, wl, 1);
     }
-    jw_raw(&r.w, "}\n");
-    send_out(w, r.w.err);
+    event_end(w, &r);
 }
 
 /* An empty object's spec as Go marshals it (required fields present, zero-valued). */
