@@ -138,8 +138,9 @@ if command -v tmux >/dev/null; then
   wait_for f 'rc=255' 10
   wait_for f 'icanon echo' 5
   screen f | grep -q 'no data and no pong' || { screen f; fail "tty: no message after a stall"; }
-  send f "$PODMUX exec -q -it f-drop -- sh -c 'head -c 3000 /dev/zero; sleep 5'; echo rc2=\$?; stty -a | tr ' ' '\\n' | grep -E '^-?(icanon|echo)\$' | tr '\\n' ' '; echo" Enter
+  send f "$PODMUX exec -q -it f-drop -- sh -c 'head -c 3000 /dev/zero; sleep 5'; echo rc2=\$?; stty -a | tr ' ' '\\n' | grep -E '^-?(icanon|echo)\$' | tr '\\n' ' '; echo; echo end2=\$((40+2))" Enter
   wait_for f 'rc2=255' 10
+  wait_for f '^end2=42$' 5 # the stty line is printed just before this marker
   [ "$(screen f | grep -c '^icanon echo')" -ge 2 ] || { screen f; fail "tty not restored after a drop"; }
   tmux_stop
   echo "ok   terminal restored after a stall and a drop"
