@@ -846,9 +846,20 @@ static void write_cb(uv_write_t *req, int status)
     if (p->cb.on_stdin_drain) p->cb.on_stdin_drain(p);
 }
 
+/* Written at once when nothing is queued ahead (no copy, as the kubelet's io.Copy); the rest is
+ * copied and queued. */
 static long queue_write(sim_proc_t *p, uv_stream_t *s, const void *data, size_t len)
 {
     if (len > (size_t)LONG_MAX - p->queued || len > UINT_MAX) return UV_E2BIG;
+    if (p->queued == 0) {
+        uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+        int n = uv_try_write(s, &b, 1);
+        if (n > 0) {
+            data = (const char *)data + n; /* errors: uv_write below reports them as before */
+            len -= (size_t)n;
+        }
+        if (len == 0) return 0;
+    }
     proc_write_t *w = malloc(sizeof *w + len);
     if (!w) return UV_ENOMEM;
     w->p = p;

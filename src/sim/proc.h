@@ -115,7 +115,8 @@ int sim_proc_spawn(uv_loop_t *loop, const sim_proc_opts_t *opts, const sim_proc_
 void *sim_proc_data(sim_proc_t *p);
 pid_t sim_proc_pid(const sim_proc_t *p); /* 0 when it never started */
 
-/* Copies and queues data for the process's stdin. Returns the bytes now queued (>= len); above
+/* Writes data to the process's stdin: at once when nothing is queued, what the kernel does not
+ * take is copied and queued. Returns the bytes still queued (0 when all was written); above
  * high water the caller should stop and wait for on_stdin_drain. Refused with UV_ENOBUFS while
  * the queue is already above high water (so a caller that obeys loses nothing), UV_EPIPE after
  * close_stdin/hangup or without want_stdin, the write error (UV_EPIPE) once the process closed
