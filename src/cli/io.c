@@ -21,9 +21,12 @@ typedef struct wreq {
         uv_fs_t fs;
     } u;
     cli_out_t *o;
-    size_t len;
+    size_t len, cap;
     char *data;
 } wreq_t;
+
+/* The staging buffer's memory is reused after each write up to this size. */
+#define STAGE_KEEP (256 * 1024)
 
 static void out_kick(cli_out_t *o);
 static void maybe_close(cli_out_t *o);
@@ -45,7 +48,7 @@ static void write_done(cli_out_t *o, wreq_t *r, int status)
 {
     o->inflight -= r->len;
     o->nreq--;
-    free(r->data);
+    buf_give_back(&o->stage, r->data, r->cap, STAGE_KEEP);
     free(r);
     if (status < 0 && !o->error) {
         o->error = status;
@@ -94,6 +97,7 @@ static void out_kick(cli_out_t *o)
     if (!r) return; /* retried on the next turn */
     r->o = o;
     r->len = o->stage.len;
+    r->cap = o->stage.cap;
     r->data = buf_steal(&o->stage);
     o->inflight += r->len;
     o->nreq++;

@@ -96,3 +96,15 @@ char *buf_steal(buf_t *b)
     b->len = b->cap = 0;
     return p;
 }
+
+void buf_give_back(buf_t *b, char *mem, size_t cap, size_t max_keep)
+{
+    if (mem && !b->data && cap <= max_keep) {
+        b->data = mem;
+        b->cap = cap;
+        b->len = 0;
+        b->data[0] = 0;
+        return;
+    }
+    free(mem);
+}

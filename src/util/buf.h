@@ -26,5 +26,9 @@ int buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 
 void buf_consume(buf_t *b, size_t n);
 /* Hands the memory to the caller (who frees it) and leaves b empty. */
 char *buf_steal(buf_t *b);
+/* Gives memory of cap bytes (from buf_steal, with the cap it had) back to b when b holds no
+ * memory and cap is within max_keep; otherwise frees it. Saves a malloc and fresh pages per use
+ * for a buffer that is filled and handed off over and over. */
+void buf_give_back(buf_t *b, char *mem, size_t cap, size_t max_keep);
 
 #endif

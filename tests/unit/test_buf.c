@@ -32,6 +32,33 @@ static void test_limit_is_enforced(void **state)
     buf_free(&b);
 }
 
+static void test_give_back(void **state)
+{
+    (void)state;
+    buf_t b;
+    buf_init(&b, 0);
+    assert_int_equal(buf_append(&b, "hello", 5), 0);
+    size_t cap = b.cap;
+    char *mem = buf_steal(&b);
+    assert_int_equal(buf_append(&b, "x", 1), 0);
+    buf_give_back(&b, mem, cap, 1024); /* b holds memory already: freed */
+    assert_string_equal(b.data, "x");
+    buf_free(&b);
+    assert_int_equal(buf_append(&b, "hello", 5), 0);
+    cap = b.cap;
+    mem = buf_steal(&b);
+    buf_give_back(&b, mem, cap, 1024); /* reused, empty */
+    assert_ptr_equal(b.data, mem);
+    assert_int_equal(b.len, 0);
+    assert_int_equal(b.cap, cap);
+    assert_int_equal(buf_append(&b, "abc", 3), 0);
+    assert_ptr_equal(b.data, mem); /* fits: no realloc */
+    mem = buf_steal(&b);
+    buf_give_back(&b, mem, cap, cap - 1); /* above max_keep: freed */
+    assert_null(b.data);
+    buf_free(&b);
+}
+
 static void test_error_names(void **state)
 {
     assert_string_equal(pmx_strerror(PMX_ENOSTATUS), "connection ended before any status");
@@ -44,6 +71,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_append_and_consume),
         cmocka_unit_test(test_limit_is_enforced),
+        cmocka_unit_test(test_give_back),
         cmocka_unit_test(test_error_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
