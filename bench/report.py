@@ -204,10 +204,11 @@ def throughput_section(doc):
             body.append([sc, r["client"], fmt(r["bytes"] / 2 ** 20, 0), fmt(r["wall_s"], 2),
                          fmt(r["mb_s"], 1), fmt(r.get("inner_mb_s"), 1), fmt(r["cpu_s"], 2),
                          fmt(r.get("cpu_s_per_gb"), 2), fmt(r["peak_rss_kib"] / 1024, 1),
-                         fmt(r["sim_cpu_s"], 2), fmt(sim_util(r), 2)])
+                         fmt(r["sim_cpu_s"], 2), fmt(sim_util(r), 2),
+                         " / ".join("%.0f" % v for v in r.get("mb_s_rounds", []))])
     return table(["direction", "client", "MiB", "wall s", "MB/s", "MB/s (in-process)",
                   "client CPU s", "CPU s/GB", "peak RSS MiB", "server CPU s",
-                  "server CPU/wall"], body)
+                  "server CPU/wall", "MB/s of each round"], body)
 
 
 def keys_section(doc):
@@ -366,7 +367,8 @@ def main():
               % (p["stdout_bytes"] >> 20, p["stdin_bytes"] >> 20))
     md.append("MB/s is bytes / process wall time (start to exit); in-process MB/s excludes "
               "process start and connection setup. For tls-ceiling, server = the writing "
-              "process.\n\n")
+              "process. Every client ran once per round (%d rounds, interleaved); each row is "
+              "its median round by wall time.\n\n" % p.get("tp_rounds", 1))
     md.append(throughput_section(doc))
     md.append("\n## 4. Keystroke echo over a tty (`cat`, %d keys)\n\n" % p["keys"])
     md.append(keys_section(doc))
