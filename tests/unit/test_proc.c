@@ -1,6 +1,8 @@
 /* test_proc: real processes (pipes and ptys) on a real libuv loop.
- * proc.c belongs to podmux-sim, not to the library objects, so it is compiled in here. */
+ * proc.c and proc_spawn.c belong to podmux-sim, not to the library objects, so they are compiled
+ * in here. */
 #include "../../src/sim/proc.c"
+#include "../../src/sim/proc_spawn.c"
 
 #include <dirent.h>
 #include <setjmp.h>
