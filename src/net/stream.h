@@ -1,6 +1,7 @@
 /* stream: a TCP connection on a libuv loop with optional TLS, for the client and for
- * podmux-sim. It owns the uv_tcp_t and the tls_conn, keeps written buffers alive until uv_write
- * completes, counts queued bytes for backpressure, and can pause reading.
+ * podmux-sim. It owns the uv_tcp_t and the tls_conn, writes at once what the kernel takes and
+ * keeps a copy of the rest until uv_write completes, counts queued bytes for backpressure, and
+ * can pause reading.
  *
  * Plaintext in:  stream_cb.on_data.   Plaintext out: stream_write().
  * All callbacks run from the loop, never from inside the stream_* call that caused them,
@@ -63,10 +64,11 @@ int stream_accept(uv_stream_t *listener, const stream_opts_t *opts, const stream
                   void *data, stream_t **out);
 
 void *stream_data(const stream_t *s);
-/* Copies data and queues it (encrypting it first with TLS: a write <= 16 KiB is one record).
- * Returns 0 or <0. Never calls a callback before returning. */
+/* Writes data (encrypting it first with TLS: a write <= 16 KiB is one record): at once when
+ * nothing is queued, what the kernel does not take is copied and queued. Returns 0 or <0.
+ * Never calls a callback before returning. */
 int stream_write(stream_t *s, const void *data, size_t len);
-/* Bytes handed to the kernel-side write queue and not yet completed. */
+/* Bytes copied and queued because the kernel did not take them yet. */
 size_t stream_queued(const stream_t *s);
 int stream_above_high_water(const stream_t *s);
 /* Asks for on_drain when the queue next falls to `at` bytes or fewer (if it is above that now):
