@@ -68,7 +68,9 @@ static const char EXEC[] =
     "      --retries N               retry errors before the command started (never after)\n"
     "  -o, --output FORMAT           prefix (default for several pods), group, json, raw\n"
     "\n"
-    "Pods that are not Running are skipped and listed in the summary on stderr.\n";
+    "Pods that are not Running are skipped and listed in the summary on stderr.\n"
+    "group prints each pod's whole output when it ends; past 1 MiB per stream it waits in an\n"
+    "unlinked temporary file in $TMPDIR (default /tmp).\n";
 
 static const char ATTACH[] =
     "Attach to the main process of a running container.\n"

@@ -10,9 +10,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "spill.h"
 #include "targets.h"
 
-#define GROUP_LIMIT (16u * 1024 * 1024)
+/* -o group: each stream of a pod keeps this much in memory, the rest in a temporary file. */
+#define GROUP_MEM (1024u * 1024)
 #define LINE_LIMIT (64u * 1024)
 #define MAX_TARGETS 100000
 
@@ -26,8 +28,13 @@ typedef struct slot {
     size_t index;
     char *prefix;
     cli_prefixer_t po, pe;
-    buf_t go, ge;
-    int truncated;
+    cli_spill_t go, ge;      /* -o group: the pod's stdout and stderr until it ends */
+    int flush_fd, flush_err; /* -o group, while this slot is written out */
+    size_t flushed;
+    char tail;
+    double seconds;
+    pmx_exit_t exit;
+    char *pod;
 } slot_t;
 
 struct multi {
@@ -38,6 +45,9 @@ struct multi {
     pmx_fanout_t *f;
     slot_t *slots;
     int mode, color, several_ns;
+    size_t *fq, fq_head, fq_tail; /* -o group: ended slots waiting to be written out, in order */
+    slot_t *flushing;
+    int in_flush_next, flush_again;
     cli_in_t in;
     int have_in;
     app_signals_t sigs;
@@ -105,6 +115,9 @@ static void on_unread(void *ctx, const char *ns, const char *pod)
 }
 
 /* ---- output ---------------------------------------------------------------------------------- */
+static void on_pressure(void *ctx, int above);
+static void spill_pressure(void *ctx, int above);
+
 static void clear_progress(multi_t *m)
 {
     if (!m->progress_shown) return;
@@ -150,8 +163,8 @@ static void make_slot(multi_t *m, size_t index)
     cli_prefixer_init(&s->po, p, 1, LINE_LIMIT, mwrite, ctx);
     cli_prefixer_init(&s->pe, p, 2, LINE_LIMIT, mwrite, ctx);
     if (m->mode == OUT_JSON) s->po.on_line = s->pe.on_line = json_line;
-    buf_init(&s->go, GROUP_LIMIT);
-    buf_init(&s->ge, GROUP_LIMIT);
+    cli_spill_init(&s->go, m->a->loop, GROUP_MEM, spill_pressure, s);
+    cli_spill_init(&s->ge, m->a->loop, GROUP_MEM, spill_pressure, s);
 }
 
 static void on_output(pmx_fanout_t *f, size_t index, int fd, const char *buf, size_t len,
@@ -164,7 +177,7 @@ static void on_output(pmx_fanout_t *f, size_t index, int fd, const char *buf, si
         mwrite(m, fd, buf, len);
         break;
     case OUT_GROUP:
-        if (buf_append(fd == 2 ? &s->ge : &s->go, buf, len) < 0) s->truncated = 1;
+        cli_spill_append(fd == 2 ? &s->ge : &s->go, buf, len);
         break;
     default:
         cli_prefixer_feed(fd == 2 ? &s->pe : &s->po, buf, len);
@@ -172,22 +185,99 @@ static void on_output(pmx_fanout_t *f, size_t index, int fd, const char *buf, si
     }
 }
 
-static void group_flush(multi_t *m, slot_t *s, const pmx_fanout_result_t *r)
+/* ---- -o group: one ended pod at a time, header, stdout, stderr --------------------------------
+ */
+static void flush_next(multi_t *m);
+
+static int group_emit(void *ctx, const char *buf, size_t len)
+{
+    slot_t *s = ctx;
+    multi_t *m = s->m;
+    if (m->out_error) return 1; /* nobody reads: stop here */
+    mwrite(m, s->flush_fd, buf, len);
+    s->flushed += len;
+    s->tail = buf[len - 1];
+    return m->pressure > 0;
+}
+
+/* Output cut short (or without a final newline) must not run into the next header. */
+static void group_end_stream(slot_t *s, int err)
+{
+    if (s->flushed && s->tail != '\n') mwrite(s->m, s->flush_fd, "\n", 1);
+    if (err && !s->flush_err) s->flush_err = err;
+}
+
+static void group_stderr_done(void *ctx, int err)
+{
+    slot_t *s = ctx;
+    multi_t *m = s->m;
+    group_end_stream(s, err);
+    uint64_t lost = s->go.lost + s->ge.lost;
+    if (s->flush_err || lost) {
+        char line[1400];
+        const char *dir = getenv("TMPDIR");
+        int n = snprintf(
+            line, sizeof line, "podmux: %s: %llu bytes of output lost: temporary file in %s: %s\n",
+            s->pod ? s->pod : "?", (unsigned long long)lost, dir && *dir ? dir : "/tmp",
+            uv_strerror(s->flush_err ? s->flush_err : UV_EIO));
+        if (n > 0) mwrite(m, 2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+    }
+    cli_spill_free(&s->go);
+    cli_spill_free(&s->ge);
+    m->flushing = NULL;
+    flush_next(m);
+}
+
+static void group_stdout_done(void *ctx, int err)
+{
+    slot_t *s = ctx;
+    group_end_stream(s, err);
+    s->flush_fd = 2;
+    s->flushed = 0;
+    cli_spill_replay(&s->ge, group_emit, group_stderr_done);
+}
+
+static void group_start(multi_t *m, slot_t *s)
 {
     char text[512], head[1400];
+    m->flushing = s;
     int n = snprintf(head, sizeof head, "=== %s(%s, %.2fs) ===\n", s->prefix,
-                     cli_exit_text(&r->exit, text, sizeof text), r->seconds);
+                     cli_exit_text(&s->exit, text, sizeof text), s->seconds);
     if (n > 0) mwrite(m, 1, head, (size_t)n < sizeof head ? (size_t)n : sizeof head - 1);
-    mwrite(m, 1, s->go.data ? s->go.data : "", s->go.len);
-    mwrite(m, 2, s->ge.data ? s->ge.data : "", s->ge.len);
-    /* Output cut short (or without a final newline) must not run into the next header. */
-    if (s->go.len && s->go.data[s->go.len - 1] != '\n') mwrite(m, 1, "\n", 1);
-    if (s->ge.len && s->ge.data[s->ge.len - 1] != '\n') mwrite(m, 2, "\n", 1);
-    if (s->truncated) {
-        n = snprintf(head, sizeof head, "podmux: %s: output truncated at %u MiB\n", r->pod,
-                     GROUP_LIMIT >> 20);
-        mwrite(m, 2, head, (size_t)n);
+    s->flush_fd = 1;
+    s->flushed = 0;
+    cli_spill_replay(&s->go, group_emit, group_stdout_done);
+}
+
+/* Iterative, so a long run of pods whose output is all in memory does not nest a call per pod. */
+static void flush_next(multi_t *m)
+{
+    if (m->in_flush_next) {
+        m->flush_again = 1;
+        return;
     }
+    m->in_flush_next = 1;
+    do {
+        m->flush_again = 0;
+        if (!m->flushing && m->fq_head < m->fq_tail) group_start(m, &m->slots[m->fq[m->fq_head++]]);
+    } while (m->flush_again);
+    m->in_flush_next = 0;
+}
+
+static void group_queue(multi_t *m, slot_t *s, const pmx_fanout_result_t *r)
+{
+    s->exit = r->exit;
+    s->seconds = r->seconds;
+    s->pod = strdup(r->pod);
+    m->fq[m->fq_tail++] = s->index;
+    flush_next(m);
+}
+
+/* A spill waits for the disk (or drained): the same pause as a slow reader of our output. */
+static void spill_pressure(void *ctx, int above)
+{
+    slot_t *s = ctx;
+    on_pressure(s->m, above);
 }
 
 static void on_done(pmx_fanout_t *f, const pmx_fanout_result_t *r, void *data)
@@ -196,14 +286,12 @@ static void on_done(pmx_fanout_t *f, const pmx_fanout_result_t *r, void *data)
     slot_t *s = &m->slots[r->index];
     cli_prefixer_flush(&s->po);
     cli_prefixer_flush(&s->pe);
-    if (m->mode == OUT_GROUP && r->exit.err != PMX_ESKIPPED) group_flush(m, s, r);
+    if (m->mode == OUT_GROUP && r->exit.err != PMX_ESKIPPED) group_queue(m, s, r);
     if (m->mode == OUT_JSON) {
         char *j = cli_json_result(r);
         if (j) mwrite(m, 1, j, strlen(j));
         free(j);
     }
-    buf_free(&s->go);
-    buf_free(&s->ge);
 }
 
 /* ---- progress, signals, stdin ------------------------------------------------------------------
@@ -260,7 +348,13 @@ static void on_pressure(void *ctx, int above)
     multi_t *m = ctx;
     m->pressure += above ? 1 : -1;
     if (above && m->pressure == 1) pmx_fanout_pause(m->f);
-    if (!above && m->pressure == 0) pmx_fanout_resume(m->f);
+    if (!above && m->pressure == 0) {
+        pmx_fanout_resume(m->f);
+        if (m->flushing) { /* -o group: the pod being written out goes on */
+            cli_spill_resume(&m->flushing->go);
+            cli_spill_resume(&m->flushing->ge);
+        }
+    }
 }
 
 /* Our reader went away (EPIPE): nobody will see more output, so stop, like a pipeline would. */
@@ -314,7 +408,8 @@ static int build_fanout(multi_t *m)
     int rc = pmx_fanout_new(m->a->c, &fo, &FCB, m, &m->f);
     if (rc < 0) return rc;
     m->slots = calloc(m->n ? m->n : 1, sizeof *m->slots);
-    if (!m->slots) return PMX_ENOMEM;
+    m->fq = calloc(m->n ? m->n : 1, sizeof *m->fq);
+    if (!m->slots || !m->fq) return PMX_ENOMEM;
     for (size_t i = 0; i < m->n; i++) {
         entry_t *e = &m->e[i];
         long idx = e->skip ? pmx_fanout_add_skipped(m->f, e->ns, e->pod, e->container, e->skip)
@@ -375,13 +470,15 @@ static void free_multi(multi_t *m)
         if (m->slots) {
             cli_prefixer_free(&m->slots[i].po);
             cli_prefixer_free(&m->slots[i].pe);
-            buf_free(&m->slots[i].go);
-            buf_free(&m->slots[i].ge);
+            cli_spill_free(&m->slots[i].go);
+            cli_spill_free(&m->slots[i].ge);
             free(m->slots[i].prefix);
+            free(m->slots[i].pod);
         }
     }
     free(m->e);
     free(m->slots);
+    free(m->fq);
     if (m->have_in) cli_in_restore(&m->in);
     if (m->f) pmx_fanout_free(m->f);
 }

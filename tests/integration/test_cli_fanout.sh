@@ -84,6 +84,38 @@ expect_eq "$(grep -c '^=== web-.* (exit 0, ' "$T/o")" 24 "group headers"
 awk '/^===/ { getline a; getline b; if (a != "a" || b != "b") bad=1 } END { exit bad }' "$T/o" ||
   fail "group bodies"
 
+# group keeps a pod's whole output however large (past 1 MiB it goes to an unlinked temporary
+# file in $TMPDIR): 4 pods x 20 MiB of stdout and 2 MiB of stderr, each section intact, in order,
+# nothing left in $TMPDIR. Before, output was cut at 16 MiB per pod.
+mkdir -p "$T/tmp"
+BIG='seq 1 2800000; seq 1 300000 >&2; printf end; printf end >&2'
+TMPDIR="$T/tmp" timeout 120 "$PODMUX" exec -o group -P 2 "${SOME[@]:0:4}" -- sh -c "$BIG" \
+  >"$T/o" 2>"$T/e" || fail "group, big: exit $?: $(tail -3 "$T/e")"
+expect_eq "$(grep -c '^=== web-.* (exit 0, ' "$T/o")" 4 "group headers, big"
+want=$( (seq 1 2800000; printf 'end\n') | md5sum)
+awk -v dir="$T" '/^=== / { n++; next } { print > (dir "/part" n) }' "$T/o"
+for i in 1 2 3 4; do expect_eq "$(md5sum <"$T/part$i")" "$want" "group section $i, big"; done
+want=$( (seq 1 300000; printf 'end\n') | md5sum)
+expect_eq "$(grep -c '^end$' "$T/e")" 4 "group stderr sections, big"
+expect_eq "$(grep -v '^podmux: ' "$T/e" | md5sum)" "$( (for i in 1 2 3 4; do seq 1 300000; printf 'end\n'; done) | md5sum)" \
+  "group stderr, big"
+expect_eq "$(ls -A "$T/tmp")" "" "temporary files left"
+# The same through a reader that starts 2 s late: writing out pauses and resumes, nothing lost.
+TMPDIR="$T/tmp" timeout 120 "$PODMUX" exec -o group "${SOME[@]:0:2}" -- sh -c "$BIG" 2>"$T/e" |
+  { sleep 2; cat; } >"$T/o"
+expect_eq "$(grep -c '^=== web-.* (exit 0, ' "$T/o")" 2 "group headers, slow reader"
+want=$( (seq 1 2800000; printf 'end\n') | md5sum)
+rm -f "$T"/part*
+awk -v dir="$T" '/^=== / { n++; next } { print > (dir "/part" n) }' "$T/o"
+for i in 1 2; do expect_eq "$(md5sum <"$T/part$i")" "$want" "group section $i, slow reader"; done
+# A temporary directory that cannot be used: the first 1 MiB of each stream, and a line naming
+# what was lost and why.
+TMPDIR="$T/no-such-dir" timeout 60 "$PODMUX" exec -o group "${SOME[0]}" -- sh -c "$BIG" \
+  >"$T/o" 2>"$T/e" || true
+grep -q "podmux: ${SOME[0]}: [0-9]* bytes of output lost: temporary file in $T/no-such-dir: no such file or directory" "$T/e" ||
+  fail "no message for a lost spill: $(grep '^podmux' "$T/e")"
+echo "ok   -o group: 4 x 22 MiB intact, temporary files gone, a failing TMPDIR named"
+
 # -i broadcasts stdin to every pod (read once, each gets all of it and EOF; with -P 5 the later
 # sessions get it replayed).
 seq 1 20000 >"$T/in"
