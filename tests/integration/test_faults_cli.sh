@@ -142,8 +142,19 @@ if command -v tmux >/dev/null; then
   wait_for f 'rc2=255' 10
   wait_for f '^end2=42$' 5 # the stty line is printed just before this marker
   [ "$(screen f | grep -c '^icanon echo')" -ge 2 ] || { screen f; fail "tty not restored after a drop"; }
+  # podmux shell over a healthy pod and one whose connection drops: that pane ends LOST, the
+  # other goes on; after `exit` the summary names the loss, exit 255, the terminal unchanged.
+  send f "clear; stty -a >$T/before; $PODMUX shell ok f-drop -- sh; echo code=\$?; stty -a >$T/after; cmp -s $T/before $T/after && echo restored-\$((6*7))" Enter
+  wait_for f 'broadcast ON' 15
+  send f "head -c 3000 /dev/zero; echo" Enter
+  wait_for f 'ended: f-drop\(LOST\)' 10
+  send f "exit" Enter
+  wait_for f 'code=[0-9]+' 15
+  screen f | grep -q '^code=255$' || { screen f; fail "shell with a dropped pod: $(screen f | grep code=)"; }
+  screen f | grep -q 'f-drop: connection to .* lost after' || { screen f; fail "shell: the loss is not named"; }
+  wait_for f 'restored-42' 5
   tmux_stop
-  echo "ok   terminal restored after a stall and a drop"
+  echo "ok   terminal restored after a stall and a drop (exec -it and shell)"
 fi
 
 # Last: the sim has crashed on this one (exec freed under its connection).
