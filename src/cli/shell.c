@@ -145,6 +145,11 @@ static void on_exit_cb(pmx_session_t *s, const pmx_exit_t *ex, void *data)
     } else {
         cli_prefixer_flush(&x->po);
         cli_prefixer_flush(&x->pe);
+        /* Panes show it in the status line; lines say at once that a pod failed to go on. */
+        if (x->ex.err && x->ex.err != PMX_ECANCELED) {
+            char text[600];
+            app_notef(x->sh->a, "podmux: %s: %s", x->pod, cli_exit_text(&x->ex, text, sizeof text));
+        }
     }
 }
 

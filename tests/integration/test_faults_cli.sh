@@ -153,8 +153,16 @@ if command -v tmux >/dev/null; then
   screen f | grep -q '^code=255$' || { screen f; fail "shell with a dropped pod: $(screen f | grep code=)"; }
   screen f | grep -q 'f-drop: connection to .* lost after' || { screen f; fail "shell: the loss is not named"; }
   wait_for f 'restored-42' 5
+  # The lines layout says at once which pod was lost, before the end.
+  send f "clear; $PODMUX shell --layout lines ok f-drop -- sh; echo code=\$?" Enter
+  wait_for f 'input goes to all 2 pods' 15
+  send f "head -c 3000 /dev/zero; echo" Enter
+  wait_for f '^podmux: f-drop: connection to .* lost after' 10
+  screen f | grep -q '^podmux: 1 ok' && { screen f; fail "lines: the loss was only in the summary"; }
+  send f "exit" Enter
+  wait_for f '^code=255$' 15
   tmux_stop
-  echo "ok   terminal restored after a stall and a drop (exec -it and shell)"
+  echo "ok   terminal restored after a stall and a drop (exec -it and shell); lines name the lost pod at once"
 fi
 
 # Last: the sim has crashed on this one (exec freed under its connection).
