@@ -1,4 +1,5 @@
-# faults_lib.sh: helpers for test_faults_fanout*.sh (sourced after lib.sh; sets nothing else).
+# faults_lib.sh: helpers for test_faults_fanout*.sh and test_faults_limits.sh (sourced after
+# lib.sh; sets nothing else).
 # Needs TOKEN (never to be printed).
 
 # fo NAME WANT_RC podmux-args...: runs podmux (stdin /dev/null) into $T/NAME.out/.err.

@@ -10,6 +10,7 @@
 #    one line naming what went wrong, exit 255, no output, no sanitizer report.
 # A plugin that hangs: test_faults_plugin.sh.
 . "$PMX_SRC/tests/integration/lib.sh"
+. "$PMX_SRC/tests/integration/faults_lib.sh" # fo: one podmux run, its exit code, no token
 [ -x "$PODMUX" ] || { echo "no podmux binary"; exit 77; }
 export ASAN_OPTIONS="detect_leaks=1:exitcode=99" # a leak must not pass for exit 255
 TOKEN=limits-token-4b1d2e
@@ -17,20 +18,6 @@ start_sim --cluster "$PMX_SRC/tests/integration/data/faults-cluster.yaml" --toke
 CA="$T/state/ca.crt"
 MIB32=33554432
 
-# pmx NAME WANT_RC podmux-args...: runs podmux (stdin /dev/null) into $T/NAME.out/.err; checks
-# the exit code and that there is no sanitizer report.
-pmx() {
-  local name=$1 want=$2 rc=0; shift 2
-  local t0; t0=$(date +%s%N)
-  timeout 60 "$PODMUX" "$@" </dev/null >"$T/$name.out" 2>"$T/$name.err" || rc=$?
-  local ms=$((($(date +%s%N) - t0) / 1000000))
-  if grep -Eq 'Sanitizer|runtime error:' "$T/$name.err"; then
-    fail "$name: sanitizer report: $(head -20 "$T/$name.err")"
-  fi
-  [ "$rc" = "$want" ] || fail "$name: exit $rc, want $want; stderr: $(cat "$T/$name.err")"
-  if grep -qF "$TOKEN" "$T/$name.err" "$T/$name.out"; then fail "$name: the token was printed"; fi
-  echo "ok   $name (${ms} ms): $(head -c 300 "$T/$name.err" | tr '\n' '|')"
-}
 # sorted_eq FILE WANT WHAT: FILE's lines, sorted, equal WANT's (lines, any order).
 sorted_eq() { expect_eq "$(sort "$1")" "$(printf '%s\n' "$2" | sort)" "$3"; }
 
@@ -50,13 +37,13 @@ closes() {
 }
 TOO_BIG="WebSocket protocol error from the server: message too big (the limit is 33554432 bytes)"
 
-pmx big 255 --server "$FAKE_URL" exec -q big -- cmd
+fo big 255 --server "$FAKE_URL" exec -q big -- cmd
 expect_eq "$(cat "$T/big.err")" "podmux: default/big: $TOO_BIG" "one frame over the limit"
 expect_eq "$(cat "$T/big.out")" hello "output before the oversized frame"
-pmx bigfrag 255 --server "$FAKE_URL" exec -q bigfrag -- cmd
+fo bigfrag 255 --server "$FAKE_URL" exec -q bigfrag -- cmd
 expect_eq "$(cat "$T/bigfrag.err")" "podmux: default/bigfrag: $TOO_BIG" "fragments over the limit"
 expect_eq "$(cat "$T/bigfrag.out")" hello "output before the oversized message"
-pmx exact 0 --server "$FAKE_URL" exec -q exact -- cmd
+fo exact 0 --server "$FAKE_URL" exec -q exact -- cmd
 [ ! -s "$T/exact.err" ] || fail "exact: stderr: $(cat "$T/exact.err")"
 expect_eq "$(wc -c <"$T/exact.out")" $((6 + MIB32 - 1)) "bytes of a message of exactly 32 MiB"
 expect_eq "$(head -c 6 "$T/exact.out")" hello "head of the 32 MiB run"
@@ -67,7 +54,7 @@ expect_eq "$(closes bigfrag)" 1009 "close code for an oversized fragmented messa
 expect_eq "$(closes exact)" 1000 "close code after a message at the limit"
 
 # Fan-out, named pods: the others are unaffected and each pod's output before the fault arrives.
-pmx fo-big 255 --server "$FAKE_URL" exec -q fine big bigfrag -- cmd
+fo fo-big 255 --server "$FAKE_URL" exec -q fine big bigfrag -- cmd
 sorted_eq "$T/fo-big.out" "fine hello
 big hello
 bigfrag hello" "fan-out output up to the oversized messages"
@@ -77,7 +64,7 @@ sorted_eq "$T/fo-big.err" "podmux: 1 ok, 0 non-zero, 2 failed, 0 skipped (3 pods
 expect_eq "$(head -1 "$T/fo-big.err")" "podmux: 1 ok, 0 non-zero, 2 failed, 0 skipped (3 pods)" \
   "summary first"
 # Fan-out over a selector (size=small: fine, big), JSON: exact error codes and output per pod.
-pmx sel-big 255 --server "$FAKE_URL" exec -q -l size=small -o json -- cmd
+fo sel-big 255 --server "$FAKE_URL" exec -q -l size=small -o json -- cmd
 /usr/bin/python3 - "$T/sel-big.out" <<'PY' || fail "selector fan-out results (json)"
 import json, sys
 res, out = {}, {}
@@ -113,12 +100,12 @@ plugin() {
 # (if any) may come first, podmux's lines are the last ones.
 plugin_case() {
   local name=$1 re=$2 k="$T/$1.kubeconfig" e
-  pmx "$name-single" 255 --kubeconfig "$k" exec -q ok -- echo ran
+  fo "$name-single" 255 --kubeconfig "$k" exec -q ok -- echo ran
   e=$(grep -v '^plugin says:' "$T/$name-single.err")
   expect_eq "$(echo "$e" | wc -l)" 1 "$name single: podmux lines"
   echo "$e" | grep -Eqx "podmux: $re" || fail "$name single: [$e] !~ /podmux: $re/"
   [ ! -s "$T/$name-single.out" ] || fail "$name single: output without credentials"
-  pmx "$name-fanout" 255 --kubeconfig "$k" exec -q ok f-coalesce -- echo ran
+  fo "$name-fanout" 255 --kubeconfig "$k" exec -q ok f-coalesce -- echo ran
   e=$(grep -v '^plugin says:' "$T/$name-fanout.err")
   expect_eq "$(echo "$e" | head -1)" "podmux: 0 ok, 0 non-zero, 2 failed, 0 skipped (2 pods)" \
     "$name fan-out summary"
@@ -126,7 +113,7 @@ plugin_case() {
   echo "$e" | grep -Eqx "  ok: $re" || fail "$name fan-out: no line for ok: $e"
   echo "$e" | grep -Eqx "  f-coalesce: $re" || fail "$name fan-out: no line for f-coalesce: $e"
   [ ! -s "$T/$name-fanout.out" ] || fail "$name fan-out: output without credentials"
-  pmx "$name-selector" 255 --kubeconfig "$k" exec -q -l app=ok -- echo ran
+  fo "$name-selector" 255 --kubeconfig "$k" exec -q -l app=ok -- echo ran
   e=$(grep -v '^plugin says:' "$T/$name-selector.err")
   expect_eq "$(echo "$e" | wc -l)" 1 "$name selector: podmux lines"
   echo "$e" | grep -Eqx "podmux: $re" || fail "$name selector: [$e] !~ /podmux: $re/"
@@ -134,7 +121,7 @@ plugin_case() {
 }
 ESC_T=$(printf '%s' "$T" | sed 's/[.[\*^$()+?{|]/\\&/g')
 plugin plugin-ok "echo '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"$TOKEN\"}}'"
-pmx plugin-ok 0 --kubeconfig "$T/plugin-ok.kubeconfig" exec -q ok f-coalesce -- echo ran
+fo plugin-ok 0 --kubeconfig "$T/plugin-ok.kubeconfig" exec -q ok f-coalesce -- echo ran
 sorted_eq "$T/plugin-ok.out" "ok ran
 f-coalesce ran" "a working plugin (control)"
 
@@ -151,7 +138,7 @@ plugin_case plugin-empty "exec plugin \"$ESC_T/plugin-empty\.sh\": decoding stdo
 plugin plugin-version "echo '{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"$TOKEN\"}}'"
 plugin_case plugin-version "exec plugin \"$ESC_T/plugin-version\.sh\" is configured to use API version client\.authentication\.k8s\.io/v1, plugin returned version client\.authentication\.k8s\.io/v1beta1"
 plugin plugin-notoken "echo '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{}}'"
-pmx plugin-notoken-single 255 --kubeconfig "$T/plugin-notoken.kubeconfig" exec -q ok -- echo ran
+fo plugin-notoken-single 255 --kubeconfig "$T/plugin-notoken.kubeconfig" exec -q ok -- echo ran
 expect_eq "$(cat "$T/plugin-notoken-single.err")" \
   "podmux: exec plugin \"$T/plugin-notoken.sh\" didn't return a token or cert/key pair" \
   "plugin without a token"
