@@ -32,9 +32,7 @@ typedef struct slot {
     int flush_fd, flush_err; /* -o group, while this slot is written out */
     size_t flushed;
     char tail;
-    double seconds;
-    pmx_exit_t exit;
-    char *pod;
+    const pmx_fanout_result_t *r; /* -o group: the pod's result (the fan-out's) once it ended */
 } slot_t;
 
 struct multi {
@@ -216,10 +214,10 @@ static void group_stderr_done(void *ctx, int err)
     if (s->flush_err || lost) {
         char line[1400];
         const char *dir = getenv("TMPDIR");
-        int n = snprintf(
-            line, sizeof line, "podmux: %s: %llu bytes of output lost: temporary file in %s: %s\n",
-            s->pod ? s->pod : "?", (unsigned long long)lost, dir && *dir ? dir : "/tmp",
-            uv_strerror(s->flush_err ? s->flush_err : UV_EIO));
+        int n = snprintf(line, sizeof line,
+                         "podmux: %s: %llu bytes of output lost: temporary file in %s: %s\n",
+                         s->r->pod, (unsigned long long)lost, dir && *dir ? dir : "/tmp",
+                         uv_strerror(s->flush_err ? s->flush_err : UV_EIO));
         if (n > 0) mwrite(m, 2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
     }
     cli_spill_free(&s->go);
@@ -242,7 +240,7 @@ static void group_start(multi_t *m, slot_t *s)
     char text[512], head[1400];
     m->flushing = s;
     int n = snprintf(head, sizeof head, "=== %s(%s, %.2fs) ===\n", s->prefix,
-                     cli_exit_text(&s->exit, text, sizeof text), s->seconds);
+                     cli_exit_text(&s->r->exit, text, sizeof text), s->r->seconds);
     if (n > 0) mwrite(m, 1, head, (size_t)n < sizeof head ? (size_t)n : sizeof head - 1);
     s->flush_fd = 1;
     s->flushed = 0;
@@ -266,9 +264,7 @@ static void flush_next(multi_t *m)
 
 static void group_queue(multi_t *m, slot_t *s, const pmx_fanout_result_t *r)
 {
-    s->exit = r->exit;
-    s->seconds = r->seconds;
-    s->pod = strdup(r->pod);
+    s->r = r;
     m->fq[m->fq_tail++] = s->index;
     flush_next(m);
 }
@@ -473,7 +469,6 @@ static void free_multi(multi_t *m)
             cli_spill_free(&m->slots[i].go);
             cli_spill_free(&m->slots[i].ge);
             free(m->slots[i].prefix);
-            free(m->slots[i].pod);
         }
     }
     free(m->e);

@@ -28,11 +28,6 @@ void cli_spill_init(cli_spill_t *sp, uv_loop_t *loop, size_t mem_max,
     sp->req.data = sp;
 }
 
-uint64_t cli_spill_size(const cli_spill_t *sp)
-{
-    return sp->mem.len + sp->flen + sp->wlen + sp->pend.len;
-}
-
 static void pressure(cli_spill_t *sp)
 {
     size_t waiting = sp->pend.len + sp->wlen;
@@ -83,7 +78,6 @@ static void on_fs(uv_fs_t *req)
     }
     switch (type) {
     case UV_FS_MKSTEMP:
-        sp->opening = 0;
         if (res < 0) {
             fail(sp, (int)res);
         } else if (!path) {
@@ -112,7 +106,7 @@ static void on_fs(uv_fs_t *req)
         }
         break;
     case UV_FS_READ:
-        if (!sp->replaying || sp->freeing) break;
+        if (!sp->replaying) break;
         if (res <= 0) {
             if (!sp->err) sp->err = res < 0 ? (int)res : UV_EIO;
             sp->roff = sp->flen; /* nothing more can be read */
@@ -132,7 +126,7 @@ static void step(cli_spill_t *sp)
 {
     if (sp->busy || sp->freeing) return;
     if (sp->fd < 0) {
-        if (!sp->pend.len || sp->opening || sp->err) goto replay;
+        if (!sp->pend.len || sp->err) goto replay; /* a file only for bytes past memory */
         const char *dir = getenv("TMPDIR");
         char tpl[4096];
         int n = snprintf(tpl, sizeof tpl, "%s/podmux-group-XXXXXX", dir && *dir ? dir : "/tmp");
@@ -140,10 +134,10 @@ static void step(cli_spill_t *sp)
             fail(sp, UV_ENAMETOOLONG);
             goto replay;
         }
-        sp->opening = sp->busy = 1;
+        sp->busy = 1;
         int r = uv_fs_mkstemp(sp->loop, &sp->req, tpl, on_fs);
         if (r < 0) {
-            sp->opening = sp->busy = 0;
+            sp->busy = 0;
             fail(sp, r);
             goto replay;
         }
@@ -166,7 +160,7 @@ static void step(cli_spill_t *sp)
     }
 replay:
     if (!sp->replaying || sp->paused) return;
-    if (sp->opening || sp->wlen || sp->pend.len) return; /* the file first gets everything */
+    if (sp->wlen || sp->pend.len) return; /* the file first gets everything */
     if (sp->fd < 0 || sp->roff >= sp->flen) {
         finish_replay(sp);
         return;
@@ -188,7 +182,7 @@ int cli_spill_append(cli_spill_t *sp, const char *buf, size_t len)
         sp->lost += len;
         return sp->err;
     }
-    if (sp->fd < 0 && !sp->opening && !sp->pend.len) { /* memory, while nothing overflowed */
+    if (sp->fd < 0 && !sp->pend.len) { /* memory, while nothing overflowed */
         size_t room = sp->mem.limit - sp->mem.len;
         size_t take = len < room ? len : room;
         if (take && buf_append(&sp->mem, buf, take) < 0) take = 0;
@@ -213,7 +207,7 @@ void cli_spill_replay(cli_spill_t *sp, cli_spill_emit_fn emit, cli_spill_done_fn
     sp->replaying = 1;
     sp->paused = 0;
     sp->roff = 0;
-    if (sp->fd >= 0 || sp->opening || sp->pend.len) {
+    if (sp->fd >= 0 || sp->pend.len) { /* a file exists or is being made */
         sp->rbuf = malloc(READ_CHUNK);
         if (!sp->rbuf) {
             fail(sp, UV_ENOMEM);

@@ -29,7 +29,7 @@ struct cli_spill {
     uint64_t flen, roff; /* bytes in the file; replay position */
     uint64_t lost;       /* bytes dropped after a file error */
     int err;             /* the first file error */
-    unsigned busy : 1, opening : 1, replaying : 1, paused : 1, above : 1, freeing : 1;
+    unsigned busy : 1, replaying : 1, paused : 1, above : 1, freeing : 1;
     char *rbuf;
     cli_spill_emit_fn emit;
     cli_spill_done_fn done;
@@ -42,7 +42,6 @@ void cli_spill_init(cli_spill_t *sp, uv_loop_t *loop, size_t mem_max,
                     cli_spill_pressure_fn on_pressure, void *ctx);
 /* 0, or the first file error (the bytes are then dropped and counted in lost). */
 int cli_spill_append(cli_spill_t *sp, const char *buf, size_t len);
-uint64_t cli_spill_size(const cli_spill_t *sp);
 /* Hands every byte, in order, to emit (memory first, then the file); then done. */
 void cli_spill_replay(cli_spill_t *sp, cli_spill_emit_fn emit, cli_spill_done_fn done);
 void cli_spill_resume(cli_spill_t *sp);
