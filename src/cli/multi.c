@@ -404,8 +404,8 @@ static int build_fanout(multi_t *m)
     int rc = pmx_fanout_new(m->a->c, &fo, &FCB, m, &m->f);
     if (rc < 0) return rc;
     m->slots = calloc(m->n ? m->n : 1, sizeof *m->slots);
-    m->fq = calloc(m->n ? m->n : 1, sizeof *m->fq);
-    if (!m->slots || !m->fq) return PMX_ENOMEM;
+    if (m->mode == OUT_GROUP) m->fq = calloc(m->n ? m->n : 1, sizeof *m->fq);
+    if (!m->slots || (m->mode == OUT_GROUP && !m->fq)) return PMX_ENOMEM;
     for (size_t i = 0; i < m->n; i++) {
         entry_t *e = &m->e[i];
         long idx = e->skip ? pmx_fanout_add_skipped(m->f, e->ns, e->pod, e->container, e->skip)
