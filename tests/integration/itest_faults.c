@@ -512,6 +512,15 @@ static void test_503(void **state)
     assert_int_equal(r.x.command_started, 0);
 }
 
+/* Frees a fan-out and its client, lets their handles close, and closes the loop. */
+static void fanout_end(uv_loop_t *loop, pmx_fanout_t *f, pmx_client_t *c)
+{
+    assert_int_equal(pmx_fanout_free(f), 0);
+    assert_int_equal(pmx_client_free(c), 0);
+    uv_run(loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(loop), 0);
+}
+
 /* Fan-out retries 429/503 (the command cannot have started), honouring Retry-After. */
 typedef struct fo {
     int done, finished;
@@ -578,10 +587,7 @@ static void test_fanout_retries_429_503(void **state)
     /* Two waits of at least Retry-After (1 s) each. */
     assert_true(ms >= 1900);
     assert_true(ms < 15000);
-    assert_int_equal(pmx_fanout_free(f), 0);
-    assert_int_equal(pmx_client_free(c), 0);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    fanout_end(&loop, f, c);
 }
 
 /* ---- stream faults ----------------------------------------------------------------------- */
@@ -701,10 +707,7 @@ static void test_fanout_stream_faults(void **state)
     pmx_fanout_stats(f, &fs);
     assert_int_equal(fs.ok, 1);
     assert_int_equal(fs.failed, FO_N - 1);
-    assert_int_equal(pmx_fanout_free(f), 0);
-    assert_int_equal(pmx_client_free(c), 0);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    fanout_end(&loop, f, c);
     free(st);
 }
 
@@ -973,10 +976,7 @@ static void test_fanout_plugin_hangs(void **state)
         assert_non_null(strstr(x->exit.message, "timed out after 1000 ms"));
         assert_null(strchr(x->exit.message, '\n'));
     }
-    assert_int_equal(pmx_fanout_free(f), 0);
-    assert_int_equal(pmx_client_free(c), 0);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    fanout_end(&loop, f, c);
     FILE *pf = fopen(pidfile, "r");
     assert_non_null(pf);
     int pid, runs = 0, alive = 0;
