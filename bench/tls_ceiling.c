@@ -16,8 +16,8 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "net/stream.h"
-#include "net/tls.h"
+#include "client/stream.h"
+#include "proto/tls.h"
 
 #define MAX_CHUNK (1024 * 1024)
 

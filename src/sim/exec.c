@@ -13,8 +13,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "kube/chan.h"
-#include "net/ws.h"
+#include "proto/chan.h"
+#include "proto/ws.h"
 #include "sim/exec_internal.h"
 #include "sim/rest.h"
 #include "sim/sim.h"

@@ -2,8 +2,8 @@
 #ifndef PMX_SIM_EXEC_INTERNAL_H
 #define PMX_SIM_EXEC_INTERNAL_H
 
-#include "kube/chan.h"
-#include "net/ws.h"
+#include "proto/chan.h"
+#include "proto/ws.h"
 #include "sim/sim.h"
 
 typedef struct sim_main sim_main_t;

@@ -500,3 +500,8 @@ void sim_watch_stop(sim_watch_t *w)
     h->n--;
     watch_free(w);
 }
+
+long long sim_watch_deadline_ms(const sim_watch_t *w)
+{
+    return w->deadline_ms;
+}

@@ -65,6 +65,8 @@ void sim_watch_hub_tick(sim_watch_hub_t *h, long long now_ms);
 /* When the hub next needs a tick (model clock ms); -1: nothing pending. */
 long long sim_watch_hub_next_ms(const sim_watch_hub_t *h);
 size_t sim_watch_hub_count(const sim_watch_hub_t *h);
+/* When the watch ends on its own (the server's minRequestTimeout, randomized), in hub time. */
+long long sim_watch_deadline_ms(const sim_watch_t *w);
 
 /* ---- server.c -> rest_watch_io.c (the connection layer) ----
  * Three one-line hooks in server.c: handle_request offers each request to sim_watch_handle

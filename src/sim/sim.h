@@ -5,9 +5,9 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "net/http.h"
-#include "net/stream.h"
-#include "net/tls.h"
+#include "proto/http.h"
+#include "client/stream.h"
+#include "proto/tls.h"
 #include "sim/model.h"
 #include "sim/proc.h"
 

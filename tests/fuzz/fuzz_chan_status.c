@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kube/chan.h"
+#include "proto/chan.h"
 
 static void check_status(const chan_status_t *st)
 {

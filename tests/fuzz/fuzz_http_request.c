@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/http.h"
+#include "proto/http.h"
 
 static void use_request(const http_msg_t *m)
 {

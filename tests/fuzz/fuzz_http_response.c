@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/http.h"
+#include "proto/http.h"
 
 #define MAX_BODY 4096
 

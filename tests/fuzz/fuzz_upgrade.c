@@ -15,10 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
-#include "kube/chan.h"
-#include "net/http.h"
-#include "net/ws.h"
+#include "client/internal.h"
+#include "proto/chan.h"
+#include "proto/http.h"
+#include "proto/ws.h"
 
 #define KEY                                                                                        \
     "dGhlIHNhbXBsZSBub25jZQ==" /* RFC 6455's sample: accept s3pPLMBiTxaQ9kYGzzhZRbK+xOo=           \

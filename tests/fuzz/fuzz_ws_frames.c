@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/ws.h"
+#include "proto/ws.h"
 
 typedef struct state {
     int flip, block;

@@ -28,8 +28,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-#include "internal.h" /* auth_set_exec_timeout: the public options have no plugin timeout */
-#include "net/tls.h"
+#include "client/internal.h" /* auth_set_exec_timeout: the public options have no plugin timeout */
+#include "proto/tls.h"
 #include "podmux.h"
 #include "simproc.h"
 

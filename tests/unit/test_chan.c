@@ -8,7 +8,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "kube/chan.h"
+#include "proto/chan.h"
 
 #define V5_EXIT3                                                                                   \
     "{\"metadata\":{},\"status\":\"Failure\",\"message\":\"command terminated with non-zero "      \

@@ -7,8 +7,7 @@
 
 #include <cmocka.h>
 
-#include "../../src/cli/args.c"
-#include "../../src/cli/escape.c"
+#include "cli.h"
 
 static uint64_t dur(const char *s)
 {

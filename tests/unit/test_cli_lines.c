@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "../../src/cli/lines.c"
+#include "cli.h"
 
 typedef struct sink {
     buf_t out[3];

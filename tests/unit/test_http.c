@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/http.h"
+#include "proto/http.h"
 
 static const size_t steps[] = {1, 7, (size_t)-1};
 #define NSTEPS (sizeof steps / sizeof steps[0])

@@ -1,10 +1,15 @@
 /* test_proc: real processes (pipes and ptys) on a real libuv loop.
  * proc.c and proc_spawn.c belong to podmux-sim, not to the library objects, so they are compiled
  * in here. */
-#include "../../src/sim/proc.c"
-#include "../../src/sim/proc_spawn.c"
+#include "sim/proc.h"
+#include "sim/proc_internal.h"
 
 #include <dirent.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -719,7 +724,7 @@ static void test_close_inside_output(void **state)
     assert_true(run_until(r, closed, NULL, 5000));
     assert_int_equal(r->exit_calls, 0);
     assert_int_equal(r->after_close, 0);
-    assert_true(r->total > 0 && r->total <= READ_CHUNK);
+    assert_true(r->total > 0 && r->total <= SIM_PROC_READ_CHUNK);
 }
 
 static void test_registry(void **state)

@@ -7,17 +7,18 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-#include "../../src/sim/model.c"
-#include "../../src/sim/model_build.c"
-#include "../../src/sim/model_time.c"
-#include "../../src/sim/model_yaml.c"
-#include "../../src/sim/rest.c"
-#include "../../src/sim/rest_json.c"
-#include "../../src/sim/rest_pods.c"
-#include "../../src/sim/rest_tables.c"
-#include "../../src/sim/rest_watch.c"
-#include "../../src/sim/rest_workloads.c"
+#include <cjson/cJSON.h>
+
+#include "sim/model.h"
+#include "sim/rest.h"
+#include "sim/rest_internal.h"
+#include "sim/model_internal.h"
+#include "sim/rest_watch.h"
 
 #define KUBECTL_ACCEPT                                                                             \
     "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g="          \
@@ -746,7 +747,8 @@ static void test_watch_table_timeout_bookmarks(void **state)
     assert_null(jget(ev[0], "object.metadata.annotations"));
     free_events(ev, 1);
     assert_int_equal(bm.ends, 0);
-    assert_true(w->deadline_ms >= 10000 + 1800000 && w->deadline_ms <= 10000 + 3600000);
+    assert_true(sim_watch_deadline_ms(w) >= 10000 + 1800000 &&
+                sim_watch_deadline_ms(w) <= 10000 + 3600000);
     sim_watch_hub_tick(h, 10000 + 3600000);
     assert_int_equal(bm.ends, 1);
     sim_watch_stop(w);

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/stream.h"
+#include "client/stream.h"
 
 #define TOTAL (24u * 1024 * 1024)
 #define CHUNK (64u * 1024)

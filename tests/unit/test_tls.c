@@ -20,7 +20,7 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/x509_crt.h>
 
-#include "net/tls.h"
+#include "proto/tls.h"
 #include "util/buf.h"
 
 /* ---- fixtures ------------------------------------------------------------------------------- */

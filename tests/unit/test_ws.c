@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/ws.h"
+#include "proto/ws.h"
 #include "util/buf.h"
 
 #define MAX_REC 64

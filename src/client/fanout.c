@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "client/internal.h"
 
 #define DEFAULT_RETRY_BASE_MS 500
 #define MAX_RETRY_MS 30000

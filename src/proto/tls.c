@@ -17,7 +17,7 @@
  * server makes one optional: a certificate that fails verification is treated as absent
  * (tls_conn_peer_cn() returns NULL), like kube-apiserver, which then falls back to other
  * authentication. */
-#include "net/tls.h"
+#include "proto/tls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "net/tls.h"
+#include "proto/tls.h"
 
 typedef struct stream stream_t;
 

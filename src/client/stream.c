@@ -5,7 +5,7 @@
  * live until the write completes and order is kept.
  * Handles: the TCP handle and a zero-delay timer used to deliver buffered plaintext after a
  * resume from a fresh loop turn; on_close runs when both are closed. */
-#include "net/stream.h"
+#include "client/stream.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -9,8 +9,8 @@
 #include "podmux.h"
 #include "kube/auth.h"
 #include "kube/kubeconfig.h"
-#include "net/stream.h"
-#include "net/tls.h"
+#include "client/stream.h"
+#include "proto/tls.h"
 #include "util/buf.h"
 
 #define PMX_API PMX_EXTERN

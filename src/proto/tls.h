@@ -1,6 +1,6 @@
 /* tls: a pure TLS engine over mbedTLS 2.28, fed with ciphertext from memory.
  *
- * No I/O of its own. The owner (src/net/stream.c) feeds bytes read from the socket with
+ * No I/O of its own. The owner (src/client/stream.c) feeds bytes read from the socket with
  * tls_conn_feed(); the engine hands ciphertext to send through io.send and decrypted plaintext to
  * io.recv. Used by the client (libpodmux) and the server (podmux-sim).
  *

@@ -2,7 +2,7 @@
  * variants, the error channel's Status JSON (parsed the way client-go's errorDecoderV4 does and
  * written byte for byte the way the kubelet / apiserver translator do), and the streaming
  * resize decoder (Go's json.Decoder into TerminalSize). */
-#include "kube/chan.h"
+#include "proto/chan.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

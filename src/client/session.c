@@ -13,11 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
-#include "kube/chan.h"
-#include "net/http.h"
-#include "net/stream.h"
-#include "net/ws.h"
+#include "client/internal.h"
+#include "proto/chan.h"
+#include "proto/http.h"
+#include "client/stream.h"
+#include "proto/ws.h"
 #include "util/fmt.h"
 
 #define DEFAULT_PROTOCOLS "v5.channel.k8s.io, v4.channel.k8s.io, channel.k8s.io"

@@ -8,7 +8,7 @@
 
 #include <mbedtls/base64.h>
 
-#include "internal.h"
+#include "client/internal.h"
 
 void pmx_log(pmx_client_t *c, const char *fmt, ...)
 {

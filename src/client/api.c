@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "client/internal.h"
 #include "kube/selector.h"
-#include "net/http.h"
+#include "proto/http.h"
 
 #define PAGE_LIMIT "500"
 #define MAX_PAGES 10000

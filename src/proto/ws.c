@@ -10,7 +10,7 @@
  * close that has no status code; we answer those with 1002 ourselves. Everything else (masking,
  * opcodes, continuation order, UTF-8, message size) is wslay's, and the code it sends is read
  * back from the close frame it writes. */
-#include "net/ws.h"
+#include "proto/ws.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -5,7 +5,7 @@
  * subject/authority key identifiers, and a leaf issuer name byte-identical to the CA's subject
  * (Go finds the parent by raw name bytes). mbedTLS 2.28 has no writer for SANs or EKU, so those
  * two extensions are encoded here. */
-#include "net/tls.h"
+#include "proto/tls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

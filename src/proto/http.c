@@ -1,6 +1,6 @@
 /* http: HTTP/1.1 requests and responses as bytes. Writing is plain formatting; reading is
  * http-parser 2.9 driven by callbacks that copy the pieces into an http_msg_t. */
-#include "net/http.h"
+#include "proto/http.h"
 
 #include <errno.h>
 #include <http_parser.h>
