@@ -1,4 +1,4 @@
-/* api: the REST calls exec clients need (PROTOCOL.md §6): get a pod, list pods with selectors
+/* api: the REST calls exec clients need (docs/PROTOCOL.md §6): get a pod, list pods with selectors
  * following `continue` pages, resolve a workload to its pods, and kubectl's pod and container
  * choices. Results point into the parsed JSON, valid for the callback. */
 #include <cjson/cJSON.h>

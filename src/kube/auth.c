@@ -1,4 +1,4 @@
-/* auth.c: the credential of one client (PROTOCOL.md §5.4-5.5). Static tokens and basic auth
+/* auth.c: the credential of one client (docs/PROTOCOL.md §5.4-5.5). Static tokens and basic auth
  * are ready at once; a tokenFile is re-read in libuv's thread pool at most once a minute; exec
  * plugins run through uv_spawn. Whatever is in flight is one "job" that every caller waits
  * for, so a thousand sessions starting together cause one plugin run. */
@@ -583,7 +583,8 @@ static char *ca_b64(auth_t *a, const kcfg_t *cfg)
     return r;
 }
 
-/* KUBERNETES_EXEC_INFO exactly as client-go writes it (PROTOCOL.md §5.5), field order included. */
+/* KUBERNETES_EXEC_INFO exactly as client-go writes it (docs/PROTOCOL.md §5.5), field order
+ * included. */
 static char *exec_info(auth_t *a, const kcfg_t *cfg)
 {
     const kcfg_exec_t *x = cfg->exec;
@@ -664,7 +665,7 @@ static int setup_exec(auth_t *a, const kcfg_t *cfg)
 
 static int setup(auth_t *a, const kcfg_t *cfg)
 {
-    /* client-go reads no credential at all unless the transport is TLS (§5.4). */
+    /* client-go reads no credential at all unless the transport is TLS (docs/PROTOCOL.md §5.4). */
     if (!cfg->server || strncmp(cfg->server, "https://", 8)) {
         a->no_creds = 1;
         return 0;

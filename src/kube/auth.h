@@ -1,7 +1,7 @@
-/* auth: credentials for one client (PROTOCOL.md §5.4-5.5): static token, tokenFile (re-read at
- * most once a minute and after a 401), basic auth, client certificates, exec credential plugins
- * run through uv_spawn (never blocking the loop), cached until expirationTimestamp, one run
- * shared by every waiter (no stampede), refreshed once on 401. */
+/* auth: credentials for one client (docs/PROTOCOL.md §5.4-5.5): static token, tokenFile
+ * (re-read at most once a minute and after a 401), basic auth, client certificates, exec
+ * credential plugins run through uv_spawn (never blocking the loop), cached until
+ * expirationTimestamp, one run shared by every waiter (no stampede), refreshed once on 401. */
 #ifndef PMX_KUBE_AUTH_H
 #define PMX_KUBE_AUTH_H
 

@@ -1,5 +1,5 @@
 /* auth_execcred.c: decoding an exec plugin's stdout as an ExecCredential with client-go's
- * rules and messages (PROTOCOL.md §5.5; client-go plugin/pkg/client/auth/exec/exec.go). Pure:
+ * rules and messages (docs/PROTOCOL.md §5.5; client-go plugin/pkg/client/auth/exec/exec.go). Pure:
  * no I/O, so the fuzzer can drive it. */
 #include <stdarg.h>
 #include <stdio.h>

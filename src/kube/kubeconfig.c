@@ -1,6 +1,6 @@
 /* kubeconfig.c: which kubeconfig files are read, how they merge, and how one context becomes
- * a kcfg_t, the way client-go 1.32 does it (PROTOCOL.md §5.1-5.4), with the in-cluster fallback
- * (§5.6). The YAML itself is read by kubeconfig_parse.c. */
+ * a kcfg_t, the way client-go 1.32 does it (docs/PROTOCOL.md §5.1-5.4), with the in-cluster
+ * fallback (docs/PROTOCOL.md §5.6). The YAML itself is read by kubeconfig_parse.c. */
 #include "kube/kubeconfig.h"
 
 #include <errno.h>
@@ -141,7 +141,7 @@ static int load_files(const kcfg_opts_t *o, files_t *fs, char *err, size_t errle
     return rc;
 }
 
-/* First file wins per named entry (PROTOCOL.md §5.1). */
+/* First file wins per named entry (docs/PROTOCOL.md §5.1). */
 static const kf_context_t *find_context(const files_t *fs, const char *name, const char **origin)
 {
     for (size_t i = 0; i < fs->n; i++)
@@ -463,7 +463,7 @@ static int resolve(const kcfg_opts_t *o, const files_t *fs, kcfg_t *c, char *err
     return normalize_server(c, err, errlen);
 }
 
-/* ---- in-cluster (PROTOCOL.md §5.6) ------------------------------------------------------- */
+/* ---- in-cluster (docs/PROTOCOL.md §5.6) -------------------------------------------------- */
 
 static int incluster_possible(const kcfg_opts_t *o)
 {

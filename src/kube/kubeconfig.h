@@ -1,5 +1,5 @@
 /* kubeconfig: kubectl's configuration, read with libyaml the way client-go 1.32 reads it
- * (PROTOCOL.md §5): file selection and merge, context selection, relative paths, in-cluster
+ * (docs/PROTOCOL.md §5): file selection and merge, context selection, relative paths, in-cluster
  * fallback, overrides from command-line flags. Reading happens once at client creation. */
 #ifndef PMX_KUBE_KUBECONFIG_H
 #define PMX_KUBE_KUBECONFIG_H

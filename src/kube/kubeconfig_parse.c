@@ -1,6 +1,6 @@
 /* kubeconfig_parse.c: one kubeconfig document read with libyaml into a small node tree (with
  * line numbers, so every error names the file, line and key), then client-go's schema read from
- * that tree (PROTOCOL.md §5.3-5.5). Merging and context resolution live in kubeconfig.c. */
+ * that tree (docs/PROTOCOL.md §5.3-5.5). Merging and context resolution live in kubeconfig.c. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* selector: Kubernetes label and field selectors (PROTOCOL.md §6), the way apimachinery 1.32
+/* selector: Kubernetes label and field selectors (docs/PROTOCOL.md §6), the way apimachinery 1.32
  * parses, matches and prints them (pkg/labels/selector.go, pkg/fields/selector.go).
  *
  * Used by podmux-sim to filter lists and by the client to turn a workload's spec.selector into

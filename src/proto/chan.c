@@ -1,7 +1,7 @@
-/* chan: the remotecommand channel protocols (PROTOCOL.md §2): per-message channel byte, base64
- * variants, the error channel's Status JSON (parsed the way client-go's errorDecoderV4 does and
- * written byte for byte the way the kubelet / apiserver translator do), and the streaming
- * resize decoder (Go's json.Decoder into TerminalSize). */
+/* chan: the remotecommand channel protocols (docs/PROTOCOL.md §2): per-message channel byte,
+ * base64 variants, the error channel's Status JSON (parsed the way client-go's errorDecoderV4
+ * does and written byte for byte the way the kubelet / apiserver translator do), and the
+ * streaming resize decoder (Go's json.Decoder into TerminalSize). */
 #include "proto/chan.h"
 
 #include <cjson/cJSON.h>

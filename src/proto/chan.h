@@ -1,4 +1,4 @@
-/* chan: the Kubernetes remotecommand channel protocols over WebSocket (see PROTOCOL.md §2).
+/* chan: the Kubernetes remotecommand channel protocols over WebSocket (see docs/PROTOCOL.md §2).
  * Pure: WebSocket message payloads in, channel + bytes out, and back. No I/O. */
 #ifndef PMX_KUBE_CHAN_H
 #define PMX_KUBE_CHAN_H

@@ -1,5 +1,5 @@
 /* exec: podmux-sim's exec and attach sessions, with the two personalities of a 1.32 cluster
- * (PROTOCOL.md §1.1, §7): a protocol list containing v5.channel.k8s.io gets the apiserver
+ * (docs/PROTOCOL.md §1.1, §7): a protocol list containing v5.channel.k8s.io gets the apiserver
  * translator (v5 only, kubelet errors after the 101 as InternalError); any other list gets the
  * kubelet/CRI streaming server ("", channel.k8s.io, base64.channel.k8s.io, v4.channel.k8s.io,
  * v4.base64.channel.k8s.io; errors before the 101).

@@ -1,7 +1,7 @@
-/* rest: podmux-sim's read-only Kubernetes REST API over the model (PROTOCOL.md §6, §7):
+/* rest: podmux-sim's read-only Kubernetes REST API over the model (docs/PROTOCOL.md §6, §7):
  * /version, discovery, pods (get/list, label/field selectors, limit/continue, Table output),
  * namespaces, apps/v1 workloads, batch/v1 jobs, and metav1.Status errors byte-compatible with
- * kube-apiserver's (§1.7). Pure: request pieces in, status + body out; no I/O. */
+ * kube-apiserver's (docs/PROTOCOL.md §1.7). Pure: request pieces in, status + body out; no I/O. */
 #ifndef PMX_SIM_REST_H
 #define PMX_SIM_REST_H
 
@@ -44,7 +44,7 @@ int sim_status_json_group(buf_t *out, int code, const char *reason, const char *
 int sim_response_status(sim_response_t *out, int code, const char *reason, const char *message,
                         const char *name, const char *group, const char *kind);
 
-/* The apiserver's checks for an exec/attach request, in its order (§1.7, §7):
+/* The apiserver's checks for an exec/attach request, in its order (docs/PROTOCOL.md §1.7, §7):
  * 403 (user may not use ns; verb "get" for WebSocket GET, "create" for SPDY POST), 404 pod,
  * 400 container (none given and several containers: names listed init, regular, ephemeral;
  * unknown name), 400 no host assigned. err_out is initialised by the call (free it either

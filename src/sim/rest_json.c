@@ -217,7 +217,8 @@ int rest_not_found(req_t *r, const char *resource, const char *group, const char
     return 0;
 }
 
-/* RBAC's refusal (§1.7): 0 when allowed, else the 403 is written and -1 returned. */
+/* RBAC's refusal (docs/PROTOCOL.md §1.7): 0 when allowed, else the 403 is written and -1
+ * returned. */
 int rest_authorize(req_t *r, const char *verb, const char *resource, const char *group,
                    const char *ns, const char *name)
 {

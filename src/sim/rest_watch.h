@@ -1,5 +1,5 @@
-/* rest_watch: the API server's pod watch, `GET .../pods?watch=1` (PROTOCOL.md §3.2: kubectl exec
- * on a workload without pods lists, then watches until one is added).
+/* rest_watch: the API server's pod watch, `GET .../pods?watch=1` (docs/PROTOCOL.md §3.2:
+ * kubectl exec on a workload without pods lists, then watches until one is added).
  *
  * What the real apiserver does and the sim does too [src AS endpoints/handlers/watch.go,
  * response.go; cacher]: 200 with Content-Type application/json and Transfer-Encoding: chunked,

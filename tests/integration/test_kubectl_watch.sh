@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # kubectl 1.32 against a cluster that changes: pods created, started and deleted on a timeline
 # (sim.podmux.io/create-after, running-after, delete-after), seen through the pod watch.
-# kubectl exec deploy/X lists, then watches until a pod is added (PROTOCOL.md §3.2).
+# kubectl exec deploy/X lists, then watches until a pod is added (docs/PROTOCOL.md §3.2).
 . "$(dirname "$0")/lib.sh"
 command -v kubectl >/dev/null || { echo "no kubectl"; exit 77; }
 

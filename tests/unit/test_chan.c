@@ -1,5 +1,5 @@
 /* chan: channel framing, Status JSON both ways, resize decoding, byte-exact against
- * PROTOCOL.md §0, §1.8, §2.2, §2.4, §2.5, §2.6, §2.10. */
+ * docs/PROTOCOL.md §0, §1.8, §2.2, §2.4, §2.5, §2.6, §2.10. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -95,7 +95,7 @@ static void test_encode_resize_and_close(void **state)
     int op = 0;
     assert_int_equal(chan_encode_resize(CHAN_PROTO_V5, 100, 30, &b, &op), 0);
     assert_int_equal(op, 2);
-    assert_int_equal(b.len, 0x1b); /* frame header 82 9b in §0 */
+    assert_int_equal(b.len, 0x1b); /* frame header 82 9b in docs/PROTOCOL.md §0 */
     assert_memory_equal(b.data, "\x04{\"Width\":100,\"Height\":30}\n", 27);
     buf_reset(&b);
     assert_int_equal(chan_encode_resize(CHAN_PROTO_V4_BASE64, 100, 30, &b, &op), 0);

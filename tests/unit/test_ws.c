@@ -1,5 +1,5 @@
 /* ws: a client engine and a server engine wired to each other through byte buffers. Frames are
- * checked byte for byte against PROTOCOL.md §0 (mask 37 fa 21 3d as in its examples), and the
+ * checked byte for byte against docs/PROTOCOL.md §0 (mask 37 fa 21 3d as in its examples), and the
  * wire is fed in 1-byte, 7-byte and whole chunks. */
 #include <errno.h>
 #include <setjmp.h>
