@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "client/internal.h"
+#include "client/request.h"
 #include "kube/selector.h"
 #include "proto/http.h"
 
@@ -192,7 +193,7 @@ static int fetch_page(list_req_t *r, const char *cont)
         if (!rc) rc = http_query_add(&p, &first, "limit", PAGE_LIMIT);
         if (!rc && cont) rc = http_query_add(&p, &first, "continue", cont);
     }
-    if (!rc) rc = pmx_rest_get(r->c, p.data, page_cb, r);
+    if (!rc) rc = pmx__get(r->c, p.data, page_cb, r);
     buf_free(&p);
     return rc;
 }
@@ -342,7 +343,7 @@ PMX_API int pmx_list_workload_pods(pmx_client_t *c, const char *ns, const char *
     char path[600];
     snprintf(path, sizeof path, "%s/namespaces/%s/%s/%s", WORKLOADS[found].api, ns,
              WORKLOADS[found].resource, slash + 1);
-    int rc = pmx_rest_get(c, path, workload_cb, w);
+    int rc = pmx__get(c, path, workload_cb, w);
     if (rc < 0) {
         free(w->ns);
         free(w);

@@ -1,16 +1,48 @@
 /* client: one cluster. Reads the configuration once, owns the TLS context(s), the TLS session
- * used for resumption, the credential cache and the resolved address. */
+ * used for resumption, the first-handshake gate, the credential cache and the addresses of the
+ * server. Its fields are its own: conn, request and session go through the functions of
+ * internal.h. */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <mbedtls/base64.h>
 
+#include "client/conn.h"
 #include "client/internal.h"
+#include "kube/kubeconfig.h"
+#include "util/buf.h"
 
-void pmx_log(pmx_client_t *c, const char *fmt, ...)
+typedef struct tls_gen {
+    tls_ctx_t *ctx;
+    uint64_t cred_generation; /* auth generation whose client certificate it carries */
+    struct tls_gen *older;    /* contexts still possibly used by live streams */
+} tls_gen_t;
+
+struct pmx_client {
+    uv_loop_t *loop;
+    kcfg_t *cfg;
+    auth_t *auth;
+    pmx_client_opts_t opts;
+    pmx__endpoint_t ep;
+    tls_gen_t *tls; /* NULL for http:// servers; the oldest holds the CA chain */
+    tls_session_t *resume;
+    uint64_t tls_full, tls_resumed;
+    pmx__tls_waiter_t *tls_first;   /* the connection doing the first full handshake */
+    pmx__tls_waiter_t *tls_waiters; /* the others, waiting for its session */
+    struct sockaddr_storage addrs[PMX_MAX_ADDRS];
+    size_t naddrs;
+    int addrs_literal;   /* an IP literal: never resolved, never forgotten */
+    unsigned live;       /* sessions + requests not yet closed */
+    stream_rbuf_t *rbuf; /* shared by every connection */
+    pmx__conn_factory_t conn_factory;
+};
+
+void pmx__log(pmx_client_t *c, const char *fmt, ...)
 {
     if (!c->opts.log) return;
     char line[1024];
@@ -21,7 +53,7 @@ void pmx_log(pmx_client_t *c, const char *fmt, ...)
     c->opts.log(c->opts.log_data, line);
 }
 
-int pmx_err_from_http(int status)
+int pmx__err_from_http(int status)
 {
     switch (status) {
     case 400:
@@ -39,7 +71,7 @@ int pmx_err_from_http(int status)
     }
 }
 
-void pmx_message_from_body(const char *body, size_t len, int status, char *out, size_t outlen)
+void pmx__message_from_body(const char *body, size_t len, int status, char *out, size_t outlen)
 {
     out[0] = '\0';
     if (body && len) {
@@ -63,7 +95,7 @@ void pmx_message_from_body(const char *body, size_t len, int status, char *out, 
 }
 
 /* ---- server URL ----------------------------------------------------------------------------- */
-static int parse_server(pmx_client_t *c, const char *url, char *err, size_t errlen)
+static int parse_server(pmx__endpoint_t *c, const char *url, char *err, size_t errlen)
 {
     const char *p;
     if (!strncmp(url, "https://", 8)) {
@@ -137,9 +169,9 @@ static int no_proxy_matches(const char *host)
     return 0;
 }
 
-static int setup_proxy(pmx_client_t *c, char *err, size_t errlen)
+static int setup_proxy(pmx__endpoint_t *c, const char *cfg_url, char *err, size_t errlen)
 {
-    const char *url = c->cfg->proxy_url;
+    const char *url = cfg_url;
     if (!url || !*url) {
         if (no_proxy_matches(c->host)) return 0;
         url = getenv(c->https ? "HTTPS_PROXY" : "HTTP_PROXY");
@@ -192,20 +224,60 @@ bad:
     return PMX_ECONFIG;
 }
 
+/* ---- addresses ------------------------------------------------------------------------------ */
+static int connect_port(const pmx_client_t *c)
+{
+    return c->ep.proxy_host ? c->ep.proxy_port : c->ep.port;
+}
+
+const char *pmx__client_connect_host(const pmx_client_t *c)
+{
+    return c->ep.proxy_host ? c->ep.proxy_host : c->ep.host;
+}
+
 /* The address to connect to is the proxy's when there is one; literal IPs need no DNS. */
 static void preset_address(pmx_client_t *c)
 {
-    const char *h = c->proxy_host ? c->proxy_host : c->host;
-    int port = c->proxy_host ? c->proxy_port : c->port;
+    const char *h = pmx__client_connect_host(c);
+    int port = connect_port(c);
     struct sockaddr_in a4;
     struct sockaddr_in6 a6;
-    if (uv_ip4_addr(h, port, &a4) == 0) {
-        memcpy(&c->addr, &a4, sizeof a4);
-        c->addr_ok = 1;
-    } else if (uv_ip6_addr(h, port, &a6) == 0) {
-        memcpy(&c->addr, &a6, sizeof a6);
-        c->addr_ok = 1;
+    if (uv_ip4_addr(h, port, &a4) == 0)
+        memcpy(&c->addrs[0], &a4, sizeof a4);
+    else if (uv_ip6_addr(h, port, &a6) == 0)
+        memcpy(&c->addrs[0], &a6, sizeof a6);
+    else
+        return;
+    c->naddrs = 1;
+    c->addrs_literal = 1;
+}
+
+size_t pmx__client_addrs(const pmx_client_t *c, struct sockaddr_storage *out, size_t max)
+{
+    size_t n = c->naddrs < max ? c->naddrs : max;
+    memcpy(out, c->addrs, n * sizeof *out);
+    return n;
+}
+
+void pmx__client_set_addrs(pmx_client_t *c, const struct addrinfo *res)
+{
+    if (c->addrs_literal) return;
+    size_t n = 0;
+    for (; res && n < PMX_MAX_ADDRS; res = res->ai_next) {
+        if (res->ai_family != AF_INET && res->ai_family != AF_INET6) continue;
+        if (res->ai_addrlen > sizeof c->addrs[n]) continue;
+        memset(&c->addrs[n], 0, sizeof c->addrs[n]);
+        memcpy(&c->addrs[n], res->ai_addr, res->ai_addrlen);
+        /* sin_port and sin6_port sit at the same offset */
+        ((struct sockaddr_in *)&c->addrs[n])->sin_port = htons((uint16_t)connect_port(c));
+        n++;
     }
+    c->naddrs = n;
+}
+
+void pmx__client_forget_addrs(pmx_client_t *c)
+{
+    if (!c->addrs_literal) c->naddrs = 0;
 }
 
 /* ---- TLS ------------------------------------------------------------------------------------ */
@@ -213,11 +285,19 @@ static tls_ctx_t *make_tls(pmx_client_t *c, const auth_cred_t *cred, char *err, 
 {
     const kcfg_t *k = c->cfg;
     tls_ctx_opts_t o = {0};
-    o.ca_file = k->ca_file;
-    o.ca_data = k->ca_data;
-    o.ca_data_len = k->ca_data_len;
     o.insecure = k->insecure;
+    tls_gen_t *oldest = c->tls;
+    while (oldest && oldest->older)
+        oldest = oldest->older;
+    if (oldest) {
+        o.ca_from = oldest->ctx; /* kept until the client is freed */
+    } else {
+        o.ca_file = k->ca_file;
+        o.ca_data = k->ca_data;
+        o.ca_data_len = k->ca_data_len;
+    }
     if (cred && cred->cert_pem) {
+        /* An exec plugin's certificate: in memory, and so is its key. */
         o.cert_data = cred->cert_pem;
         o.cert_data_len = cred->cert_pem_len;
         o.key_data = cred->key_pem;
@@ -235,11 +315,11 @@ static tls_ctx_t *make_tls(pmx_client_t *c, const auth_cred_t *cred, char *err, 
     return ctx;
 }
 
-tls_ctx_t *pmx_client_tls(pmx_client_t *c, const auth_cred_t *cred, char *err, size_t errlen)
+tls_ctx_t *pmx__client_tls(pmx_client_t *c, const auth_cred_t *cred, char *err, size_t errlen)
 {
     if (c->tls && (!cred || !cred->cert_pem || c->tls->cred_generation == cred->generation))
         return c->tls->ctx;
-    pmx_tls_gen_t *g = calloc(1, sizeof *g);
+    tls_gen_t *g = calloc(1, sizeof *g);
     if (!g) {
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -249,7 +329,7 @@ tls_ctx_t *pmx_client_tls(pmx_client_t *c, const auth_cred_t *cred, char *err, s
         free(g);
         return NULL;
     }
-    g->cred_generation = cred ? cred->generation : 0;
+    g->cred_generation = cred && cred->cert_pem ? cred->generation : 0;
     g->older = c->tls; /* kept until the client is freed: live streams may use it */
     c->tls = g;
     if (c->resume) {
@@ -259,7 +339,12 @@ tls_ctx_t *pmx_client_tls(pmx_client_t *c, const auth_cred_t *cred, char *err, s
     return g->ctx;
 }
 
-void pmx_client_tls_done(pmx_client_t *c, tls_conn_t *conn)
+const tls_session_t *pmx__client_resume(const pmx_client_t *c)
+{
+    return c->resume;
+}
+
+void pmx__client_tls_done(pmx_client_t *c, tls_conn_t *conn)
 {
     if (tls_conn_resumed(conn)) {
         c->tls_resumed++;
@@ -271,6 +356,97 @@ void pmx_client_tls_done(pmx_client_t *c, tls_conn_t *conn)
         if (c->resume) tls_session_free(c->resume);
         c->resume = sess;
     }
+}
+
+int pmx__client_tls_gate(pmx_client_t *c, pmx__tls_waiter_t *w)
+{
+    if (!c->ep.https || c->resume) return 1;
+    if (c->tls_first) {
+        w->state = 2;
+        w->next = c->tls_waiters;
+        c->tls_waiters = w;
+        return 0;
+    }
+    w->state = 1;
+    c->tls_first = w;
+    return 1;
+}
+
+void pmx__client_tls_gate_leave(pmx_client_t *c, pmx__tls_waiter_t *w)
+{
+    if (w->state == 2) {
+        pmx__tls_waiter_t **pp = &c->tls_waiters;
+        while (*pp && *pp != w)
+            pp = &(*pp)->next;
+        if (*pp) *pp = w->next;
+        w->state = 0;
+        return;
+    }
+    if (w->state != 1) return;
+    w->state = 0;
+    c->tls_first = NULL;
+    /* The others go now: they resume the session if there is one, or (the first failed) one of
+     * them becomes the next first. */
+    pmx__tls_waiter_t *list = c->tls_waiters;
+    c->tls_waiters = NULL;
+    while (list) {
+        pmx__tls_waiter_t *next = list->next;
+        list->next = NULL;
+        list->state = 0;
+        list->go(list);
+        list = next;
+    }
+}
+
+/* ---- accessors for the client's objects ---------------------------------------------------- */
+uv_loop_t *pmx__client_loop(const pmx_client_t *c)
+{
+    return c->loop;
+}
+
+const pmx_client_opts_t *pmx__client_opts(const pmx_client_t *c)
+{
+    return &c->opts;
+}
+
+const pmx__endpoint_t *pmx__client_endpoint(const pmx_client_t *c)
+{
+    return &c->ep;
+}
+
+auth_t *pmx__client_auth(const pmx_client_t *c)
+{
+    return c->auth;
+}
+
+int pmx__client_cred_refreshable(const pmx_client_t *c)
+{
+    return c->cfg && (c->cfg->exec || c->cfg->token_file);
+}
+
+void pmx__client_hold(pmx_client_t *c)
+{
+    c->live++;
+}
+
+void pmx__client_release(pmx_client_t *c)
+{
+    c->live--;
+}
+
+stream_rbuf_t *pmx__client_rbuf(pmx_client_t *c)
+{
+    return c->rbuf;
+}
+
+void pmx__client_set_conn_factory(pmx_client_t *c, pmx__conn_factory_t f)
+{
+    c->conn_factory = f;
+}
+
+pmx__conn_factory_t pmx__client_conn_factory(const pmx_client_t *c)
+{
+    return c->conn_factory;
 }
 
 /* ---- public ----------------------------------------------------------------------------- */
@@ -291,8 +467,13 @@ PMX_API int pmx_client_new(uv_loop_t *loop, const pmx_client_opts_t *opts, pmx_c
     }
     c->loop = loop;
     if (opts) c->opts = *opts;
-    if (!c->opts.connect_timeout_ms) c->opts.connect_timeout_ms = 10000;
-    if (!c->opts.handshake_timeout_ms) c->opts.handshake_timeout_ms = 10000;
+    /* A request timeout bounds the connection too (kubectl's --request-timeout does): connect
+     * and handshake share one bound, their sum. */
+    uint64_t conn_default = 10000;
+    if (c->opts.request_timeout_ms && c->opts.request_timeout_ms < 2 * conn_default)
+        conn_default = (c->opts.request_timeout_ms + 1) / 2;
+    if (!c->opts.connect_timeout_ms) c->opts.connect_timeout_ms = conn_default;
+    if (!c->opts.handshake_timeout_ms) c->opts.handshake_timeout_ms = conn_default;
     if (!c->opts.upgrade_timeout_ms) c->opts.upgrade_timeout_ms = 30000;
     if (!c->opts.request_timeout_ms) c->opts.request_timeout_ms = 30000;
     if (!c->opts.keepalive_ms) c->opts.keepalive_ms = 5000;
@@ -312,8 +493,9 @@ PMX_API int pmx_client_new(uv_loop_t *loop, const pmx_client_opts_t *opts, pmx_c
         pmx_client_free(c);
         return PMX_ECONFIG;
     }
-    r = parse_server(c, c->cfg->server, err, errlen);
-    if (r == 0) r = setup_proxy(c, err, errlen);
+    c->ep.verify_name = c->cfg->tls_server_name;
+    r = parse_server(&c->ep, c->cfg->server, err, errlen);
+    if (r == 0) r = setup_proxy(&c->ep, c->cfg->proxy_url, err, errlen);
     if (r == 0) preset_address(c);
     if (r == 0 && auth_new(loop, c->cfg, &c->auth) < 0) {
         snprintf(err, errlen, "cannot set up credentials");
@@ -321,9 +503,9 @@ PMX_API int pmx_client_new(uv_loop_t *loop, const pmx_client_opts_t *opts, pmx_c
     }
     if (r == 0 && opts && opts->request_timeout_ms)
         auth_set_exec_timeout(c->auth, opts->request_timeout_ms);
-    if (r == 0 && c->https) {
+    if (r == 0 && c->ep.https) {
         /* Built now so that a bad CA or key is reported at once, not per session. */
-        if (!pmx_client_tls(c, NULL, err, errlen)) r = PMX_ECONFIG;
+        if (!pmx__client_tls(c, NULL, err, errlen)) r = PMX_ECONFIG;
     }
     if (r < 0) {
         c->live = 0;
@@ -338,7 +520,7 @@ PMX_API int pmx_client_free(pmx_client_t *c)
 {
     if (!c) return 0;
     if (c->live) return PMX_EBUSY;
-    for (pmx_tls_gen_t *g = c->tls, *next; g; g = next) {
+    for (tls_gen_t *g = c->tls, *next; g; g = next) {
         next = g->older;
         tls_ctx_free(g->ctx);
         free(g);
@@ -346,11 +528,11 @@ PMX_API int pmx_client_free(pmx_client_t *c)
     if (c->resume) tls_session_free(c->resume);
     if (c->auth) auth_free(c->auth);
     kcfg_free(c->cfg);
-    free(c->host);
-    free(c->hostport);
-    free(c->proxy_host);
-    free(c->proxy_authz);
-    free(c->prefix);
+    free(c->ep.host);
+    free(c->ep.hostport);
+    free(c->ep.proxy_host);
+    free(c->ep.proxy_authz);
+    free(c->ep.prefix);
     free(c->rbuf);
     free(c);
     return 0;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "client/internal.h"
+#include "util/buf.h"
 
 #define DEFAULT_RETRY_BASE_MS 500
 #define MAX_RETRY_MS 30000
@@ -188,9 +189,9 @@ static void on_exit_cb(pmx_session_t *s, const pmx_exit_t *ex, void *data)
         t->state = T_RETRY_WAIT;
         t->due_ms = uv_now(f->loop) + backoff_ms(f, t->r.attempts, ex->retry_after);
         f->nretry++;
-        pmx_log(f->c, "%s/%s: attempt %u failed (%s), retrying in %llu ms", t->ns, t->pod,
-                t->r.attempts, pmx_err_name(ex->err),
-                (unsigned long long)(t->due_ms - uv_now(f->loop)));
+        pmx__log(f->c, "%s/%s: attempt %u failed (%s), retrying in %llu ms", t->ns, t->pod,
+                 t->r.attempts, pmx_err_name(ex->err),
+                 (unsigned long long)(t->due_ms - uv_now(f->loop)));
         return;
     }
     finish_target(t, ex);
@@ -397,7 +398,7 @@ PMX_API int pmx_fanout_new(pmx_client_t *c, const pmx_fanout_opts_t *opts,
     pmx_fanout_t *f = calloc(1, sizeof *f);
     if (!f) return PMX_ENOMEM;
     f->c = c;
-    f->loop = c->loop;
+    f->loop = pmx__client_loop(c);
     f->o = *opts;
     f->o.protocols = NULL;
     f->cb = *cb;
@@ -506,8 +507,8 @@ PMX_API long pmx_fanout_write(pmx_fanout_t *f, const void *buf, size_t len)
             buf_free(&f->replay);
             f->replay_dropped = 1;
         } else if (buf_append(&f->replay, buf, len) < 0) {
-            pmx_log(f->c, "fanout: stdin passed the replay limit; targets not yet started "
-                          "will fail");
+            pmx__log(f->c, "fanout: stdin passed the replay limit; targets not yet started "
+                           "will fail");
             buf_free(&f->replay);
             f->replay_dropped = 1;
         }

@@ -1,17 +1,18 @@
-/* internal.h: what client.c, session.c, api.c and fanout.c share. Not installed. */
-#ifndef PMX_INTERNAL_H
-#define PMX_INTERNAL_H
+/* internal.h: what the client core's objects (client, conn, request, session, api, fanout) know
+ * of each other. Not installed. The client's fields are its own (client.c); the others go
+ * through the functions below. */
+#ifndef PMX_CLIENT_INTERNAL_H
+#define PMX_CLIENT_INTERNAL_H
 
 #include <stdarg.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <uv.h>
 
 #include "podmux.h"
-#include "kube/auth.h"
-#include "kube/kubeconfig.h"
 #include "client/stream.h"
+#include "kube/auth.h"
 #include "proto/tls.h"
-#include "util/buf.h"
 
 #define PMX_API PMX_EXTERN
 
@@ -20,52 +21,76 @@
 #define PMX_MAX_HEADER_BYTES (64u * 1024)
 #define PMX_MAX_ERROR_STREAM (64u * 1024)
 #define PMX_MAX_STDIN_QUEUE (256u * 1024 * 1024)
+#define PMX_MAX_ADDRS 8
 
-typedef struct pmx_tls_gen {
-    tls_ctx_t *ctx;
-    uint64_t cred_generation;  /* auth generation whose client certificate it carries */
-    struct pmx_tls_gen *older; /* contexts still possibly used by live streams */
-} pmx_tls_gen_t;
-
-struct pmx_client {
-    uv_loop_t *loop;
-    kcfg_t *cfg;
-    auth_t *auth;
-    pmx_client_opts_t opts;
-    pmx_tls_gen_t *tls; /* NULL for http:// servers */
-    tls_session_t *resume;
-    char *host;     /* for Host:, SNI and verification (no brackets) */
+/* Where connections go: the API server, and the HTTP CONNECT proxy in front of it (kubeconfig
+ * proxy-url, else HTTPS_PROXY/HTTP_PROXY minus NO_PROXY). Read-only outside client.c. */
+typedef struct pmx__endpoint {
+    char *host;     /* for SNI and verification (no brackets) */
     char *hostport; /* Host header value: host[:port], IPv6 in brackets */
     int port;
     char *prefix; /* path prefix of the server URL, "" if none */
     int https;
-    /* HTTP CONNECT proxy (kubeconfig proxy-url, else HTTPS_PROXY/HTTP_PROXY minus NO_PROXY). */
-    char *proxy_host; /* NULL: direct */
+    const char *verify_name; /* kubeconfig tls-server-name, or NULL */
+    char *proxy_host;        /* NULL: direct */
     int proxy_port;
-    char *proxy_authz;            /* "Basic ..." from user:pass in the proxy URL, or NULL */
-    struct sockaddr_storage addr; /* of the proxy when there is one */
-    int addr_ok;
-    unsigned live;       /* sessions + REST requests not yet closed */
-    stream_rbuf_t *rbuf; /* shared by every connection; freed once live is 0 */
-    uint64_t tls_full, tls_resumed;
-    /* While the first full handshake runs, other sessions wait for its TLS session so that they
-     * resume it instead of each doing a full handshake (curl's multi handle does the same). */
-    int tls_first_inflight;
-    struct pmx_session *tls_waiters;
-};
+    char *proxy_authz; /* "Basic ..." from user:pass in the proxy URL, or NULL */
+} pmx__endpoint_t;
 
-/* Sends a formatted line to the log sink (if any). */
-void pmx_log(pmx_client_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* ---- the client, for its objects --------------------------------------------------------- */
+void pmx__log(pmx_client_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+uv_loop_t *pmx__client_loop(const pmx_client_t *c);
+const pmx_client_opts_t *pmx__client_opts(const pmx_client_t *c);
+const pmx__endpoint_t *pmx__client_endpoint(const pmx_client_t *c);
+/* Credentials (NULL: none configured). 1 when a 401 may be answered by refreshing them. */
+auth_t *pmx__client_auth(const pmx_client_t *c);
+int pmx__client_cred_refreshable(const pmx_client_t *c);
+/* A live request or session holds the client (pmx_client_free() refuses while any does). */
+void pmx__client_hold(pmx_client_t *c);
+void pmx__client_release(pmx_client_t *c);
+/* The read buffer every connection of this client shares. */
+stream_rbuf_t *pmx__client_rbuf(pmx_client_t *c);
+
+/* Addresses of the host connected to (the proxy's when there is one), port included. The first
+ * answer is kept for the next connections; pmx__client_forget_addrs() after a connect failure
+ * makes the next connection resolve again. Literal IPs are known from the start. */
+size_t pmx__client_addrs(const pmx_client_t *c, struct sockaddr_storage *out, size_t max);
+void pmx__client_set_addrs(pmx_client_t *c, const struct addrinfo *res);
+void pmx__client_forget_addrs(pmx_client_t *c);
+const char *pmx__client_connect_host(const pmx_client_t *c);
+
+/* TLS: the context for a credential's client certificate (rebuilt, without reading any file,
+ * when an exec plugin hands out a new one), the session offered for resumption, and the count
+ * of full and resumed handshakes. */
+tls_ctx_t *pmx__client_tls(pmx_client_t *c, const auth_cred_t *cred, char *err, size_t errlen);
+const tls_session_t *pmx__client_resume(const pmx_client_t *c);
+void pmx__client_tls_done(pmx_client_t *c, tls_conn_t *conn);
+
+/* The first-handshake gate: while one connection does the first full handshake, the others
+ * wait for its TLS session so that they resume it (curl's multi handle does the same). */
+typedef struct pmx__tls_waiter {
+    struct pmx__tls_waiter *next;
+    void (*go)(struct pmx__tls_waiter *w); /* the gate opened: connect now */
+    int state;                             /* 0 not at the gate, 1 the first, 2 waiting */
+} pmx__tls_waiter_t;
+/* 1: connect now (w->state says whether it is the first); 0: wait for go(). */
+int pmx__client_tls_gate(pmx_client_t *c, pmx__tls_waiter_t *w);
+/* The first is through (handshake done or failed) or a waiter gives up. */
+void pmx__client_tls_gate_leave(pmx_client_t *c, pmx__tls_waiter_t *w);
+
+struct pmx__conn;
+struct pmx__conn_cb;
+struct pmx__conn_opts;
+/* Test hook: the factory pmx__conn_open() uses (NULL: the real TCP one). */
+typedef int (*pmx__conn_factory_t)(pmx_client_t *cl, const struct pmx__conn_opts *o,
+                                   const struct pmx__conn_cb *cb, void *data,
+                                   struct pmx__conn **out);
+void pmx__client_set_conn_factory(pmx_client_t *c, pmx__conn_factory_t f);
+pmx__conn_factory_t pmx__client_conn_factory(const pmx_client_t *c);
+
 /* Maps an HTTP status to a PMX_E* code. */
-int pmx_err_from_http(int status);
+int pmx__err_from_http(int status);
 /* Extracts "message" from a metav1.Status JSON body, or the body's first line for plain text. */
-void pmx_message_from_body(const char *body, size_t len, int status, char *out, size_t outlen);
-/* TLS context for the current credential (rebuilt when an exec plugin hands out a new client
- * certificate). */
-tls_ctx_t *pmx_client_tls(pmx_client_t *c, const auth_cred_t *cred, char *err, size_t errlen);
-void pmx_client_tls_done(pmx_client_t *c, tls_conn_t *conn);
-
-/* A REST GET, through the same connection machinery as sessions (session.c). */
-int pmx_rest_get(pmx_client_t *c, const char *path, pmx_get_cb cb, void *data);
+void pmx__message_from_body(const char *body, size_t len, int status, char *out, size_t outlen);
 
 #endif

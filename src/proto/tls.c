@@ -120,6 +120,7 @@ static int file_error(const char *what, const char *path, int code, char *errbuf
 static int load_ca(tls_ctx_t *t, const tls_ctx_opts_t *o, char *errbuf, size_t errlen)
 {
     int r;
+    if (o->ca_from) return 0; /* its chain is used as it is: nothing read, nothing parsed */
     if (o->ca_data && o->ca_data_len) {
         r = mbedtls_x509_crt_parse(&t->ca, o->ca_data, pem_len(o->ca_data, o->ca_data_len));
         if (r < 0 || t->ca.version == 0) {
@@ -219,7 +220,7 @@ static void setup_client(tls_ctx_t *t, const tls_ctx_opts_t *o)
         mbedtls_ssl_conf_authmode(&t->conf, MBEDTLS_SSL_VERIFY_NONE);
         return;
     }
-    mbedtls_ssl_conf_ca_chain(&t->conf, &t->ca, NULL);
+    mbedtls_ssl_conf_ca_chain(&t->conf, o->ca_from ? &o->ca_from->ca : &t->ca, NULL);
     mbedtls_ssl_conf_authmode(&t->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
     mbedtls_ssl_conf_session_tickets(&t->conf, MBEDTLS_SSL_SESSION_TICKETS_ENABLED);
 }

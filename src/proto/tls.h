@@ -36,7 +36,10 @@ typedef struct tls_ctx_opts {
     const char *key_file;
     const uint8_t *key_data;
     size_t key_data_len;
-    int insecure;      /* client: do TLS but skip verification */
+    /* Client: trust the CA chain of this context (which must outlive the new one) instead of
+     * loading one: a context rebuilt for a new client certificate reads and parses nothing. */
+    struct tls_ctx *ca_from;
+    int insecure; /* client: do TLS but skip verification */
     int verify_client; /* server: require a client certificate signed by the CA (else optional) */
 } tls_ctx_opts_t;
 
