@@ -5,7 +5,8 @@
 #  (b) the library alone configures and builds without libvterm (PMX_CLI=OFF), and a static
 #      embedder that defines its own buf_init, ws_new, stream_write and auth_new links against
 #      that libpodmux.a and still runs a command in a pod;
-#  (c) no test #includes a .c file and no file refers to the shared notes outside the repo.
+#  (c) no test #includes a .c file, the CLI includes only podmux.h, its own headers and util/,
+#      and no file refers to the shared notes outside the repo.
 . "$(dirname "$0")/lib.sh"
 
 # ---- (a) exported symbols -------------------------------------------------------------------
@@ -20,7 +21,7 @@ globals_outside_pmx <"$T/nm.a" >"$T/bad.a"
 $(head -40 "$T/bad.a")"
 echo "ok   libpodmux.a: $(grep -c ' T pmx_' "$T/nm.a") pmx_ functions, no other global symbol"
 
-SO=$(ls "$PMX_BUILD"/libpodmux.so.*.*.* 2>/dev/null | head -1)
+SO=$(find "$PMX_BUILD" -maxdepth 1 -name "libpodmux.so.*.*.*" | head -1)
 [ -n "$SO" ] || fail "no shared library libpodmux.so.X.Y.Z in $PMX_BUILD"
 nm -D --defined-only "$SO" >"$T/nm.so" || fail "nm -D failed on $SO"
 grep -q ' T pmx_session_start$' "$T/nm.so" || fail "$SO does not export pmx_session_start"
@@ -78,7 +79,7 @@ __attribute__((constructor)) static void use_them(void)
 }
 EOF
 DEPS="$(pkg-config --libs libuv yaml-0.1 libcjson) -lwslay -lmbedtls -lmbedx509 -lmbedcrypto -lhttp_parser"
-# shellcheck disable=SC2086
+# shellcheck disable=SC2086,SC2046 # flag lists split on purpose
 if ! $CC -o "$T/exec_static" -I"$PMX_SRC/include" $(pkg-config --cflags libuv) \
       "$PMX_SRC/examples/exec_minimal.c" "$T/embedder_names.c" "$LB/libpodmux.a" $DEPS >"$T/link.log" 2>&1; then
   fail "static embedder defining buf_init/ws_new/stream_write/auth_new does not link: $(head -20 "$T/link.log")"
@@ -104,9 +105,15 @@ fi
 grep -E '^tests/' "$T/files" | grep -E '\.(c|h)$' | xargs -r -d '\n' grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"][^">]*\.c[">]' >"$T/inc" || true
 [ -s "$T/inc" ] && fail "tests #include .c files (link the CMake library instead):
 $(cat "$T/inc")"
+# The CLI is an embedder: of the library it includes podmux.h only, plus its own headers and its
+# own copy of src/util, never by a path that climbs out of src/cli.
+grep -E '^src/cli/[^/]*\.(c|h)$' "$T/files" | xargs -r -d '\n' grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' |
+  grep -vE '#[[:space:]]*include[[:space:]]*"(podmux\.h|util/[a-z_]+\.h|[a-z_]+\.h)"' >"$T/cli_inc" || true
+[ -s "$T/cli_inc" ] && fail "the CLI includes library internals or climbs out of src/cli:
+$(cat "$T/cli_inc")"
 SHARED='..''/shared' # spelled in two pieces so that this file does not match itself
 xargs -r -d '\n' grep -nIF "$SHARED" <"$T/files" >"$T/shared" || true
 [ -s "$T/shared" ] && fail "files refer to $SHARED (outside the repo):
 $(cat "$T/shared")"
-echo "ok   no test includes a .c file; no file refers to $SHARED ($(wc -l <"$T/files") files)"
+echo "ok   no test includes a .c file; the CLI includes podmux.h, util/ and its own; no file refers to $SHARED ($(wc -l <"$T/files") files)"
 echo "boundary: all checks passed"
