@@ -37,33 +37,40 @@ extern "C" {
 #define PMX_VERSION "0.1.0"
 
 /* ---- errors --------------------------------------------------------------------------- */
+/* Every PMX_E* code is -40001 or below, a range that no other error family reaches: -errno
+ * (-1..-4095), libuv's UV_* (-errno, UV_EAI_* at -3000.., UV_EOF at -4095) and mbedTLS's
+ * (-0x0001..-0x7FFF). A PMX_E* value is therefore never mistaken for one of theirs. Only the
+ * names are the API: compare with PMX_E*, never with a number. */
 /* XX(name, value, message) */
 #define PMX_ERRNO_MAP(XX)                                                                          \
-    XX(EINVAL, -1, "invalid argument")                                                             \
-    XX(ENOMEM, -2, "out of memory")                                                                \
-    XX(ECONFIG, -3, "bad configuration")                                                           \
-    XX(EDNS, -4, "name resolution failed")                                                         \
-    XX(ECONNECT, -5, "connection failed")                                                          \
-    XX(ETLS, -6, "TLS failure")                                                                    \
-    XX(ETIMEDOUT, -7, "timed out")                                                                 \
-    XX(EUNAUTHORIZED, -8, "unauthorized (401)")                                                    \
-    XX(EFORBIDDEN, -9, "forbidden (403)")                                                          \
-    XX(ENOTFOUND, -10, "not found (404)")                                                          \
-    XX(EBADREQUEST, -11, "bad request (400)")                                                      \
-    XX(ETOOMANY, -12, "too many requests (429)")                                                   \
-    XX(ESERVER, -13, "server error (5xx)")                                                         \
-    XX(EHTTP, -14, "unexpected HTTP response")                                                     \
-    XX(EUPGRADE, -15, "WebSocket upgrade failed")                                                  \
-    XX(EPROTO, -16, "protocol error")                                                              \
-    XX(ELOST, -17, "connection lost")                                                              \
-    XX(ENOSTATUS, -18, "connection ended before any status")                                       \
-    XX(EREMOTE, -19, "the remote command failed to run")                                           \
-    XX(ECANCELED, -20, "canceled")                                                                 \
-    XX(ECREDENTIAL, -21, "credential plugin failed")                                               \
-    XX(ENOTSUP, -22, "not supported by the negotiated protocol")                                   \
-    XX(EBUSY, -23, "operation not allowed in this state")                                          \
-    XX(ESKIPPED, -24, "skipped")                                                                   \
-    XX(EIO, -25, "I/O error")
+    XX(EINVAL, -40001, "invalid argument")                                                         \
+    XX(ENOMEM, -40002, "out of memory")                                                            \
+    XX(ECONFIG, -40003, "bad configuration")                                                       \
+    XX(EDNS, -40004, "name resolution failed")                                                     \
+    XX(ECONNECT, -40005, "connection failed")                                                      \
+    XX(ETLS, -40006, "TLS failure")                                                                \
+    XX(ETIMEDOUT, -40007, "timed out")                                                             \
+    XX(EUNAUTHORIZED, -40008, "unauthorized (401)")                                                \
+    XX(EFORBIDDEN, -40009, "forbidden (403)")                                                      \
+    XX(ENOTFOUND, -40010, "not found (404)")                                                       \
+    XX(EBADREQUEST, -40011, "bad request (400)")                                                   \
+    XX(ETOOMANY, -40012, "too many requests (429)")                                                \
+    XX(ESERVER, -40013, "server error (5xx)")                                                      \
+    XX(EHTTP, -40014, "unexpected HTTP response")                                                  \
+    XX(EUPGRADE, -40015, "WebSocket upgrade failed")                                               \
+    XX(EPROTO, -40016, "protocol error")                                                           \
+    XX(ELOST, -40017, "connection lost")                                                           \
+    XX(ENOSTATUS, -40018, "connection ended before any status")                                    \
+    XX(EREMOTE, -40019, "the remote command failed to run")                                        \
+    XX(ECANCELED, -40020, "canceled")                                                              \
+    XX(ECREDENTIAL, -40021, "credential plugin failed")                                            \
+    XX(ENOTSUP, -40022, "not supported by the negotiated protocol")                                \
+    XX(EBUSY, -40023, "operation not allowed in this state")                                       \
+    XX(ESKIPPED, -40024, "skipped")                                                                \
+    XX(EIO, -40025, "I/O error")                                                                   \
+    XX(ENOFILES, -40026, "too many open files")                                                    \
+    XX(ETOOBIG, -40027, "message larger than the limit")                                           \
+    XX(EAGAIN, -40028, "resource temporarily unavailable, try again")
 
 typedef enum pmx_errno {
     PMX_OK = 0,

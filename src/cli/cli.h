@@ -1,5 +1,8 @@
 /* cli.h: what the podmux program's files share. Of the library, only the public podmux.h API is
- * used; the exceptions are util/buf.h below and util/fmt.h (main.c). */
+ * used. The CLI has its own copy of the project's small helpers (src/util: util/buf.h below,
+ * util/fmt.h in main.c): CMake compiles src/util into podmux_cli, whose include directory
+ * (src) they are found through. libpodmux.a keeps its own copy with local symbols, so the two do
+ * not meet. */
 #ifndef PMX_CLI_H
 #define PMX_CLI_H
 
@@ -8,10 +11,7 @@
 #include <stdio.h>
 
 #include "podmux.h"
-/* The project's bounded buffer, a utility rather than library API: its code reaches the program
- * through podmux_static (hidden visibility only limits what the shared library exports), so the
- * CLI must keep linking the static library, or a copy of buf.c, to use it. */
-#include "../util/buf.h"
+#include "util/buf.h"
 
 /* Exit status when podmux itself failed (like ssh). */
 #define CLI_EXIT_FAIL 255

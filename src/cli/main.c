@@ -10,7 +10,7 @@
 
 #include "app.h"
 #include "heap.h"
-#include "../util/fmt.h"
+#include "util/fmt.h"
 #include "shell.h"
 #include "term.h"
 

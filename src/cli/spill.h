@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "../util/buf.h"
+#include "util/buf.h"
 
 typedef struct cli_spill cli_spill_t;
 /* Replay: emit returns 1 when the sink wants a pause (cli_spill_resume() restarts); done follows

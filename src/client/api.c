@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "client/internal.h"
+#include "client/errors.h"
 #include "client/request.h"
 #include "kube/selector.h"
 #include "proto/http.h"
@@ -223,12 +224,14 @@ PMX_API int pmx_get_pod(pmx_client_t *c, const char *ns, const char *name, pmx_p
     if (!r) return PMX_ENOMEM;
     buf_t p;
     buf_init(&p, 0);
-    buf_printf(&p, "/api/v1/namespaces/%s/pods/%s", ns, name);
     r->single = 1;
-    r->base = buf_steal(&p);
-    int rc = r->base ? fetch_page(r, NULL) : PMX_ENOMEM;
+    /* A failed append is an error, never a shorter path. */
+    int rc = buf_printf(&p, "/api/v1/namespaces/%s/pods/%s", ns, name);
+    r->base = rc == 0 ? buf_steal(&p) : NULL;
+    buf_free(&p);
+    rc = r->base ? fetch_page(r, NULL) : PMX_ENOMEM;
     if (rc < 0) list_req_free(r);
-    return rc < 0 ? PMX_ENOMEM : 0;
+    return rc < 0 ? pmx__err_from_internal(rc) : 0;
 }
 
 PMX_API int pmx_list_pods(pmx_client_t *c, const char *ns, const char *label_selector,
@@ -240,18 +243,17 @@ PMX_API int pmx_list_pods(pmx_client_t *c, const char *ns, const char *label_sel
     buf_t p;
     buf_init(&p, 0);
     int first = 1;
-    if (ns)
-        buf_printf(&p, "/api/v1/namespaces/%s/pods", ns);
-    else
-        buf_append_str(&p, "/api/v1/pods");
-    if (label_selector && *label_selector)
-        http_query_add(&p, &first, "labelSelector", label_selector);
-    if (field_selector && *field_selector)
-        http_query_add(&p, &first, "fieldSelector", field_selector);
-    r->base = buf_steal(&p);
-    int rc = r->base ? fetch_page(r, NULL) : PMX_ENOMEM;
+    int rc =
+        ns ? buf_printf(&p, "/api/v1/namespaces/%s/pods", ns) : buf_append_str(&p, "/api/v1/pods");
+    if (!rc && label_selector && *label_selector)
+        rc = http_query_add(&p, &first, "labelSelector", label_selector);
+    if (!rc && field_selector && *field_selector)
+        rc = http_query_add(&p, &first, "fieldSelector", field_selector);
+    r->base = rc == 0 ? buf_steal(&p) : NULL;
+    buf_free(&p);
+    rc = r->base ? fetch_page(r, NULL) : PMX_ENOMEM;
     if (rc < 0) list_req_free(r);
-    return rc < 0 ? PMX_ENOMEM : 0;
+    return rc < 0 ? pmx__err_from_internal(rc) : 0;
 }
 
 /* ---- workloads ------------------------------------------------------------------------------ */
@@ -348,7 +350,7 @@ PMX_API int pmx_list_workload_pods(pmx_client_t *c, const char *ns, const char *
         free(w->ns);
         free(w);
     }
-    return rc;
+    return pmx__err_from_internal(rc);
 }
 
 /* ---- kubectl's choices ------------------------------------------------------------------------

@@ -53,24 +53,6 @@ void pmx__log(pmx_client_t *c, const char *fmt, ...)
     c->opts.log(c->opts.log_data, line);
 }
 
-int pmx__err_from_http(int status)
-{
-    switch (status) {
-    case 400:
-        return PMX_EBADREQUEST;
-    case 401:
-        return PMX_EUNAUTHORIZED;
-    case 403:
-        return PMX_EFORBIDDEN;
-    case 404:
-        return PMX_ENOTFOUND;
-    case 429:
-        return PMX_ETOOMANY;
-    default:
-        return status >= 500 ? PMX_ESERVER : PMX_EHTTP;
-    }
-}
-
 void pmx__message_from_body(const char *body, size_t len, int status, char *out, size_t outlen)
 {
     out[0] = '\0';

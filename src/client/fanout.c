@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client/errors.h"
 #include "client/internal.h"
 #include "util/buf.h"
 
@@ -180,10 +181,13 @@ static void on_stderr(pmx_session_t *s, const char *buf, size_t len, void *data)
     t->f->cb.on_output(t->f, t->r.index, 2, buf, len, t->f->data);
 }
 
-static void on_exit_cb(pmx_session_t *s, const pmx_exit_t *ex, void *data)
+static void on_exit_cb(pmx_session_t *s, const pmx_exit_t *in, void *data)
 {
     target_t *t = data;
     pmx_fanout_t *f = t->f;
+    pmx_exit_t mapped = *in; /* results and callbacks carry only PMX_E* codes */
+    mapped.err = pmx__err_from_internal(in->err);
+    const pmx_exit_t *ex = &mapped;
     if (!f->canceled && retryable(ex) && t->r.attempts <= f->o.retries &&
         !(f->o.stdin_ && f->replay_dropped)) {
         t->state = T_RETRY_WAIT;
@@ -287,7 +291,8 @@ static void start_target(target_t *t)
     t->opened = 0;
     if (!t->t_first) t->t_first = uv_hrtime();
     if (f->cb.on_start) f->cb.on_start(f, t->r.index, t->r.attempts, f->data);
-    int rc = pmx_session_start(f->c, &so, &session_cb, t, &t->s);
+    /* The result is reported as a PMX_E* code whatever layer it came from. */
+    int rc = pmx__err_from_internal(pmx_session_start(f->c, &so, &session_cb, t, &t->s));
     if (rc < 0) {
         t->s = NULL;
         finish_simple(t, rc, pmx_strerror(rc));

@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "podmux.h"
+#include "client/errors.h"
 #include "client/stream.h"
 #include "kube/auth.h"
 #include "proto/tls.h"
@@ -88,8 +89,6 @@ typedef int (*pmx__conn_factory_t)(pmx_client_t *cl, const struct pmx__conn_opts
 void pmx__client_set_conn_factory(pmx_client_t *c, pmx__conn_factory_t f);
 pmx__conn_factory_t pmx__client_conn_factory(const pmx_client_t *c);
 
-/* Maps an HTTP status to a PMX_E* code. */
-int pmx__err_from_http(int status);
 /* Extracts "message" from a metav1.Status JSON body, or the body's first line for plain text. */
 void pmx__message_from_body(const char *body, size_t len, int status, char *out, size_t outlen);
 

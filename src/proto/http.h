@@ -1,5 +1,6 @@
 /* http: HTTP/1.1 requests and responses as bytes, parsed with http-parser. Pure: no I/O.
- * Used by the client (requests out, responses in) and podmux-sim (requests in, responses out). */
+ * Used by the client (requests out, responses in) and podmux-sim (requests in; its response
+ * writer is src/sim/http_server.h). */
 #ifndef PMX_NET_HTTP_H
 #define PMX_NET_HTTP_H
 
@@ -33,11 +34,11 @@ int http_query_add(buf_t *path, int *first, const char *key, const char *value);
  * "\r\n" and the body. */
 int http_write_request(buf_t *out, const char *method, const char *target, const char *host,
                        const char *const *headers, const void *body, size_t body_len);
-/* Appends a response: status line with the standard reason phrase, headers (as above),
- * Content-Length when body is non-NULL (even 0), and the body. */
-int http_write_response(buf_t *out, int status, const char *const *headers, const void *body,
-                        size_t body_len);
-const char *http_reason_phrase(int status);
+/* Appends headers (as above), Content-Length when body is non-NULL (even 0), "\r\n" and the body
+ * after a start line the caller wrote; on failure cuts out back to start (where the start line
+ * began) and returns the error. */
+int http_write_fields(buf_t *out, size_t start, const char *const *headers, const void *body,
+                      size_t body_len);
 
 /* ---- parsing --------------------------------------------------------------------------- */
 typedef struct http_msg {
@@ -75,20 +76,9 @@ const char *http_msg_header(const http_msg_t *m, const char *name);
 /* 1 if the comma-separated header `name` contains token (case-insensitive), e.g.
  * Connection: keep-alive, Upgrade. */
 int http_msg_header_has_token(const http_msg_t *m, const char *name, const char *token);
-/* Query parameter lookup on a request: decodes '+' and %XX into a heap string. With index i,
- * the i-th occurrence (command=a&command=b). Returns NULL if absent. Caller frees. */
-char *http_msg_query_get(const http_msg_t *m, const char *key, int index);
-/* Decodes a form-encoded value; returns heap string or NULL on bad %XX. */
-char *http_query_unescape(const char *s, size_t len);
-
 /* ---- WebSocket handshake ------------------------------------------------------------------ */
 /* 16 random bytes -> base64 key (24 chars + NUL). */
 void ws_key_from_random(const uint8_t random16[16], char out[25]);
 /* base64(sha1(key + GUID)) (28 chars + NUL). */
 int ws_accept_for_key(const char *key, char out[29]);
-/* Server side: picks the first entry of the client's first Sec-WebSocket-Protocol header (a
- * comma-separated list; entries trimmed) that is in supported (NULL-terminated). Returns the
- * index in supported, or -1. "" in supported matches a request with no protocol header. */
-int ws_choose_protocol(const char *client_header, const char *const *supported);
-
 #endif

@@ -15,6 +15,8 @@
 
 #include "proto/chan.h"
 #include "proto/ws.h"
+#include "sim/chan_server.h"
+#include "sim/http_server.h"
 #include "sim/exec_internal.h"
 #include "sim/rest.h"
 #include "sim/sim.h"

@@ -4,6 +4,8 @@
 
 #include "proto/chan.h"
 #include "proto/ws.h"
+#include "sim/chan_server.h"
+#include "sim/http_server.h"
 #include "sim/sim.h"
 
 typedef struct sim_main sim_main_t;

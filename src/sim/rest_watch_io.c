@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "sim/rest_watch.h"
+#include "sim/http_server.h"
 #include "sim/sim.h"
 
 /* A client this far behind is dropped, as the cacher drops watchers that do not keep up. */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "sim/exec_internal.h"
+#include "sim/http_server.h"
 #include "sim/rest.h"
 #include "sim/rest_watch.h"
 #include "sim/sim.h"

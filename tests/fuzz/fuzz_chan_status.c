@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "proto/chan.h"
+#include "sim/chan_server.h"
 
 static void check_status(const chan_status_t *st)
 {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "proto/http.h"
+#include "sim/http_server.h"
 
 static void use_request(const http_msg_t *m)
 {

@@ -128,9 +128,9 @@ static void upgraded(const http_msg_t *m, const char *offer, size_t max_msg, con
 static void refused(const http_msg_t *m)
 {
     char msg[600];
-    pmx_message_from_body(m->body.data, m->body.len, m->status, msg, sizeof msg);
+    pmx__message_from_body(m->body.data, m->body.len, m->status, msg, sizeof msg);
     if (!msg[0] || strlen(msg) >= sizeof msg || strchr(msg, '\n')) abort();
-    int err = pmx_err_from_http(m->status);
+    int err = pmx__err_from_http(m->status);
     if (err >= 0) abort();
     const char *ra = http_msg_header(m, "Retry-After");
     if (ra) (void)atof(ra);

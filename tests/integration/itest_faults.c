@@ -216,7 +216,7 @@ static int run(run_t *r)
         uv_loop_close(&loop);
         return r->client_rc;
     }
-    if (r->exec_timeout_ms) auth_set_exec_timeout(c->auth, r->exec_timeout_ms);
+    if (r->exec_timeout_ms) auth_set_exec_timeout(pmx__client_auth(c), r->exec_timeout_ms);
     static const char *const dflt[] = {"sh", "-c", "echo hello"};
     pmx_session_opts_t so = {0};
     so.kind = PMX_EXEC;
@@ -946,7 +946,7 @@ static void test_fanout_plugin_hangs(void **state)
     o.kubeconfig = plugin_kcfg("plugin-hang3", script);
     pmx_client_t *c = NULL;
     assert_int_equal(pmx_client_new(&loop, &o, &c, NULL, 0), 0);
-    auth_set_exec_timeout(c->auth, 1000);
+    auth_set_exec_timeout(pmx__client_auth(c), 1000);
     const char *argv[] = {"echo", "ran"};
     pmx_fanout_opts_t fo = {0};
     fo.argv = argv;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "proto/chan.h"
+#include "sim/chan_server.h"
 
 #define V5_EXIT3                                                                                   \
     "{\"metadata\":{},\"status\":\"Failure\",\"message\":\"command terminated with non-zero "      \

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "proto/http.h"
+#include "sim/http_server.h"
 
 static const size_t steps[] = {1, 7, (size_t)-1};
 #define NSTEPS (sizeof steps / sizeof steps[0])
