@@ -106,6 +106,13 @@ typedef struct pmx_client_opts {
     /* Optional log sink for -v traces (state transitions, protocol, timings; never a secret). */
     void (*log)(void *log_data, const char *line);
     void *log_data;
+    /* Impersonation, as kubectl's --as, --as-uid and --as-group: each given one replaces the
+     * kubeconfig user's as, as-uid or as-groups. Every request then carries Impersonate-User
+     * (and -Uid, -Group, -Extra-*), request upgrades included. */
+    const char *as;
+    const char *as_uid;
+    const char *const *as_groups;
+    size_t nas_groups;
 } pmx_client_opts_t;
 
 /* Reads the configuration (blocking file reads happen here, once) and prepares TLS.

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +24,7 @@
 #define AUTH_MAX_PLUGIN_OUT (1u << 20)
 #define AUTH_DEFAULT_TIMEOUT_MS 60000
 #define AUTH_ERRLEN 1024
+#define ENOTREGULAR (-1) /* slurp: the path is not a regular file (errno values are > 0) */
 
 extern char **environ;
 
@@ -134,8 +136,14 @@ static char *basic(const char *user, const char *pass)
 /* Reads a whole small file into b (blocking: used only in auth_new and in the thread pool). */
 static int slurp(const char *path, buf_t *b)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; only regular files are read. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return errno;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return ENOTREGULAR;
+    }
     int e = 0;
     for (;;) {
         if (buf_reserve(b, 4096)) {
@@ -254,7 +262,9 @@ static void file_result(auth_t *a, file_job_t *j)
     tok += start;
     if (j->err)
         snprintf(err, sizeof err, "failed to read token file \"%s\": %s", a->token_file,
-                 j->err == EFBIG ? "file too large" : strerror(j->err));
+                 j->err == EFBIG         ? "file too large"
+                 : j->err == ENOTREGULAR ? "not a regular file"
+                                         : strerror(j->err));
     else if (!*tok)
         snprintf(err, sizeof err, "read empty token from file \"%s\"", a->token_file);
     else if (!header_safe(tok))
@@ -575,8 +585,11 @@ static char *ca_b64(auth_t *a, const kcfg_t *cfg)
     buf_init(&ca, AUTH_MAX_FILE);
     int e = slurp(cfg->ca_file, &ca);
     char *r = NULL;
-    if (e && asprintf(&a->setup_err, "failed to load CA bundle for execProvider: %s: %s",
-                      cfg->ca_file, e == EFBIG ? "file too large" : strerror(e)) < 0)
+    if (e &&
+        asprintf(&a->setup_err, "failed to load CA bundle for execProvider: %s: %s", cfg->ca_file,
+                 e == EFBIG         ? "file too large"
+                 : e == ENOTREGULAR ? "not a regular file"
+                                    : strerror(e)) < 0)
         a->setup_err = NULL;
     if (!e) r = b64((const uint8_t *)(ca.data ? ca.data : ""), ca.len);
     buf_free(&ca);
