@@ -648,7 +648,13 @@ static void send_request(pmx_session_t *s)
 {
     buf_t req;
     buf_init(&req, 0);
-    const char *hdrs[24];
+    /* 24 slots for ours, then the impersonation pairs (kcfg_t.imp_headers, issue 13 item 3). */
+    size_t nimp = s->c->cfg ? s->c->cfg->nimp_headers : 0;
+    const char **hdrs = malloc((24 + 2 * nimp) * sizeof *hdrs);
+    if (!hdrs) {
+        finish(s, PMX_ENOMEM, -1, "%s: cannot send the request", s->label);
+        return;
+    }
     int n = 0;
     hdrs[n++] = "User-Agent";
     hdrs[n++] = "podmux/" PMX_VERSION;
@@ -656,6 +662,8 @@ static void send_request(pmx_session_t *s)
         hdrs[n++] = "Authorization";
         hdrs[n++] = s->authz;
     }
+    for (size_t i = 0; i < 2 * nimp; i++)
+        hdrs[n++] = s->c->cfg->imp_headers[i];
     if (s->mode == MODE_STREAM) {
         uint8_t rnd[16];
         ws_genmask_cb(s, rnd, sizeof rnd);
@@ -678,6 +686,7 @@ static void send_request(pmx_session_t *s)
     int r = http_write_request(&req, "GET", s->target, s->c->hostport, hdrs, NULL, 0);
     if (r == 0) r = stream_write(s->stream, req.data, req.len);
     buf_free(&req);
+    free(hdrs);
     if (r < 0) {
         finish(s, PMX_ENOMEM, -1, "%s: cannot send the request", s->label);
         return;
