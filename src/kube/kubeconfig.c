@@ -390,8 +390,8 @@ static int impersonation(const kcfg_opts_t *o, const kf_user_t *us, kcfg_t *c, c
     if (!as && !uid && !ngroups && !nextra) return 0;
     if (!as)
         return kcfg_fail(err, errlen,
-                         "invalid configuration: requesting uid, groups or user-extra for %s "
-                         "without impersonating a user",
+                         "requesting uid, groups or user-extra for %s without impersonating a "
+                         "user",
                          u);
     if (!(c->as = strdup(as))) return PMX_ENOMEM;
     rc = imp_add(c, &cap, "Impersonate-User", 16, as);

@@ -518,8 +518,7 @@ static void test_impersonation_headers(void **state)
     /* a group without a user: client-go's validation message */
     o2.as_groups = groups;
     o2.nas_groups = 1;
-    load_fails(&o2, "invalid configuration: requesting uid, groups or user-extra for u without "
-                    "impersonating a user");
+    load_fails(&o2, "requesting uid, groups or user-extra for u without impersonating a user");
     o2.nas_groups = 0;
     o2.as = "bad\nname";
     load_fails(&o2, "invalid configuration: Impersonate-User value for u holds characters not "
