@@ -16,6 +16,11 @@
  *    dispositions itself.
  *  - Handles are closed asynchronously: after pmx_client_free(), run the loop once more before
  *    uv_loop_close().
+ *  - Open files: every live session holds one socket (a REST request too while it runs), and a
+ *    credential plugin one pipe while it runs. podmux never changes process limits, so an
+ *    embedder that runs hundreds of sessions at once must raise the soft RLIMIT_NOFILE itself,
+ *    e.g. to the hard limit at start as Go programs do (podmux's CLI does). A session that finds
+ *    no descriptor fails with PMX_ECONNECT and "Too many open files" in its message.
  */
 #ifndef PODMUX_H
 #define PODMUX_H
