@@ -23,6 +23,9 @@
 #define AUTH_MAX_FILE (1u << 20)
 #define AUTH_MAX_PLUGIN_OUT (1u << 20)
 #define AUTH_DEFAULT_TIMEOUT_MS 60000
+/* After the plugin exits, how long its stdout may stay open (a child of the plugin holding
+ * it) before what it printed is used anyway. */
+#define AUTH_PIPE_GRACE_MS 1000
 #define AUTH_ERRLEN 1024
 #define ENOTREGULAR (-1) /* slurp: the path is not a regular file (errno values are > 0) */
 
@@ -51,6 +54,7 @@ typedef struct exec_job {
     buf_t stdout_;
     int open; /* handles not yet closed */
     int exited, eof, timed_out, overflow, done, term_signal;
+    int grace_over; /* exited, and the pipe had AUTH_PIPE_GRACE_MS to reach EOF */
     int64_t exit_status;
 } exec_job_t;
 
@@ -406,8 +410,11 @@ static int exec_result(auth_t *a, exec_job_t *j, char *err, size_t errlen)
 
 static void exec_maybe_finish(exec_job_t *j)
 {
-    /* Wait for exit and EOF; after a kill, a grandchild holding stdout must not keep us. */
-    if (j->done || !j->exited || !(j->eof || j->timed_out || j->overflow || !j->j.a)) return;
+    /* Wait for exit and EOF; after a kill, or once the plugin has exited and the pipe had its
+     * grace, a grandchild holding stdout must not keep us. */
+    if (j->done || !j->exited ||
+        !(j->eof || j->timed_out || j->overflow || !j->j.a || j->grace_over))
+        return;
     j->done = 1;
     uv_timer_stop(&j->timer);
     uv_read_stop((uv_stream_t *)&j->out);
@@ -430,12 +437,24 @@ static void exec_kill(exec_job_t *j)
     if (!j->exited) uv_process_kill(&j->proc, SIGKILL);
 }
 
+static void on_grace(uv_timer_t *t)
+{
+    exec_job_t *j = t->data;
+    j->grace_over = 1;
+    exec_maybe_finish(j);
+}
+
 static void on_exit_(uv_process_t *p, int64_t status, int sig)
 {
     exec_job_t *j = p->data;
     j->exited = 1;
     j->exit_status = status;
     j->term_signal = sig;
+    /* The plugin is gone but its stdout may still be held by a child it left behind: give the
+     * pipe a short grace instead of waiting for the plugin timeout (the exit status is known;
+     * no timeout can be due any more). */
+    if (!j->eof && !j->timed_out && !j->overflow && j->j.a)
+        uv_timer_start(&j->timer, on_grace, AUTH_PIPE_GRACE_MS, 0);
     exec_maybe_finish(j);
 }
 
