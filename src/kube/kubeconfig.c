@@ -752,7 +752,11 @@ int kcfg_load(const kcfg_opts_t *opts, kcfg_t **out, char *err, size_t errlen)
     if (rc) goto done;
     if (files_empty(&fs) && !o->server && !o->context && !o->cluster) {
         if (incluster_possible(o)) {
-            if (!(rc = incluster(o, c))) rc = normalize_server(c, err, errlen);
+            if (!(rc = incluster(o, c)) &&
+                !(rc = check_readable(c->ca_file, "certificate-authority", "in-cluster", err,
+                                      errlen)) &&
+                !(rc = check_token_file(c->token_file, "in-cluster", err, errlen)))
+                rc = normalize_server(c, err, errlen);
         } else if (fs.missing[0]) {
             rc = kcfg_fail(err, errlen,
                            "invalid configuration: no configuration has been provided (KUBECONFIG "

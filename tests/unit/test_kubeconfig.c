@@ -365,6 +365,19 @@ static void test_in_cluster(void **state)
     assert_string_equal(c->namespace_, "from-env");
     kcfg_free(c);
 
+    /* a ca.crt that is not a regular file (issue 13 item 8) */
+    snprintf(path, sizeof path, "%s/ca.crt", dir);
+    unlink(path);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    char want[PATH_MAX + 200];
+    snprintf(want, sizeof want,
+             "invalid configuration: unable to read certificate-authority %s for in-cluster due "
+             "to not a regular file",
+             path);
+    load_fails(&o, want);
+    unlink(path);
+    write_file(dir, "ca.crt", "PEM");
+
     /* a kubeconfig that exists wins over in-cluster */
     o.env = fx("a.yaml");
     o.context = "ctx-a";
