@@ -63,6 +63,10 @@ kc oidc-ok "{\"auth-provider\": {\"name\": \"oidc\", \"config\": {\"id-token\": 
 rc=0
 "$PODMUX" --kubeconfig "$T/oidc-ok.kc" exec "$POD" -- echo ran </dev/null >"$T/oidc.out" 2>"$T/oidc.err" || rc=$?
 expect_eq "$rc/$(cat "$T/oidc.out")" "0/ran" "oidc id-token ($(cat "$T/oidc.err"))"
+if command -v kubectl >/dev/null; then # kubectl's oidc provider sends it the same way
+  out=$(kubectl --kubeconfig "$T/oidc-ok.kc" exec "$POD" -- echo ran 2>&1) || true
+  expect_eq "$out" ran "kubectl with the same oidc user"
+fi
 echo "ok   oidc id-token sent"
 
 # anchors and aliases
