@@ -173,10 +173,29 @@ static int extra_key(const char *hname, char *out, size_t outlen)
  * group, each extra value, the uid; every one needs the "impersonate" verb (the cluster YAML's
  * users[].impersonate). Refused: 403 with its text, and 1 returned. Allowed: the request runs
  * as the impersonated user. */
+/* One line on stderr (the sim's log) per request that asks for impersonation: the method, the
+ * path and every Impersonate-* header as received, so tests can compare clients byte for byte. */
+static void log_impersonation(const http_msg_t *m)
+{
+    buf_t b;
+    int any = 0;
+    buf_init(&b, 16384);
+    buf_printf(&b, "podmux-sim: impersonation: %s %s", m->method ? m->method : "?",
+               m->path ? m->path : "/");
+    for (int i = 0; i < m->nheaders; i++)
+        if (!strncasecmp(m->headers[i].name, "Impersonate-", 12)) {
+            buf_printf(&b, " | %s: %s", m->headers[i].name, m->headers[i].value);
+            any = 1;
+        }
+    if (any && b.data) fprintf(stderr, "%s\n", b.data);
+    buf_free(&b);
+}
+
 static int impersonate(sim_conn_t *c)
 {
     const http_msg_t *m = &c->req;
     const sim_model_t *mod = c->srv->model;
+    log_impersonation(m);
     const char *user = http_msg_header(m, "Impersonate-User");
     const char *uid = http_msg_header(m, "Impersonate-Uid");
     int others = uid && *uid;

@@ -89,4 +89,49 @@ rc=0
 expect_eq "$rc" 255 "fan-out as bob: exit"
 expect_eq "$(cat "$T/fan.err")" "podmux: users \"bob\" $F \"users\" in API group \"\" at the cluster scope" "fan-out as bob"
 echo "ok   fan-out"
+# ---- the headers byte for byte ------------------------------------------------------------------
+# podmux-sim logs every request's Impersonate-* headers as received. kubectl (GET pod, then the
+# upgrade) and podmux (the upgrade) must send the same lines: names compared case-sensitively,
+# values in order, the lines stably sorted by name (Go writes header keys sorted).
+/usr/bin/python3 - "$BASE" "$T/capkc" <<'PY'
+import sys, yaml
+c = yaml.safe_load(open(sys.argv[1]))
+c["users"][0]["user"].update({"as": "kc-user", "as-groups": ["kc-group"],
+    "as-user-extra": {"Example.com/Team": ["a b", "c"], "scopes": ["view"], "x_y~z.-": ["1"]}})
+yaml.safe_dump(c, open(sys.argv[2], "w"))
+PY
+# captured TOOL OUT: runs TOOL with the flags below; OUT gets its requests' sorted header lines
+captured() {
+  local tool=$1 out=$2 n rc=0
+  n=$(grep -c 'podmux-sim: impersonation:' "$T/sim.log" || true)
+  timeout 60 "$tool" --kubeconfig "$T/capkc" --as alice --as-group dev --as-group system:authenticated \
+    --as-uid 1001 exec p1 -- echo ok </dev/null >"$T/cap.out" 2>"$T/cap.err" || rc=$?
+  expect_eq "$rc/$(cat "$T/cap.out")" "0/ok" "$tool with every kind of header ($(cat "$T/cap.err"))"
+  grep 'podmux-sim: impersonation:' "$T/sim.log" | tail -n +$((n + 1)) >"$T/cap.raw"
+  /usr/bin/python3 - "$T/cap.raw" >"$out" <<'PY'
+import sys
+rows = [l.rstrip("\n").split(" | ") for l in open(sys.argv[1])]
+blocks = {tuple(sorted(r[1:], key=lambda l: l.split(":", 1)[0])) for r in rows}
+paths = [r[0].split(": ", 2)[2] for r in rows]
+# every request the tool made carries the same lines; the upgrade is one of them
+print("%d distinct, exec %s" % (len(blocks), "GET /api/v1/namespaces/default/pods/p1/exec" in paths))
+for b in blocks:
+    print("\n".join("  " + l for l in b))
+PY
+}
+captured kubectl "$T/imp.k"
+captured "$PODMUX" "$T/imp.p"
+want='  Impersonate-Extra-Example.com%2fteam: a b
+  Impersonate-Extra-Example.com%2fteam: c
+  Impersonate-Extra-Scopes: view
+  Impersonate-Extra-X_y~z.-: 1
+  Impersonate-Group: dev
+  Impersonate-Group: system:authenticated
+  Impersonate-Uid: 1001
+  Impersonate-User: alice'
+expect_eq "$(cat "$T/imp.k")" "1 distinct, exec True
+$want" "kubectl's requests"
+expect_eq "$(cat "$T/imp.p")" "1 distinct, exec True
+$want" "podmux's requests"
+echo "ok   headers byte for byte as kubectl's"
 echo "PASS ($SECONDS s)"
