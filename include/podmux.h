@@ -16,6 +16,11 @@
  *    dispositions itself.
  *  - Handles are closed asynchronously: after pmx_client_free(), run the loop once more before
  *    uv_loop_close().
+ *  - Open files: every live session holds one socket (a REST request too while it runs), and a
+ *    credential plugin one pipe while it runs. podmux never changes process limits, so an
+ *    embedder that runs hundreds of sessions at once must raise the soft RLIMIT_NOFILE itself,
+ *    e.g. to the hard limit at start as Go programs do (podmux's CLI does). A session that finds
+ *    no descriptor fails with PMX_ECONNECT and "Too many open files" in its message.
  */
 #ifndef PODMUX_H
 #define PODMUX_H
@@ -113,6 +118,13 @@ typedef struct pmx_client_opts {
     /* Optional log sink for -v traces (state transitions, protocol, timings; never a secret). */
     void (*log)(void *log_data, const char *line);
     void *log_data;
+    /* Impersonation, as kubectl's --as, --as-uid and --as-group: each given one replaces the
+     * kubeconfig user's as, as-uid or as-groups. Every request then carries Impersonate-User
+     * (and -Uid, -Group, -Extra-*), request upgrades included. */
+    const char *as;
+    const char *as_uid;
+    const char *const *as_groups;
+    size_t nas_groups;
 } pmx_client_opts_t;
 
 /* Reads the configuration (blocking file reads happen here, once) and prepares TLS.

@@ -10,7 +10,7 @@
 
 #include "cli.h"
 
-enum { F_BOOL, F_STR, F_DUR, F_UINT, F_DOUBLE, F_ESCAPE, F_OUTPUT };
+enum { F_BOOL, F_STR, F_DUR, F_UINT, F_DOUBLE, F_ESCAPE, F_OUTPUT, F_GROUPS };
 
 typedef struct flag {
     const char *name;
@@ -36,6 +36,9 @@ static const flag_t FLAGS[] = {
     {"token", 0, F_STR, OFF(token)},
     {"certificate-authority", 0, F_STR, OFF(ca_file)},
     {"insecure-skip-tls-verify", 0, F_BOOL, OFF(insecure)},
+    {"as", 0, F_STR, OFF(as)},
+    {"as-uid", 0, F_STR, OFF(as_uid)},
+    {"as-group", 0, F_GROUPS, OFF(as_groups)}, /* repeatable, as kubectl's StringArray */
     {"request-timeout", 0, F_DUR, OFF(request_timeout_ms)},
     {"pod-running-timeout", 0, F_DUR, OFF(pod_running_timeout_ms)},
     {"escape", 0, F_ESCAPE, OFF(escape_char)},
@@ -171,6 +174,9 @@ static int set_value(const flag_t *f, const char *v, cli_opts_t *o, char *err, s
         break;
     case F_STR:
         *(const char **)p = v;
+        break;
+    case F_GROUPS:
+        o->as_groups[o->nas_groups++] = v; /* at most one per argv entry: room was made */
         break;
     case F_DUR:
         ok = cli_parse_duration(v, (uint64_t *)p) == 0;
@@ -323,7 +329,8 @@ int cli_parse_args(int argc, char **argv, cli_opts_t *o, char *err, size_t errle
 {
     defaults(o);
     o->targets = calloc((size_t)argc + 1, sizeof *o->targets);
-    if (!o->targets) return snprintf(err, errlen, "out of memory"), -1;
+    o->as_groups = calloc((size_t)argc + 1, sizeof *o->as_groups);
+    if (!o->targets || !o->as_groups) return snprintf(err, errlen, "out of memory"), -1;
     int help_for = CMD_NONE, i;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -351,5 +358,7 @@ int cli_parse_args(int argc, char **argv, cli_opts_t *o, char *err, size_t errle
 void cli_opts_free(cli_opts_t *o)
 {
     free(o->targets);
+    free(o->as_groups);
     o->targets = NULL;
+    o->as_groups = NULL;
 }

@@ -26,6 +26,9 @@ typedef struct cli_opts {
     int stdin_, tty, quiet, verbose;
     const char *kubeconfig, *context, *cluster, *user, *server, *token, *ca_file;
     int insecure;
+    const char *as, *as_uid; /* --as, --as-uid */
+    const char **as_groups;  /* --as-group, each */
+    size_t nas_groups;
     uint64_t request_timeout_ms;
     uint64_t pod_running_timeout_ms;
     int escape_char; /* -1: disabled */

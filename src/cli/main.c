@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "app.h"
@@ -99,6 +100,10 @@ static int make_client(app_t *a)
         .token = o->token,
         .ca_file = o->ca_file,
         .insecure = o->insecure,
+        .as = o->as,
+        .as_uid = o->as_uid,
+        .as_groups = o->as_groups,
+        .nas_groups = o->nas_groups,
         .request_timeout_ms = o->request_timeout_ms,
         .upgrade_timeout_ms = o->request_timeout_ms,
         .keepalive_ms = o->keepalive_ms ? o->keepalive_ms : UINT64_MAX,
@@ -154,9 +159,22 @@ static void close_walk(uv_handle_t *h, void *arg)
     if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
+/* Every session holds a socket: raise the soft open-file limit to the hard one, as Go
+ * programs (kubectl) do at start, so that a fan-out of hundreds under a soft limit of 256 or
+ * 1024 does not fail with "too many open files". */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl); /* best effort: the old limit stays on failure */
+    }
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
+    raise_nofile();
     cli_opts_t o;
     app_t a;
     memset(&a, 0, sizeof a);

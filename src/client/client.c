@@ -401,6 +401,12 @@ auth_t *pmx__client_auth(const pmx_client_t *c)
     return c->auth;
 }
 
+size_t pmx__client_headers(const pmx_client_t *c, const char *const **pairs)
+{
+    *pairs = c->cfg ? (const char *const *)c->cfg->imp_headers : NULL;
+    return c->cfg && c->cfg->imp_headers ? c->cfg->nimp_headers : 0;
+}
+
 int pmx__client_cred_refreshable(const pmx_client_t *c)
 {
     return c->cfg && (c->cfg->exec || c->cfg->token_file);
@@ -470,6 +476,10 @@ PMX_API int pmx_client_new(uv_loop_t *loop, const pmx_client_opts_t *opts, pmx_c
     ko.token = c->opts.token;
     ko.ca_file = c->opts.ca_file;
     ko.insecure = c->opts.insecure;
+    ko.as = c->opts.as;
+    ko.as_uid = c->opts.as_uid;
+    ko.as_groups = c->opts.as_groups;
+    ko.nas_groups = c->opts.nas_groups;
     int r = kcfg_load(&ko, &c->cfg, err, errlen);
     if (r < 0) {
         pmx_client_free(c);

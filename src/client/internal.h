@@ -46,6 +46,9 @@ const pmx__endpoint_t *pmx__client_endpoint(const pmx_client_t *c);
 /* Credentials (NULL: none configured). 1 when a 401 may be answered by refreshing them. */
 auth_t *pmx__client_auth(const pmx_client_t *c);
 int pmx__client_cred_refreshable(const pmx_client_t *c);
+/* Headers every request carries (Impersonate-*, from the kubeconfig and the options): the
+ * number of name/value pairs, and the pairs themselves. */
+size_t pmx__client_headers(const pmx_client_t *c, const char *const **pairs);
 /* A live request or session holds the client (pmx_client_free() refuses while any does). */
 void pmx__client_hold(pmx_client_t *c);
 void pmx__client_release(pmx_client_t *c);

@@ -153,14 +153,23 @@ static void conn_ready(void *data)
 {
     pmx__request_t *r = data;
     const pmx__endpoint_t *ep = pmx__client_endpoint(r->c);
-    const char *hdrs[2 * MAX_EXTRA_HEADERS + 8];
-    int n = 0;
+    const char *const *imp = NULL;
+    size_t nimp = pmx__client_headers(r->c, &imp);
+    const char **hdrs = malloc((2 * MAX_EXTRA_HEADERS + 8 + 2 * nimp) * sizeof *hdrs);
+    if (!hdrs) {
+        done(r, PMX_ENOMEM, "%s: cannot send the request: out of memory", r->label);
+        return;
+    }
+    size_t n = 0;
     hdrs[n++] = "User-Agent";
     hdrs[n++] = "podmux/" PMX_VERSION;
     if (r->authz) {
         hdrs[n++] = "Authorization";
         hdrs[n++] = r->authz;
     }
+    /* Impersonation goes on every request, the upgrade included, as kubectl sends it. */
+    for (size_t i = 0; i < 2 * nimp; i++)
+        hdrs[n++] = imp[i];
     if (!r->upgrade) {
         hdrs[n++] = "Accept";
         hdrs[n++] = "application/json";
@@ -176,6 +185,7 @@ static void conn_ready(void *data)
     if (rc == 0) rc = pmx__conn_write(r->conn, req.data, req.len);
     buf_free(&req);
     buf_free(&target);
+    free(hdrs);
     if (rc < 0) {
         done(r, PMX_ENOMEM, "%s: cannot send the request", r->label);
         return;

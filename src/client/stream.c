@@ -377,7 +377,9 @@ int stream_connect(uv_loop_t *loop, const struct sockaddr *addr, const stream_op
     if (r == 0) {
         s->connect_req.data = s;
         r = uv_tcp_connect(&s->connect_req, &s->tcp, addr, connect_cb);
-        if (r < 0) r = -EINVAL;
+        /* libuv creates the socket here: out of descriptors must read as such ("Too many open
+         * files"), not "Invalid argument". */
+        if (r < 0 && r != UV_EMFILE && r != UV_ENFILE) r = -EINVAL;
     }
     if (r < 0) {
         s->cb.on_close = NULL;

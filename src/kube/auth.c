@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,7 +23,11 @@
 #define AUTH_MAX_FILE (1u << 20)
 #define AUTH_MAX_PLUGIN_OUT (1u << 20)
 #define AUTH_DEFAULT_TIMEOUT_MS 60000
+/* After the plugin exits, how long its stdout may stay open (a child of the plugin holding
+ * it) before what it printed is used anyway. */
+#define AUTH_PIPE_GRACE_MS 1000
 #define AUTH_ERRLEN 1024
+#define ENOTREGULAR (-1) /* slurp: the path is not a regular file (errno values are > 0) */
 
 extern char **environ;
 
@@ -49,6 +54,7 @@ typedef struct exec_job {
     buf_t stdout_;
     int open; /* handles not yet closed */
     int exited, eof, timed_out, overflow, done, term_signal;
+    int grace_over; /* exited, and the pipe had AUTH_PIPE_GRACE_MS to reach EOF */
     int64_t exit_status;
 } exec_job_t;
 
@@ -134,8 +140,14 @@ static char *basic(const char *user, const char *pass)
 /* Reads a whole small file into b (blocking: used only in auth_new and in the thread pool). */
 static int slurp(const char *path, buf_t *b)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; only regular files are read. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return errno;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return ENOTREGULAR;
+    }
     int e = 0;
     for (;;) {
         if (buf_reserve(b, 4096)) {
@@ -254,7 +266,9 @@ static void file_result(auth_t *a, file_job_t *j)
     tok += start;
     if (j->err)
         snprintf(err, sizeof err, "failed to read token file \"%s\": %s", a->token_file,
-                 j->err == EFBIG ? "file too large" : strerror(j->err));
+                 j->err == EFBIG         ? "file too large"
+                 : j->err == ENOTREGULAR ? "not a regular file"
+                                         : strerror(j->err));
     else if (!*tok)
         snprintf(err, sizeof err, "read empty token from file \"%s\"", a->token_file);
     else if (!header_safe(tok))
@@ -396,8 +410,11 @@ static int exec_result(auth_t *a, exec_job_t *j, char *err, size_t errlen)
 
 static void exec_maybe_finish(exec_job_t *j)
 {
-    /* Wait for exit and EOF; after a kill, a grandchild holding stdout must not keep us. */
-    if (j->done || !j->exited || !(j->eof || j->timed_out || j->overflow || !j->j.a)) return;
+    /* Wait for exit and EOF; after a kill, or once the plugin has exited and the pipe had its
+     * grace, a grandchild holding stdout must not keep us. */
+    if (j->done || !j->exited ||
+        !(j->eof || j->timed_out || j->overflow || !j->j.a || j->grace_over))
+        return;
     j->done = 1;
     uv_timer_stop(&j->timer);
     uv_read_stop((uv_stream_t *)&j->out);
@@ -420,12 +437,24 @@ static void exec_kill(exec_job_t *j)
     if (!j->exited) uv_process_kill(&j->proc, SIGKILL);
 }
 
+static void on_grace(uv_timer_t *t)
+{
+    exec_job_t *j = t->data;
+    j->grace_over = 1;
+    exec_maybe_finish(j);
+}
+
 static void on_exit_(uv_process_t *p, int64_t status, int sig)
 {
     exec_job_t *j = p->data;
     j->exited = 1;
     j->exit_status = status;
     j->term_signal = sig;
+    /* The plugin is gone but its stdout may still be held by a child it left behind: give the
+     * pipe a short grace instead of waiting for the plugin timeout (the exit status is known;
+     * no timeout can be due any more). */
+    if (!j->eof && !j->timed_out && !j->overflow && j->j.a)
+        uv_timer_start(&j->timer, on_grace, AUTH_PIPE_GRACE_MS, 0);
     exec_maybe_finish(j);
 }
 
@@ -575,8 +604,11 @@ static char *ca_b64(auth_t *a, const kcfg_t *cfg)
     buf_init(&ca, AUTH_MAX_FILE);
     int e = slurp(cfg->ca_file, &ca);
     char *r = NULL;
-    if (e && asprintf(&a->setup_err, "failed to load CA bundle for execProvider: %s: %s",
-                      cfg->ca_file, e == EFBIG ? "file too large" : strerror(e)) < 0)
+    if (e &&
+        asprintf(&a->setup_err, "failed to load CA bundle for execProvider: %s: %s", cfg->ca_file,
+                 e == EFBIG         ? "file too large"
+                 : e == ENOTREGULAR ? "not a regular file"
+                                    : strerror(e)) < 0)
         a->setup_err = NULL;
     if (!e) r = b64((const uint8_t *)(ca.data ? ca.data : ""), ca.len);
     buf_free(&ca);

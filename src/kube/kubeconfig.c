@@ -9,7 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <mbedtls/base64.h>
 
 #include "kube/kubeconfig_priv.h"
 #include "podmux.h"
@@ -198,6 +202,10 @@ void kcfg_free(kcfg_t *c)
     free(c->client_cert_file), free(c->client_key_file), free(c->client_cert_data);
     free(c->client_key_data), free(c->username), free(c->password);
     kcfg_exec_free(c->exec);
+    free(c->auth_provider), free(c->as);
+    for (size_t i = 0; c->imp_headers && c->imp_headers[i]; i++)
+        free(c->imp_headers[i]);
+    free(c->imp_headers);
     free(c);
 }
 
@@ -280,12 +288,209 @@ static void apply_overrides(const kcfg_opts_t *o, kcfg_t *c, int *oom)
     }
 }
 
+/* A directory would make mbedTLS allocate its "size" and a FIFO would block the reader
+ * forever: only regular files (or links to them) are read. */
 static int check_readable(const char *path, const char *what, const char *owner, char *err,
                           size_t errlen)
 {
-    if (!path || access(path, R_OK) == 0) return 0;
+    struct stat st;
+    const char *why = NULL;
+    if (!path) return 0;
+    if (stat(path, &st) < 0)
+        why = strerror(errno);
+    else if (!S_ISREG(st.st_mode))
+        why = "not a regular file";
+    else if (access(path, R_OK) < 0)
+        why = strerror(errno);
+    if (!why) return 0;
     return kcfg_fail(err, errlen, "invalid configuration: unable to read %s %s for %s due to %s",
-                     what, path, owner, strerror(errno));
+                     what, path, owner, why);
+}
+
+/* A tokenFile may be missing for now (auth.c then falls back, and reads it again later), but
+ * one that exists must be a regular file. */
+static int check_token_file(const char *path, const char *owner, char *err, size_t errlen)
+{
+    struct stat st;
+    if (!path || stat(path, &st) < 0 || S_ISREG(st.st_mode)) return 0;
+    return kcfg_fail(err, errlen,
+                     "invalid configuration: unable to read tokenFile %s for %s due to not a "
+                     "regular file",
+                     path, owner);
+}
+
+/* Go's net/http refuses such header values; so do we, before anything is sent. */
+static int header_value_ok(const char *s)
+{
+    for (; *s; s++)
+        if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f) return 0;
+    return 1;
+}
+
+int kcfg_extra_header_name(buf_t *b, const char *key)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t start = b->len;
+    int rc = buf_append_str(b, "Impersonate-Extra-");
+    for (const unsigned char *k = (const unsigned char *)key; !rc && *k; k++) {
+        unsigned char c = *k;
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~')
+            rc = buf_append_byte(b, c);
+        else
+            rc = buf_printf(b, "%%%c%c", hex[c >> 4], hex[c & 15]);
+    }
+    if (rc) return rc;
+    /* textproto.CanonicalMIMEHeaderKey: every byte is now a token byte */
+    int upper = 1;
+    for (size_t i = start; i < b->len; i++) {
+        char *c = &b->data[i];
+        if (upper && *c >= 'a' && *c <= 'z')
+            *c = (char)(*c - 32);
+        else if (!upper && *c >= 'A' && *c <= 'Z')
+            *c = (char)(*c + 32);
+        upper = *c == '-';
+    }
+    return 0;
+}
+
+static int imp_add(kcfg_t *c, size_t *cap, const char *name, size_t name_len, const char *value)
+{
+    if (c->nimp_headers * 2 + 3 > *cap &&
+        kcfg_grow(&c->imp_headers, cap, c->nimp_headers * 2 + 3, sizeof *c->imp_headers))
+        return PMX_ENOMEM;
+    char **h = c->imp_headers + 2 * c->nimp_headers;
+    if (!(h[0] = strndup(name, name_len))) return PMX_ENOMEM;
+    if (!(h[1] = strdup(value))) {
+        free(h[0]);
+        h[0] = NULL;
+        return PMX_ENOMEM;
+    }
+    h[2] = NULL;
+    c->nimp_headers++;
+    return 0;
+}
+
+/* client-go's impersonatingRoundTripper (transport/round_trippers.go): Impersonate-User, then
+ * Impersonate-Uid if set, one Impersonate-Group per group, one Impersonate-Extra-<key> per
+ * value. --as, --as-uid and --as-group replace the kubeconfig's values. */
+static int impersonation(const kcfg_opts_t *o, const kf_user_t *us, kcfg_t *c, const char *u,
+                         char *err, size_t errlen)
+{
+    const char *as = o->as && *o->as ? o->as : us ? us->as : NULL;
+    const char *uid = o->as_uid && *o->as_uid ? o->as_uid : us ? us->as_uid : NULL;
+    const char *const *groups = o->nas_groups ? o->as_groups
+                                : us          ? (const char *const *)us->as_groups
+                                              : NULL;
+    size_t ngroups = o->nas_groups ? o->nas_groups : us ? us->nas_groups : 0;
+    size_t nextra = us ? us->nas_extra : 0, cap = 0;
+    int rc = 0;
+    if (as && !*as) as = NULL;
+    if (uid && !*uid) uid = NULL;
+    if (!as && !uid && !ngroups && !nextra) return 0;
+    if (!as)
+        return kcfg_fail(err, errlen,
+                         "requesting uid, groups or user-extra for %s without impersonating a "
+                         "user",
+                         u);
+    if (!(c->as = strdup(as))) return PMX_ENOMEM;
+    rc = imp_add(c, &cap, "Impersonate-User", 16, as);
+    if (!rc && uid) rc = imp_add(c, &cap, "Impersonate-Uid", 15, uid);
+    for (size_t i = 0; !rc && i < ngroups; i++)
+        rc = imp_add(c, &cap, "Impersonate-Group", 17, groups[i]);
+    for (size_t i = 0; !rc && i < nextra; i++) {
+        buf_t name;
+        buf_init(&name, 4096);
+        rc = kcfg_extra_header_name(&name, us->as_extra[2 * i]);
+        if (rc)
+            rc = kcfg_fail(err, errlen, "invalid configuration: as-user-extra key too long for %s",
+                           u);
+        else
+            rc = imp_add(c, &cap, name.data, name.len, us->as_extra[2 * i + 1]);
+        buf_free(&name);
+    }
+    for (size_t i = 0; !rc && i < c->nimp_headers; i++)
+        if (!header_value_ok(c->imp_headers[2 * i + 1]))
+            rc = kcfg_fail(err, errlen,
+                           "invalid configuration: %s value for %s holds characters not allowed "
+                           "in a header",
+                           c->imp_headers[2 * i], u);
+    return rc;
+}
+
+/* The "exp" claim of a JWT (0 when absent), as client-go's oidc idTokenExpired reads it:
+ * three dot-separated parts, the second base64url without padding. */
+static int kcfg_jwt_exp(const char *jwt, int64_t *exp)
+{
+    const char *d1 = strchr(jwt, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+    *exp = 0;
+    if (!d2 || strchr(d2 + 1, '.')) return -1;
+    size_t n = (size_t)(d2 - d1 - 1), olen = 0;
+    if (n > 65536) return -1;
+    unsigned char *std = malloc(n + 4), *out = malloc(n + 4);
+    int rc = -1;
+    if (!std || !out) goto done;
+    for (size_t i = 0; i < n; i++) {
+        char ch = d1[1 + i];
+        if (ch == '=' || ch == '+' || ch == '/') goto done; /* RawURLEncoding only */
+        std[i] = ch == '-' ? '+' : ch == '_' ? '/' : (unsigned char)ch;
+    }
+    while (n % 4)
+        std[n++] = '=';
+    if (mbedtls_base64_decode(out, n + 1, &olen, std, n)) goto done;
+    cJSON *j = cJSON_ParseWithLength((const char *)out, olen);
+    if (!j) goto done;
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "exp");
+    if (cJSON_IsNumber(e) && e->valuedouble > 0 && e->valuedouble < 1e15)
+        *exp = (int64_t)e->valuedouble;
+    rc = cJSON_IsObject(j) && (!e || cJSON_IsNumber(e)) ? 0 : -1;
+    cJSON_Delete(j);
+done:
+    free(std);
+    free(out);
+    return rc;
+}
+
+/* auth-provider (PROTOCOL.md §5.4): client-go still ships oidc, which sends the id-token while
+ * it has not expired and otherwise refreshes it at the issuer. podmux sends an unexpired
+ * id-token and points everything else at the exec-plugin replacements. */
+static int auth_provider(const kf_user_t *us, kcfg_t *c, const char *u, char *err, size_t errlen)
+{
+    if (!us || !us->auth_provider) return 0;
+    const char *name = us->ap_name ? us->ap_name : "";
+    if (us->exec)
+        return kcfg_fail(err, errlen,
+                         "invalid configuration: authProvider cannot be provided in combination "
+                         "with an exec plugin for %s",
+                         u);
+    if (strcmp(name, "oidc")) {
+        const char *hint = !strcmp(name, "gcp")     ? "the gke-gcloud-auth-plugin exec plugin"
+                           : !strcmp(name, "azure") ? "the kubelogin exec plugin"
+                                                    : "an exec credential plugin (user.exec)";
+        return kcfg_fail(err, errlen,
+                         "user %s: auth-provider \"%s\" is not supported (client-go removed it); "
+                         "use %s instead",
+                         u, name, hint);
+    }
+    if (c->token || c->token_file || c->username || c->password) return 0; /* they win */
+    const char *why = NULL;
+    int64_t exp = 0;
+    if (!us->oidc_id_token || !*us->oidc_id_token)
+        why = "has no id-token";
+    else if (kcfg_jwt_exp(us->oidc_id_token, &exp) < 0)
+        why = "has an id-token that is not a valid JWT";
+    else if ((int64_t)time(NULL) + 10 >= exp) /* client-go's expiryDelta is 10 s */
+        why = us->oidc_refresh && *us->oidc_refresh
+                  ? "has an expired id-token, and podmux does not refresh it"
+                  : "has an expired id-token and no refresh-token";
+    if (why)
+        return kcfg_fail(err, errlen,
+                         "user %s: auth-provider \"oidc\" %s; use an exec credential plugin such "
+                         "as kubelogin (https://github.com/int128/kubelogin) instead",
+                         u, why);
+    if (!(c->token = strdup(us->oidc_id_token)) || !(c->auth_provider = strdup(name)))
+        return PMX_ENOMEM;
+    return 0;
 }
 
 static int validate_exec(const kcfg_exec_t *e, int auth_provider, const char *u, char *err,
@@ -450,7 +655,10 @@ static int resolve(const kcfg_opts_t *o, const files_t *fs, kcfg_t *c, char *err
             "specifying a root certificates file with the insecure flag is not allowed");
     if ((rc = check_proxy(c->proxy_url, err, errlen)) ||
         (rc = check_readable(c->ca_file, "certificate-authority", cname, err, errlen)) ||
-        (rc = validate_user(c, uname, err, errlen)))
+        (rc = check_token_file(c->token_file, uname, err, errlen)) ||
+        (rc = validate_user(c, uname, err, errlen)) ||
+        (rc = impersonation(o, us, c, uname, err, errlen)) ||
+        (rc = auth_provider(us, c, uname, err, errlen)))
         return rc;
     /* A static credential makes client-go skip the plugin (exec.go UpdateTransportConfig). */
     int fixed = c->token || c->token_file || c->username || c->password || c->client_cert_file ||
@@ -544,7 +752,11 @@ int kcfg_load(const kcfg_opts_t *opts, kcfg_t **out, char *err, size_t errlen)
     if (rc) goto done;
     if (files_empty(&fs) && !o->server && !o->context && !o->cluster) {
         if (incluster_possible(o)) {
-            if (!(rc = incluster(o, c))) rc = normalize_server(c, err, errlen);
+            if (!(rc = incluster(o, c)) &&
+                !(rc = check_readable(c->ca_file, "certificate-authority", "in-cluster", err,
+                                      errlen)) &&
+                !(rc = check_token_file(c->token_file, "in-cluster", err, errlen)))
+                rc = normalize_server(c, err, errlen);
         } else if (fs.missing[0]) {
             rc = kcfg_fail(err, errlen,
                            "invalid configuration: no configuration has been provided (KUBECONFIG "

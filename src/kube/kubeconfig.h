@@ -43,21 +43,34 @@ typedef struct kcfg {
     uint8_t *client_cert_data, *client_key_data;
     size_t client_cert_data_len, client_key_data_len;
     char *username, *password;
-    kcfg_exec_t *exec; /* NULL unless the user has exec and no static credential */
+    kcfg_exec_t *exec;   /* NULL unless the user has exec and no static credential */
+    char *auth_provider; /* auth-provider name (oidc: its id-token is in token), or NULL */
+
+    /* Impersonation (the user's as, as-uid, as-groups, as-user-extra, then --as, --as-uid,
+     * --as-group): the headers every request carries, request upgrades included, exactly as
+     * client-go's impersonatingRoundTripper writes them. NULL-terminated name, value, name,
+     * value, ...; NULL when nobody is impersonated. */
+    char *as;
+    char **imp_headers;
+    size_t nimp_headers; /* pairs */
 } kcfg_t;
 
 typedef struct kcfg_opts {
-    const char *kubeconfig; /* --kubeconfig: only that file, must exist */
-    const char *env;        /* value of KUBECONFIG; NULL: read getenv("KUBECONFIG") */
-    const char *home;       /* NULL: getenv("HOME") */
-    const char *context;    /* --context */
-    const char *cluster;    /* --cluster */
-    const char *user;       /* --user */
-    const char *namespace_; /* -n */
-    const char *server;     /* --server */
-    const char *token;      /* --token */
-    const char *ca_file;    /* --certificate-authority */
-    int insecure;           /* --insecure-skip-tls-verify */
+    const char *kubeconfig;       /* --kubeconfig: only that file, must exist */
+    const char *env;              /* value of KUBECONFIG; NULL: read getenv("KUBECONFIG") */
+    const char *home;             /* NULL: getenv("HOME") */
+    const char *context;          /* --context */
+    const char *cluster;          /* --cluster */
+    const char *user;             /* --user */
+    const char *namespace_;       /* -n */
+    const char *server;           /* --server */
+    const char *token;            /* --token */
+    const char *ca_file;          /* --certificate-authority */
+    int insecure;                 /* --insecure-skip-tls-verify */
+    const char *as;               /* --as */
+    const char *as_uid;           /* --as-uid */
+    const char *const *as_groups; /* --as-group, each; replaces the kubeconfig's as-groups */
+    size_t nas_groups;
     /* In-cluster root (tests): NULL means "/var/run/secrets/kubernetes.io/serviceaccount". */
     const char *incluster_dir;
 } kcfg_opts_t;
@@ -67,6 +80,12 @@ typedef struct kcfg_opts {
  * context with the ones that exist ("context \"x\" does not exist (contexts: a, b)"). */
 int kcfg_load(const kcfg_opts_t *opts, kcfg_t **out, char *err, size_t errlen);
 void kcfg_free(kcfg_t *cfg);
+
+/* client-go's headerKeyEscape for an Impersonate-Extra-<key> name: every byte but
+ * [A-Za-z0-9-._~] becomes %XX (upper-case hex), then Go's canonical header form (upper case
+ * after '-' and at the start, lower case elsewhere). Appends "Impersonate-Extra-" + that to b. */
+struct buf;
+int kcfg_extra_header_name(struct buf *b, const char *key);
 
 /* Parses one kubeconfig document held in memory (used by kcfg_load and the fuzzer). */
 typedef struct kcfg_file kcfg_file_t;

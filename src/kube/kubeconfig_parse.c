@@ -128,6 +128,9 @@ typedef struct ytree {
         ynode_t *node;
     } * anchors;
     size_t nanch, capanch;
+    size_t *htab; /* open addressing over anchors by name: index + 1, 0 empty */
+    size_t hcap;  /* a power of two, at least twice nanch */
+    size_t naliases;
     ynode_t *root;
     ynode_t *stack[KCFG_MAX_DEPTH];
     char *stack_anchor[KCFG_MAX_DEPTH];
@@ -147,6 +150,7 @@ static void ytree_free(ytree_t *t)
         free(t->stack_anchor[i]);
     free(t->all);
     free(t->anchors);
+    free(t->htab);
 }
 
 static ynode_t *ynew(ytree_t *t, int kind, int line, const char *s, size_t len)
@@ -169,20 +173,61 @@ static ynode_t *ynew(ytree_t *t, int kind, int line, const char *s, size_t len)
     return n;
 }
 
+static size_t yhash(const char *s)
+{
+    size_t h = 14695981039346656037ull; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+/* The slot for name: where it is, or the empty one where it would go. */
+static size_t yslot(const ytree_t *t, const char *name)
+{
+    size_t i = yhash(name) & (t->hcap - 1);
+    while (t->htab[i] && strcmp(t->anchors[t->htab[i] - 1].name, name))
+        i = (i + 1) & (t->hcap - 1);
+    return i;
+}
+
+static int yrehash(ytree_t *t)
+{
+    size_t ncap = t->hcap ? t->hcap * 2 : 64;
+    size_t *old = t->htab, ocap = t->hcap;
+    if (!(t->htab = calloc(ncap, sizeof *t->htab))) {
+        t->htab = old;
+        return PMX_ENOMEM;
+    }
+    t->hcap = ncap;
+    for (size_t i = 0; i < ocap; i++)
+        if (old[i]) t->htab[yslot(t, t->anchors[old[i] - 1].name)] = old[i];
+    free(old);
+    return 0;
+}
+
+/* A redefined anchor replaces the earlier one for the aliases that follow (YAML 1.2 §3.2.2.2).
+ * Lookups are hashed: a file of many anchors and aliases reads in linear time. */
 static int yanchor_add(ytree_t *t, const char *name, ynode_t *n)
 {
     if (!name) return 0;
+    if ((t->nanch + 1) * 2 > t->hcap && yrehash(t)) return PMX_ENOMEM;
+    size_t slot = yslot(t, name);
+    if (t->htab[slot]) {
+        t->anchors[t->htab[slot] - 1].node = n;
+        return 0;
+    }
     if (kcfg_grow(&t->anchors, &t->capanch, t->nanch + 1, sizeof *t->anchors)) return PMX_ENOMEM;
     if (!(t->anchors[t->nanch].name = strdup(name))) return PMX_ENOMEM;
     t->anchors[t->nanch++].node = n;
+    t->htab[slot] = t->nanch;
     return 0;
 }
 
 static ynode_t *yanchor_find(const ytree_t *t, const char *name)
 {
-    for (size_t i = t->nanch; i-- > 0;)
-        if (!strcmp(t->anchors[i].name, name)) return t->anchors[i].node;
-    return NULL;
+    if (!t->hcap) return NULL;
+    size_t slot = yslot(t, name);
+    return t->htab[slot] ? t->anchors[t->htab[slot] - 1].node : NULL;
 }
 
 /* Hangs n under the open container (or makes it the root). */
@@ -239,6 +284,9 @@ static int yevent(ytree_t *t, const yaml_event_t *ev, const char *file, char *er
         }
         break;
     case YAML_ALIAS_EVENT:
+        if (++t->naliases > KCFG_MAX_ALIASES)
+            return kcfg_fail(err, errlen, "kubeconfig %s line %d: yaml: more than %u aliases", file,
+                             line, KCFG_MAX_ALIASES);
         if (!(n = yanchor_find(t, (const char *)ev->data.alias.anchor)))
             return kcfg_fail(err, errlen,
                              "kubeconfig %s line %d: yaml: unknown anchor '%s' referenced", file,
@@ -586,6 +634,97 @@ static int rd_exec(rd_t *r, const ynode_t *u, const char *path, kcfg_exec_t **ou
     return 0;
 }
 
+typedef struct named {
+    const char *name;
+    size_t i;
+} named_t;
+
+static int named_cmp(const void *x, const void *y)
+{
+    const named_t *a = x, *b = y;
+    int c = strcmp(a->name, b->name);
+    return c ? c : (a->i > b->i) - (a->i < b->i);
+}
+
+/* A list of strings (as-groups). */
+static int rd_strlist(rd_t *r, const ynode_t *m, const char *key, const char *path, char ***out,
+                      size_t *n)
+{
+    const ynode_t *l = map_get(m, key);
+    char sub[64];
+    if (is_null(l)) return 0;
+    if (l->kind != YN_SEQ) return bad(r, l, path, key, "expected a list");
+    if (!(*out = calloc(l->n + 1, sizeof **out))) return PMX_ENOMEM;
+    for (; *n < l->n; (*n)++) {
+        if (l->kids[*n]->kind != YN_SCALAR) {
+            snprintf(sub, sizeof sub, "%.40s[%zu]", key, *n);
+            return bad(r, l->kids[*n], path, sub, "expected a string");
+        }
+        if (!((*out)[*n] = strdup(l->kids[*n]->str))) return PMX_ENOMEM;
+    }
+    return 0;
+}
+
+/* as-user-extra: {key: [values]}, kept as key/value pairs with the keys sorted (Go's map order
+ * is random; sorted is one of its orders, and a stable one) and each key's values in order. */
+static int rd_extra(rd_t *r, const ynode_t *u, const char *path, kf_user_t *o)
+{
+    const ynode_t *m = map_get(u, "as-user-extra");
+    size_t total = 0, nk = 0;
+    named_t *keys;
+    if (is_null(m)) return 0;
+    if (m->kind != YN_MAP) return bad(r, m, path, "as-user-extra", "expected a mapping");
+    for (size_t i = 0; i + 1 < m->n; i += 2) {
+        const ynode_t *v = m->kids[i + 1];
+        if (m->kids[i]->kind != YN_SCALAR)
+            return bad(r, m->kids[i], path, "as-user-extra", "non-string key");
+        if (!is_null(v) && v->kind != YN_SEQ)
+            return bad(r, v, path, "as-user-extra", "expected a list of strings");
+        for (size_t j = 0; !is_null(v) && j < v->n; j++)
+            if (v->kids[j]->kind != YN_SCALAR)
+                return bad(r, v->kids[j], path, "as-user-extra", "expected a list of strings");
+        total += is_null(v) ? 0 : v->n;
+    }
+    if (!(keys = calloc(m->n / 2 + 1, sizeof *keys))) return PMX_ENOMEM;
+    for (size_t i = 0; i + 1 < m->n; i += 2)
+        keys[nk++] = (named_t){m->kids[i]->str, i};
+    qsort(keys, nk, sizeof *keys, named_cmp);
+    if (!(o->as_extra = calloc(2 * total + 1, sizeof *o->as_extra))) {
+        free(keys);
+        return PMX_ENOMEM;
+    }
+    for (size_t k = 0; k < nk; k++) {
+        const ynode_t *v = m->kids[keys[k].i + 1];
+        for (size_t j = 0; !is_null(v) && j < v->n; j++) {
+            char **pair = o->as_extra + 2 * o->nas_extra++;
+            if (!(pair[0] = strdup(keys[k].name)) || !(pair[1] = strdup(v->kids[j]->str))) {
+                free(keys);
+                return PMX_ENOMEM;
+            }
+        }
+    }
+    free(keys);
+    return 0;
+}
+
+static int rd_auth_provider(rd_t *r, const ynode_t *u, const char *path, kf_user_t *o)
+{
+    const ynode_t *ap = map_get(u, "auth-provider"), *cfg;
+    char p[320];
+    int rc;
+    if (is_null(ap)) return 0;
+    o->auth_provider = 1;
+    if (ap->kind != YN_MAP) return bad(r, ap, path, "auth-provider", "expected a mapping");
+    snprintf(p, sizeof p, "%.300s.auth-provider", path);
+    if ((rc = rd_str(r, ap, "name", p, &o->ap_name))) return rc;
+    cfg = map_get(ap, "config");
+    if (is_null(cfg)) return 0;
+    if (cfg->kind != YN_MAP) return bad(r, cfg, p, "config", "expected a mapping");
+    snprintf(p, sizeof p, "%.300s.auth-provider.config", path);
+    if ((rc = rd_str(r, cfg, "id-token", p, &o->oidc_id_token))) return rc;
+    return rd_str(r, cfg, "refresh-token", p, &o->oidc_refresh);
+}
+
 static int rd_user(rd_t *r, const ynode_t *u, const char *p, void *item)
 {
     kf_user_t *o = item;
@@ -599,20 +738,11 @@ static int rd_user(rd_t *r, const ynode_t *u, const char *p, void *item)
         (rc = rd_str(r, u, "username", p, &o->username)) ||
         (rc = rd_str(r, u, "password", p, &o->password)))
         return rc;
-    o->auth_provider = !is_null(map_get(u, "auth-provider"));
+    if ((rc = rd_str(r, u, "as", p, &o->as)) || (rc = rd_str(r, u, "as-uid", p, &o->as_uid)) ||
+        (rc = rd_strlist(r, u, "as-groups", p, &o->as_groups, &o->nas_groups)) ||
+        (rc = rd_extra(r, u, p, o)) || (rc = rd_auth_provider(r, u, p, o)))
+        return rc;
     return rd_exec(r, u, p, &o->exec);
-}
-
-typedef struct named {
-    const char *name;
-    size_t i;
-} named_t;
-
-static int named_cmp(const void *x, const void *y)
-{
-    const named_t *a = x, *b = y;
-    int c = strcmp(a->name, b->name);
-    return c ? c : (a->i > b->i) - (a->i < b->i);
 }
 
 /* client-go refuses a file whose list names an entry twice (conversion.go). Sorting keeps a
@@ -678,6 +808,13 @@ void kcfg_file_free(kcfg_file_t *f)
         free(u->name), free(u->token), free(u->token_file), free(u->cert_file);
         free(u->key_file), free(u->username), free(u->password), free(u->cert_data);
         free(u->key_data), kcfg_exec_free(u->exec);
+        free(u->ap_name), free(u->oidc_id_token), free(u->oidc_refresh);
+        free(u->as), free(u->as_uid);
+        for (size_t k = 0; u->as_groups && k < u->nas_groups; k++)
+            free(u->as_groups[k]);
+        for (size_t k = 0; u->as_extra && k < 2 * u->nas_extra; k++)
+            free(u->as_extra[k]);
+        free(u->as_groups), free(u->as_extra);
     }
     for (size_t i = 0; i < f->ncontexts; i++) {
         kf_context_t *c = &f->contexts[i];

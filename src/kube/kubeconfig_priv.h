@@ -9,6 +9,7 @@
 #include "kube/kubeconfig.h"
 
 #define KCFG_MAX_FILE (16u << 20) /* larger than any sane kubeconfig, small enough to read */
+#define KCFG_MAX_ALIASES 10000    /* far more than any kubeconfig uses; bounds alias bombs */
 
 /* One file's entries, as written (relative paths already resolved against its directory). */
 typedef struct kf_cluster {
@@ -25,6 +26,11 @@ typedef struct kf_user {
     uint8_t *cert_data, *key_data;
     size_t cert_data_len, key_data_len;
     int auth_provider;
+    char *ap_name;                      /* auth-provider.name */
+    char *oidc_id_token, *oidc_refresh; /* auth-provider.config id-token, refresh-token */
+    char *as, *as_uid;                  /* impersonation */
+    char **as_groups, **as_extra;       /* as_extra: key, value, key, value, ... */
+    size_t nas_groups, nas_extra;       /* nas_extra counts pairs */
     kcfg_exec_t *exec;
 } kf_user_t;
 

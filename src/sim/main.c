@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -354,6 +355,13 @@ int main(int argc, char **argv)
     sim_args_t a;
     if (parse_args(argc, argv, &a) < 0) return 2;
     signal(SIGPIPE, SIG_IGN);
+    /* A socket and a few pipes per session: the soft open-file limit goes up to the hard one,
+     * as the kube-apiserver (a Go program) does. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     char dir[1024];
     if (make_state_dir(&a, dir, sizeof dir) < 0) {
         fprintf(stderr, "podmux-sim: cannot create state dir: %s\n", strerror(errno));

@@ -306,6 +306,31 @@ int sim_model_deny(sim_model_t *m, const char *user, const char *ns)
     return 0;
 }
 
+int sim_model_set_impersonate(sim_model_t *m, const char *user, int kind, const char *const *list,
+                              size_t n)
+{
+    sim_user_t *u = find_user(m, user);
+    if (!u || kind < 0 || kind > SIM_IMP_EXTRAS) return -ENOENT;
+    u->imp[kind] = list;
+    u->nimp[kind] = n;
+    return 0;
+}
+
+int sim_model_may_impersonate(const sim_model_t *m, const char *user, int kind, const char *name)
+{
+    const sim_user_t *u = user ? find_user(m, user) : NULL;
+    if (!user) return 1; /* no authentication in force */
+    if (!u || kind < 0 || kind > SIM_IMP_EXTRAS) return 0;
+    const char *eq = kind == SIM_IMP_EXTRAS ? strchr(name, '=') : NULL;
+    for (size_t i = 0; i < u->nimp[kind]; i++) {
+        const char *g = u->imp[kind][i];
+        if (!strcmp(g, "*") || !strcmp(g, name)) return 1;
+        if (eq && !strncmp(g, name, (size_t)(eq - name) + 1) && !strcmp(g + (eq - name) + 1, "*"))
+            return 1;
+    }
+    return 0;
+}
+
 const char *sim_model_authenticate(const sim_model_t *m, const char *token, const char *cert_cn)
 {
     for (size_t i = 0; i < m->nusers; i++) {

@@ -172,7 +172,14 @@ typedef struct sim_user {
     const char *cert_cn;       /* client certificate CN, or NULL */
     const char *const *denied; /* namespaces this user may not use */
     size_t ndenied;
+    /* Whom this user may impersonate (RBAC's "impersonate" verb), "*" for anyone: user names
+     * (service accounts as system:serviceaccount:NS:NAME), groups, uids, and user extras as
+     * "key=value" or "key=*". */
+    const char *const *imp[4];
+    size_t nimp[4];
 } sim_user_t;
+
+enum { SIM_IMP_USERS, SIM_IMP_GROUPS, SIM_IMP_UIDS, SIM_IMP_EXTRAS };
 
 struct sim_arena;
 struct sim_timeline;
@@ -218,6 +225,11 @@ int sim_model_load_yaml(sim_model_t *m, const char *text, size_t len, char *err,
 
 int sim_model_add_user(sim_model_t *m, const char *name, const char *token, const char *cert_cn);
 int sim_model_deny(sim_model_t *m, const char *user, const char *ns);
+/* Sets what user may impersonate of one kind (SIM_IMP_*); list lives in the model's arena. */
+int sim_model_set_impersonate(sim_model_t *m, const char *user, int kind, const char *const *list,
+                              size_t n);
+/* 1 if user may impersonate name of kind (for SIM_IMP_EXTRAS name is "key=value"). */
+int sim_model_may_impersonate(const sim_model_t *m, const char *user, int kind, const char *name);
 int sim_model_set_server_address(sim_model_t *m, const char *hostport);
 
 /* User name for a Bearer token or a client-certificate CN (either may be NULL); NULL when

@@ -409,6 +409,25 @@ static int y_object(yctx_t *y, const yaml_node_t *obj)
                  kind);
 }
 
+/* impersonate: {users: [...], groups: [...], uids: [...], userextras: ["key=value", "key=*"]}:
+ * whom the user may impersonate ("*": anyone), as RBAC's "impersonate" verb would allow. */
+static int y_impersonate(yctx_t *y, const yaml_node_t *u, const char *name)
+{
+    static const char *const keys[] = {"users", "groups", "uids", "userextras"};
+    const yaml_node_t *n = yget(y, u, "impersonate");
+    if (!n) return 0;
+    if (n->type != YAML_MAPPING_NODE)
+        return yfail(y, n, "impersonate must be a mapping (users, groups, uids, userextras)");
+    for (int k = 0; k < 4; k++) {
+        const char *const *list;
+        size_t cnt;
+        int r = y_strlist(y, yget(y, n, keys[k]), keys[k], &list, &cnt);
+        if (!r) r = sim_model_set_impersonate(y->m, name, k, list, cnt);
+        if (r) return r;
+    }
+    return 0;
+}
+
 static int y_users(yctx_t *y, const yaml_node_t *n)
 {
     if (!n) return 0;
@@ -426,6 +445,7 @@ static int y_users(yctx_t *y, const yaml_node_t *n)
         if (!r) r = sim_model_add_user(y->m, name, token, cn);
         for (size_t i = 0; !r && i < nd; i++)
             r = sim_model_deny(y->m, name, denied[i]);
+        if (!r) r = y_impersonate(y, u, name);
         if (r) return r;
     }
     return 0;

@@ -1,5 +1,6 @@
 /* server: podmux-sim's HTTPS listener and request router. REST requests are answered by rest.c
  * on keep-alive connections; exec/attach requests hand the connection to exec.c. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +130,130 @@ static int authenticate(sim_conn_t *c)
     return 0;
 }
 
+/* One refused impersonation, with the apiserver's text (responsewriters.Forbidden with
+ * NewForbidden: "<resource>[.<group>] \"<name>\" is forbidden: User ... cannot impersonate
+ * resource \"<resource>[/<subresource>]\" in API group \"<group>\" <scope>"). */
+static void reply_imp_forbidden(sim_conn_t *c, const char *resource, const char *sub,
+                                const char *group, const char *ns, const char *name)
+{
+    char msg[2048];
+    sim_response_t r;
+    snprintf(msg, sizeof msg,
+             "%s%s%s \"%s\" is forbidden: User \"%s\" cannot impersonate resource \"%s%s%s\" in "
+             "API group \"%s\" %s%s%s",
+             resource, *group ? "." : "", group, name, c->user, resource, sub ? "/" : "",
+             sub ? sub : "", group, ns ? "in the namespace \"" : "at the cluster scope",
+             ns ? ns : "", ns ? "\"" : "");
+    sim_response_init(&r);
+    sim_response_status(&r, 403, "Forbidden", msg, name, group, resource);
+    sim_conn_reply(c, r.status, r.content_type, NULL, r.body.data, r.body.len, 0);
+    sim_response_free(&r);
+}
+
+/* An Impersonate-Extra-<key> header name's key: lower-cased, then %XX decoded (the apiserver's
+ * unescapeExtraKey). 0, or -1 when it does not fit. */
+static int extra_key(const char *hname, char *out, size_t outlen)
+{
+    const char *k = hname + strlen("Impersonate-Extra-");
+    size_t o = 0;
+    for (; *k && o + 1 < outlen; k++) {
+        unsigned v;
+        if (k[0] == '%' && isxdigit((unsigned char)k[1]) && isxdigit((unsigned char)k[2]) &&
+            sscanf(k + 1, "%2x", &v) == 1) {
+            out[o++] = (char)v;
+            k += 2;
+        } else {
+            out[o++] = (char)tolower((unsigned char)*k);
+        }
+    }
+    out[o] = 0;
+    return *k ? -1 : 0;
+}
+
+/* The apiserver's WithImpersonation filter, in its order: the user (or service account), each
+ * group, each extra value, the uid; every one needs the "impersonate" verb (the cluster YAML's
+ * users[].impersonate). Refused: 403 with its text, and 1 returned. Allowed: the request runs
+ * as the impersonated user. */
+/* One line on stderr (the sim's log) per request that asks for impersonation: the method, the
+ * path and every Impersonate-* header as received, so tests can compare clients byte for byte. */
+static void log_impersonation(const http_msg_t *m)
+{
+    buf_t b;
+    int any = 0;
+    buf_init(&b, 16384);
+    buf_printf(&b, "podmux-sim: impersonation: %s %s", m->method ? m->method : "?",
+               m->path ? m->path : "/");
+    for (int i = 0; i < m->nheaders; i++)
+        if (!strncasecmp(m->headers[i].name, "Impersonate-", 12)) {
+            buf_printf(&b, " | %s: %s", m->headers[i].name, m->headers[i].value);
+            any = 1;
+        }
+    if (any && b.data) fprintf(stderr, "%s\n", b.data);
+    buf_free(&b);
+}
+
+static int impersonate(sim_conn_t *c)
+{
+    const http_msg_t *m = &c->req;
+    const sim_model_t *mod = c->srv->model;
+    log_impersonation(m);
+    const char *user = http_msg_header(m, "Impersonate-User");
+    const char *uid = http_msg_header(m, "Impersonate-Uid");
+    int others = uid && *uid;
+    for (int i = 0; i < m->nheaders; i++)
+        if (!strcasecmp(m->headers[i].name, "Impersonate-Group") ||
+            !strncasecmp(m->headers[i].name, "Impersonate-Extra-", 18))
+            others = 1;
+    if (!user || !*user) {
+        if (!others) return 0;
+        static const char body[] = "Internal Server Error: requested impersonation of groups, "
+                                   "extras or a uid without impersonating a user\n";
+        sim_conn_reply(c, 500, "text/plain; charset=utf-8", NULL, body, sizeof body - 1, 0);
+        return 1;
+    }
+    const char *sa = "system:serviceaccount:";
+    if (!strncmp(user, sa, strlen(sa)) && strchr(user + strlen(sa), ':')) {
+        char ns[256];
+        const char *colon = strchr(user + strlen(sa), ':');
+        snprintf(ns, sizeof ns, "%.*s", (int)(colon - user - strlen(sa)), user + strlen(sa));
+        if (!sim_model_may_impersonate(mod, c->user, SIM_IMP_USERS, user)) {
+            reply_imp_forbidden(c, "serviceaccounts", NULL, "", ns, colon + 1);
+            return 1;
+        }
+    } else if (!sim_model_may_impersonate(mod, c->user, SIM_IMP_USERS, user)) {
+        reply_imp_forbidden(c, "users", NULL, "", NULL, user);
+        return 1;
+    }
+    for (int i = 0; i < m->nheaders; i++)
+        if (!strcasecmp(m->headers[i].name, "Impersonate-Group") &&
+            !sim_model_may_impersonate(mod, c->user, SIM_IMP_GROUPS, m->headers[i].value)) {
+            reply_imp_forbidden(c, "groups", NULL, "", NULL, m->headers[i].value);
+            return 1;
+        }
+    for (int i = 0; i < m->nheaders; i++) {
+        char key[512], kv[1024];
+        if (strncasecmp(m->headers[i].name, "Impersonate-Extra-", 18)) continue;
+        if (extra_key(m->headers[i].name, key, sizeof key) < 0) key[0] = 0;
+        snprintf(kv, sizeof kv, "%s=%s", key, m->headers[i].value);
+        if (!sim_model_may_impersonate(mod, c->user, SIM_IMP_EXTRAS, kv)) {
+            reply_imp_forbidden(c, "userextras", key, "authentication.k8s.io", NULL,
+                                m->headers[i].value);
+            return 1;
+        }
+    }
+    if (uid && *uid && !sim_model_may_impersonate(mod, c->user, SIM_IMP_UIDS, uid)) {
+        reply_imp_forbidden(c, "uids", NULL, "authentication.k8s.io", NULL, uid);
+        return 1;
+    }
+    if (strlen(user) >= sizeof c->user) {
+        static const char body[] = "impersonated user name too long\n";
+        sim_conn_reply(c, 400, "text/plain; charset=utf-8", NULL, body, sizeof body - 1, 0);
+        return 1;
+    }
+    snprintf(c->user, sizeof c->user, "%s", user);
+    return 0;
+}
+
 static void reply_unauthorized(sim_conn_t *c)
 {
     static const char body[] = "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},"
@@ -161,6 +286,7 @@ static int handle_request(sim_conn_t *c, const uint8_t *leftover, size_t n)
         reply_unauthorized(c);
         return 0;
     }
+    if (impersonate(c)) return 0;
     if (match_stream_path(path, ns, pod, &attach)) {
         sim_exec_handle(c, ns, pod, attach, leftover, n);
         return 1;

@@ -103,6 +103,26 @@ static void test_exec_flags(void **state)
     cli_opts_free(&o);
 }
 
+static void test_impersonation_flags(void **state)
+{
+    cli_opts_t o;
+    char err[256];
+    assert_int_equal(parse(&o, err, "podmux", "--as", "alice", "exec", "--as-group=dev",
+                           "--as-group", "a,b", "--as-uid=42", "web-1", "--", "id", NULL),
+                     0);
+    assert_string_equal(o.as, "alice");
+    assert_string_equal(o.as_uid, "42");
+    assert_int_equal(o.nas_groups, 2); /* repeatable; a comma is part of the name (StringArray) */
+    assert_string_equal(o.as_groups[0], "dev");
+    assert_string_equal(o.as_groups[1], "a,b");
+    assert_int_equal(o.ntargets, 1);
+    cli_opts_free(&o);
+    assert_int_equal(parse(&o, err, "podmux", "exec", "web-1", "--", "id", NULL), 0);
+    assert_null(o.as);
+    assert_int_equal(o.nas_groups, 0);
+    cli_opts_free(&o);
+}
+
 static void test_fanout_flags(void **state)
 {
     cli_opts_t o;
@@ -266,6 +286,7 @@ int main(void)
         cmocka_unit_test(test_targets),
         cmocka_unit_test(test_exec_flags),
         cmocka_unit_test(test_fanout_flags),
+        cmocka_unit_test(test_impersonation_flags),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_escape),
         cmocka_unit_test(test_escape_random_chunks),

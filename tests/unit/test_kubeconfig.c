@@ -14,6 +14,7 @@
 
 #include "kube/kubeconfig.h"
 #include "podmux.h"
+#include "util/buf.h"
 
 static char fixdir[PATH_MAX];
 static char err[1024];
@@ -364,6 +365,19 @@ static void test_in_cluster(void **state)
     assert_string_equal(c->namespace_, "from-env");
     kcfg_free(c);
 
+    /* a ca.crt that is not a regular file (issue 13 item 8) */
+    snprintf(path, sizeof path, "%s/ca.crt", dir);
+    unlink(path);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    char want[PATH_MAX + 200];
+    snprintf(want, sizeof want,
+             "invalid configuration: unable to read certificate-authority %s for in-cluster due "
+             "to not a regular file",
+             path);
+    load_fails(&o, want);
+    unlink(path);
+    write_file(dir, "ca.crt", "PEM");
+
     /* a kubeconfig that exists wins over in-cluster */
     o.env = fx("a.yaml");
     o.context = "ctx-a";
@@ -425,6 +439,240 @@ static void test_file_too_large(void **state)
     unlink(path);
 }
 
+/* ---- issue 13: impersonation, auth-provider, files that are not regular, many aliases ---- */
+
+/* Writes a kubeconfig whose cluster is https://k and whose user body is `user` (YAML flow
+ * mapping text). Returns its path (static). */
+static const char *tmp_kubeconfig(const char *user)
+{
+    static char path[64];
+    snprintf(path, sizeof path, "/tmp/pmx-kcfg-i13-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "clusters:\n- name: c\n  cluster: {server: https://k, insecure-skip-tls-verify: true}\n"
+            "users:\n- name: u\n  user: %s\n"
+            "contexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n",
+            user);
+    fclose(f);
+    return path;
+}
+
+static void expect_headers(const kcfg_t *c, const char *const *want)
+{
+    size_t n = 0;
+    while (want[n])
+        n++;
+    assert_int_equal(c->nimp_headers * 2, n);
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(c->imp_headers[i], want[i]);
+    assert_null(c->imp_headers[n]);
+}
+
+static void test_impersonation_headers(void **state)
+{
+    const char *path =
+        tmp_kubeconfig("{token: t, as: alice, as-uid: \"42\", as-groups: [dev, \"system:masters\"],"
+                       " as-user-extra: {example.com/scopes: [view, edit], \"a b\": [x], Zz: []}}");
+    kcfg_opts_t o = {.kubeconfig = path};
+    kcfg_t *c = load_ok(&o);
+    static const char *const want[] = {"Impersonate-User",
+                                       "alice",
+                                       "Impersonate-Uid",
+                                       "42",
+                                       "Impersonate-Group",
+                                       "dev",
+                                       "Impersonate-Group",
+                                       "system:masters",
+                                       "Impersonate-Extra-A%20b",
+                                       "x",
+                                       "Impersonate-Extra-Example.com%2fscopes",
+                                       "view",
+                                       "Impersonate-Extra-Example.com%2fscopes",
+                                       "edit",
+                                       NULL};
+    expect_headers(c, want);
+    assert_string_equal(c->as, "alice");
+    kcfg_free(c);
+
+    /* --as, --as-uid and --as-group replace the kubeconfig's values; extras stay */
+    const char *groups[] = {"ops"};
+    o.as = "bob";
+    o.as_uid = "7";
+    o.as_groups = groups;
+    o.nas_groups = 1;
+    c = load_ok(&o);
+    static const char *const want2[] = {"Impersonate-User",
+                                        "bob",
+                                        "Impersonate-Uid",
+                                        "7",
+                                        "Impersonate-Group",
+                                        "ops",
+                                        "Impersonate-Extra-A%20b",
+                                        "x",
+                                        "Impersonate-Extra-Example.com%2fscopes",
+                                        "view",
+                                        "Impersonate-Extra-Example.com%2fscopes",
+                                        "edit",
+                                        NULL};
+    expect_headers(c, want2);
+    kcfg_free(c);
+    unlink(path);
+
+    /* nobody impersonated: no headers */
+    path = tmp_kubeconfig("{token: t}");
+    kcfg_opts_t o2 = {.kubeconfig = path};
+    c = load_ok(&o2);
+    assert_null(c->imp_headers);
+    assert_int_equal(c->nimp_headers, 0);
+    kcfg_free(c);
+    /* a group without a user: client-go's validation message */
+    o2.as_groups = groups;
+    o2.nas_groups = 1;
+    load_fails(&o2, "requesting uid, groups or user-extra for u without impersonating a user");
+    o2.nas_groups = 0;
+    o2.as = "bad\nname";
+    load_fails(&o2, "invalid configuration: Impersonate-User value for u holds characters not "
+                    "allowed in a header");
+    unlink(path);
+}
+
+static void test_extra_header_name(void **state)
+{
+    buf_t b;
+    buf_init(&b, 4096);
+    assert_int_equal(kcfg_extra_header_name(&b, "reason-Code_x.y~z/\xc3\xa9%"), 0);
+    assert_string_equal(b.data, "Impersonate-Extra-Reason-Code_x.y~z%2f%c3%a9%25");
+    buf_free(&b);
+}
+
+#define JWT_HDR "eyJhbGciOiJub25lIn0."
+#define JWT_2100 JWT_HDR "eyJpc3MiOiJodHRwczovL2kiLCJleHAiOjQxMDI0NDQ4MDB9.sig"
+#define JWT_2001 JWT_HDR "eyJpc3MiOiJodHRwczovL2kiLCJleHAiOjEwMDAwMDAwMDB9.sig"
+#define JWT_NOEXP JWT_HDR "eyJpc3MiOiJodHRwczovL2kifQ.sig"
+
+static void test_auth_provider(void **state)
+{
+    const char *path = tmp_kubeconfig("{auth-provider: {name: oidc, config: {id-token: " JWT_2100
+                                      ", idp-issuer-url: https://i, client-id: k}}}");
+    kcfg_opts_t o = {.kubeconfig = path};
+    kcfg_t *c = load_ok(&o);
+    assert_string_equal(c->token, JWT_2100); /* sent as the bearer token, as client-go does */
+    assert_string_equal(c->auth_provider, "oidc");
+    kcfg_free(c);
+    unlink(path);
+
+    /* a static token wins over the provider, as the Authorization already set does */
+    path =
+        tmp_kubeconfig("{token: t, auth-provider: {name: oidc, config: {id-token: " JWT_2001 "}}}");
+    o.kubeconfig = path;
+    c = load_ok(&o);
+    assert_string_equal(c->token, "t");
+    kcfg_free(c);
+    unlink(path);
+
+    path = tmp_kubeconfig("{auth-provider: {name: oidc, config: {id-token: " JWT_2001
+                          ", refresh-token: r}}}");
+    o.kubeconfig = path;
+    load_fails(&o, "user u: auth-provider \"oidc\" has an expired id-token, and podmux does not "
+                   "refresh it; use an exec credential plugin such as kubelogin "
+                   "(https://github.com/int128/kubelogin) instead");
+    unlink(path);
+    path = tmp_kubeconfig("{auth-provider: {name: oidc, config: {id-token: " JWT_NOEXP "}}}");
+    o.kubeconfig = path;
+    load_fails(&o, "user u: auth-provider \"oidc\" has an expired id-token and no refresh-token; "
+                   "use an exec credential plugin such as kubelogin "
+                   "(https://github.com/int128/kubelogin) instead");
+    unlink(path);
+    path = tmp_kubeconfig("{auth-provider: {name: oidc, config: {id-token: not-a-jwt}}}");
+    o.kubeconfig = path;
+    load_fails(&o, "user u: auth-provider \"oidc\" has an id-token that is not a valid JWT; use "
+                   "an exec credential plugin such as kubelogin "
+                   "(https://github.com/int128/kubelogin) instead");
+    unlink(path);
+    path = tmp_kubeconfig("{auth-provider: {name: gcp}}");
+    o.kubeconfig = path;
+    load_fails(&o, "user u: auth-provider \"gcp\" is not supported (client-go removed it); use "
+                   "the gke-gcloud-auth-plugin exec plugin instead");
+    unlink(path);
+    path = tmp_kubeconfig("{auth-provider: {name: custom}}");
+    o.kubeconfig = path;
+    load_fails(&o, "user u: auth-provider \"custom\" is not supported (client-go removed it); "
+                   "use an exec credential plugin (user.exec) instead");
+    unlink(path);
+}
+
+static void test_not_regular_files(void **state)
+{
+    char dir[] = "/tmp/pmx-kcfg-nreg-XXXXXX", fifo[PATH_MAX], user[2 * PATH_MAX],
+         want[3 * PATH_MAX];
+    assert_non_null(mkdtemp(dir));
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+
+    kcfg_opts_t o = {.ca_file = dir};
+    snprintf(user, sizeof user, "{token: t}");
+    o.kubeconfig = tmp_kubeconfig(user);
+    o.insecure = 0;
+    snprintf(want, sizeof want,
+             "invalid configuration: unable to read certificate-authority %s for c due to not a "
+             "regular file",
+             dir);
+    load_fails(&o, want);
+    unlink(o.kubeconfig);
+
+    const char *what[] = {"client-cert", "client-key", "tokenFile"};
+    for (int k = 0; k < 3; k++)
+        for (int f = 0; f < 3; f++) {
+            const char *target = f == 0 ? dir : f == 1 ? fifo : "/dev/null";
+            kcfg_opts_t o2 = {0};
+            if (k == 2)
+                snprintf(user, sizeof user, "{tokenFile: %s}", target);
+            else
+                snprintf(user, sizeof user, "{client-certificate: %s, client-key: %s}",
+                         k == 0 ? target : fx("certs.yaml"), k == 1 ? target : fx("certs.yaml"));
+            o2.kubeconfig = tmp_kubeconfig(user);
+            snprintf(want, sizeof want,
+                     "invalid configuration: unable to read %s %s for u due to not a regular file",
+                     what[k], target);
+            load_fails(&o2, want);
+            unlink(o2.kubeconfig);
+        }
+    unlink(fifo);
+    rmdir(dir);
+}
+
+/* Many anchors and aliases read in linear time (hashed), and aliases are capped. */
+static void test_many_aliases(void **state)
+{
+    char path[] = "/tmp/pmx-kcfg-alias-XXXXXX", want[200];
+    for (int over = 0; over < 2; over++) {
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        FILE *f = fdopen(fd, "w");
+        fprintf(f, "clusters:\n- name: c\n  cluster: {server: https://k}\n"
+                   "contexts:\n- name: x\n  context: {cluster: c}\ncurrent-context: x\n"
+                   "preferences:\n");
+        for (int i = 0; i < 100000; i++)
+            fprintf(f, "  a%d: &a%d v%d\n", i, i, i);
+        for (int i = 0; i < 10000 + over; i++)
+            fprintf(f, "  b%d: *a%d\n", i, (i * 7919) % 100000);
+        fclose(f);
+        kcfg_opts_t o = {.kubeconfig = path};
+        if (!over) {
+            kcfg_free(load_ok(&o));
+        } else {
+            snprintf(want, sizeof want, "kubeconfig %s line %d: yaml: more than 10000 aliases",
+                     path, 9 + 100000 + 10000);
+            load_fails(&o, want);
+        }
+        unlink(path);
+        snprintf(path, sizeof path, "/tmp/pmx-kcfg-alias-XXXXXX");
+    }
+}
+
 int main(void)
 {
     /* The fixtures sit next to this file (tests/unit/data/kubeconfig). */
@@ -454,6 +702,11 @@ int main(void)
         cmocka_unit_test(test_in_cluster),
         cmocka_unit_test(test_parse_limits),
         cmocka_unit_test(test_file_too_large),
+        cmocka_unit_test(test_impersonation_headers),
+        cmocka_unit_test(test_extra_header_name),
+        cmocka_unit_test(test_auth_provider),
+        cmocka_unit_test(test_not_regular_files),
+        cmocka_unit_test(test_many_aliases),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
