@@ -450,6 +450,14 @@ static void keepalive_cb(uv_timer_t *t)
     /* client-go's pingReadDeadline: 12 periods + 1 s. A server that is not reading because
      * our stdin fills its process's pipe cannot answer pings either; a shorter deadline
      * failed healthy sessions under load (100 sessions x 10 MiB of stdin). */
+    if (idle > 12 * s->keepalive_ms + 1000 && ws_read_blocked(s->ws)) {
+        /* issue 13: reading stopped because the server does not read the pongs it asks for. */
+        finish(s, PMX_ETIMEDOUT, -1,
+               "%s: %s sends pings but has not read the replies for %.1f s; the command's exit "
+               "status is unknown",
+               s->label, s->c->hostport, (double)idle / 1000);
+        return;
+    }
     if (idle > 12 * s->keepalive_ms + 1000) {
         finish(s, PMX_ETIMEDOUT, -1,
                "%s: no data and no pong from %s for %.1f s; the command's exit status is unknown",
@@ -595,7 +603,9 @@ static int on_stream_data(stream_t *st, const uint8_t *data, size_t len)
             finish_status(s);
         }
         if (!s->finished) flush_all(s);
-        return s->paused;
+        /* issue 13: the engine owes the server more pongs than it takes: read no further
+         * until they go out (on_stream_drain reads again; keepalive_cb gives up). */
+        return s->paused || (!s->finished && ws_read_blocked(s->ws));
     }
     if (s->tunnel == 1) {
         tunnel_data(s, data, len);
@@ -630,7 +640,17 @@ static void on_stream_end(stream_t *st, int status)
 static void on_stream_drain(stream_t *st)
 {
     pmx_session_t *s = stream_data(st);
-    if (st == s->stream && !s->finished) flush_all(s);
+    if (st != s->stream || s->finished) return;
+    int blocked = s->ws && ws_read_blocked(s->ws);
+    flush_all(s);
+    /* issue 13: the pongs that stopped reading went out: parse what was kept, read again. */
+    if (blocked && !s->finished && !ws_read_blocked(s->ws)) {
+        if (ws_feed(s->ws, NULL, 0) < 0 && !s->finished)
+            finish(s, PMX_EPROTO, -1, "%s: malformed WebSocket data from the server", s->label);
+        if (!s->finished) flush_all(s);
+        if (!s->finished && !s->paused && s->stream && !ws_read_blocked(s->ws))
+            stream_resume(s->stream);
+    }
 }
 
 static void on_stream_close(stream_t *st)
