@@ -308,7 +308,15 @@ int ws_feed(ws_t *ws, const uint8_t *data, size_t len)
     if (!wslay_event_get_read_enabled(ws->ctx)) return 0; /* after a close: ignored */
     if (buf_append(&ws->in, data, len)) return -ENOMEM;
     uint16_t bad = check_headers(ws);
-    int r = wslay_event_recv(ws->ctx);
+    int r;
+    for (;;) {
+        r = wslay_event_recv(ws->ctx);
+        if (r || ws->in_pos == ws->in_ok || !ws_read_blocked(ws)) break;
+        /* Stopped on the replies owed: move them to `out` (up to its soft limit) and go on,
+         * so that input stays unparsed only while the transport really does not take them. */
+        size_t before = ws->out.len;
+        if (wslay_event_send(ws->ctx) || ws->out.len == before) break;
+    }
     buf_consume(&ws->in, ws->in_pos);
     ws->in_ok -= ws->in_pos;
     ws->in_pos = 0;
