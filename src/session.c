@@ -493,7 +493,12 @@ static void deadline_cb(uv_timer_t *t)
 static int open_websocket(pmx_session_t *s, const char *leftover, size_t n)
 {
     const http_msg_t *m = &s->resp;
-    char accept[29];
+    char accept[29], why[96];
+    if (http_check_ws_101(m, why, sizeof why) < 0) { /* issue 13: RFC 6455 4.1 */
+        finish(s, PMX_EUPGRADE, -1, "%s: bad upgrade response from %s: %s", s->label,
+               s->c->hostport, why);
+        return -1;
+    }
     const char *got = http_msg_header(m, "Sec-WebSocket-Accept");
     if (ws_accept_for_key(s->key, accept) < 0 || !got || strcmp(got, accept) != 0) {
         finish(s, PMX_EUPGRADE, -1, "%s: bad Sec-WebSocket-Accept from %s", s->label,
@@ -855,6 +860,8 @@ static void connect_addr(pmx_session_t *s)
     }
     if (s->resp_init) http_msg_free(&s->resp);
     http_msg_init(&s->resp, 0, PMX_MAX_HEADER_BYTES, PMX_MAX_REST_BODY);
+    /* issue 13: an upgrade's error body is read for its message only: keep 64 KiB of it. */
+    if (s->mode == MODE_STREAM) http_msg_set_body_cap(&s->resp, 64u * 1024);
     s->resp_init = 1;
     uv_timer_start(&s->timer, phase_timeout_cb,
                    s->c->opts.connect_timeout_ms + s->c->opts.handshake_timeout_ms, 0);
