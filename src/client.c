@@ -45,18 +45,32 @@ void pmx_message_from_body(const char *body, size_t len, int status, char *out, 
     if (body && len) {
         cJSON *j = cJSON_ParseWithLength(body, len);
         const cJSON *m = j ? cJSON_GetObjectItemCaseSensitive(j, "message") : NULL;
+        cJSON *cut = NULL;
+        const char *k = !j && body[0] == '{' ? memmem(body, len, "\"message\"", 9) : NULL;
+        if (k) {
+            /* issue 13: a Status cut at the session's error-body cap is no JSON; its message
+             * string (which comes early in a Status) still is. */
+            const char *v = k + 9, *end = body + len;
+            while (v < end && (*v == ' ' || *v == ':'))
+                v++;
+            const char *e = v + 1;
+            while (v < end && *v == '"' && e < end && *e != '"')
+                e += *e == '\\' ? 2 : 1;
+            if (e < end) m = cut = cJSON_ParseWithLength(v, (size_t)(e - v) + 1);
+        }
         if (cJSON_IsString(m) && m->valuestring[0]) {
             /* A Status message may hold newlines (webhooks, proxies): ours is one line. */
             snprintf(out, outlen, "%s", m->valuestring);
             for (char *p = out; *p; p++)
                 if ((unsigned char)*p < ' ') *p = ' ';
-        } else if (!j) {
+        } else if (!j && !k) {
             /* Plain text (the kubelet's errors): its first line, printable bytes only. */
             size_t n = 0;
             for (size_t i = 0; i < len && n + 1 < outlen && body[i] != '\n'; i++)
                 out[n++] = (unsigned char)body[i] >= ' ' ? body[i] : ' ';
             out[n] = '\0';
         }
+        cJSON_Delete(cut);
         cJSON_Delete(j);
     }
     if (!out[0]) snprintf(out, outlen, "the server answered HTTP %d", status);
