@@ -98,4 +98,27 @@ run fanout 255 --server "$URL" --keepalive 300ms exec -q fine fragbomb http10 pi
 expect_eq "$(head -1 "$T/fanout.err")" \
   "podmux: 1 ok, 0 non-zero, 3 failed, 0 skipped (4 pods)" "fan-out summary"
 expect_eq "$(grep -c 'hello$' "$T/fanout.out")" 3 "fan-out: output before each fault"
+# 7. TLS: the same server behind a certificate whose name is only in the CN, and (control)
+# one with the name in a SAN. openssl makes the CA and both leaves.
+( cd "$T" && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout ca.key -out ca.crt -subj "/CN=hostile CA" -days 2 &&
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout leaf.key \
+    -out leaf.csr -subj "/CN=localhost" &&
+  openssl x509 -req -in leaf.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out cn.crt -days 2 &&
+  printf 'subjectAltName=DNS:localhost\n' >san.ext &&
+  openssl x509 -req -in leaf.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out san.crt \
+    -days 2 -extfile san.ext ) >"$T/openssl.log" 2>&1 || fail "openssl: $(cat "$T/openssl.log")"
+openssl x509 -in "$T/cn.crt" -noout -text | grep -q 'Subject Alternative Name' &&
+  fail "the CN-only certificate has a SAN"
+start_fake tls-cn --tls "$T/cn.crt" "$T/leaf.key"
+start_fake tls-san --tls "$T/san.crt" "$T/leaf.key"
+run tls-san-run 0 --server "https://localhost:$(cat "$T/tls-san.port")" \
+  --certificate-authority "$T/ca.crt" exec -q fine -- cmd
+expect_eq "$(cat "$T/tls-san-run.out")" hello "TLS with a SAN (control)"
+run tls-cn-run 255 --server "https://localhost:$(cat "$T/tls-cn.port")" \
+  --certificate-authority "$T/ca.crt" exec -q fine -- cmd
+expect_eq "$(cat "$T/tls-cn-run.err")" \
+  "podmux: hostname mismatch: the certificate has its name only in the legacy Common Name field and no SANs (not valid for localhost) (server localhost:$(cat "$T/tls-cn.port"))" \
+  "TLS with the name only in the CN"
+[ ! -s "$T/tls-cn-run.out" ] || fail "output over a refused TLS connection"
 echo "PASS ($SECONDS s)"

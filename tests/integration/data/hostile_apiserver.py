@@ -274,6 +274,10 @@ class Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], OSError):  # a refused TLS handshake is expected
+            super().handle_error(request, client_address)
+
 
 if TLS:
     CTX = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
