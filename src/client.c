@@ -44,6 +44,10 @@ void pmx_message_from_body(const char *body, size_t len, int status, char *out, 
     out[0] = '\0';
     if (body && len) {
         cJSON *j = cJSON_ParseWithLength(body, len);
+        if (j && !cJSON_IsObject(j)) { /* "431 Request Header Fields Too Large" parses as 431 */
+            cJSON_Delete(j);
+            j = NULL;
+        }
         const cJSON *m = j ? cJSON_GetObjectItemCaseSensitive(j, "message") : NULL;
         cJSON *cut = NULL;
         const char *k = !j && body[0] == '{' ? memmem(body, len, "\"message\"", 9) : NULL;
