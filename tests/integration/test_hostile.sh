@@ -8,7 +8,7 @@
 #  6  Content-Length / Transfer-Encoding on the 101 ignored; a 101 without Upgrade or
 #     Connection, or HTTP/1.0, refused; an 8 MiB error Status: its message shown
 #  7  TLS: a server certificate with its name only in the CN (no SAN) refused, as Go does
-#  11 a 400's Status message shown
+#  11 a 400's Status message shown; podmux-sim takes request lines and headers up to 1 MiB
 . "$PMX_SRC/tests/integration/lib.sh"
 [ -x "$PODMUX" ] || { echo "no podmux binary"; exit 77; }
 [ -x /usr/bin/time ] || { echo "no /usr/bin/time"; exit 77; }
@@ -98,6 +98,20 @@ run fanout 255 --server "$URL" --keepalive 300ms exec -q fine fragbomb http10 pi
 expect_eq "$(head -1 "$T/fanout.err")" \
   "podmux: 1 ok, 0 non-zero, 3 failed, 0 skipped (4 pods)" "fan-out summary"
 expect_eq "$(grep -c 'hello$' "$T/fanout.out")" 3 "fan-out: output before each fault"
+# 11. podmux-sim takes a request line and headers up to 1 MiB, as kube-apiserver (Go's
+# DefaultMaxHeaderBytes) does: 300 KB of arguments run (podmux and kubectl); 1.2 MB gets 431.
+start_sim --pods 1
+POD=$(pod_names | head -1)
+A=$(head -c 100000 /dev/zero | tr '\0' a)
+run longcmd 0 exec -q "$POD" -- sh -c 'echo "$# ${#1}"' x "$A" "$A" "$A"
+expect_eq "$(cat "$T/longcmd.out")" "3 100000" "300 KB of arguments through podmux"
+expect_eq "$(kubectl exec "$POD" -- sh -c 'echo "$# ${#1}"' x "$A" "$A" "$A")" "3 100000" \
+  "300 KB of arguments through kubectl"
+set -- ; for _ in $(seq 12); do set -- "$@" "$A"; done
+run toolong 255 exec -q "$POD" -- sh -c 'echo $#' x "$@"
+expect_eq "$(cat "$T/toolong.err")" "podmux: 431 Request Header Fields Too Large" \
+  "1.2 MB of arguments"
+
 # 7. TLS: the same server behind a certificate whose name is only in the CN, and (control)
 # one with the name in a SAN. openssl makes the CA and both leaves.
 ( cd "$T" && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
