@@ -63,6 +63,8 @@ struct pmx_session {
     uv_timer_t timer;    /* phase timeout, then keepalive */
     uv_timer_t deadline; /* whole-session timeout */
     uv_timer_t defer;    /* deferred events (errors found inside a pmx_* call, cancel) */
+    uv_timer_t grace;    /* issue 13: stdin ended on a protocol that cannot say so */
+    int grace_armed;
     uv_getaddrinfo_t gai;
     int gai_pending;
     int handles_open;
@@ -91,6 +93,9 @@ static void tunnel_data(pmx_session_t *s, const uint8_t *data, size_t len);
 static void auth_done_cb(void *arg, int status, const auth_cred_t *cred, const char *err);
 static void begin_close(pmx_session_t *s);
 static void flush_all(pmx_session_t *s);
+static size_t total_queued(const pmx_session_t *s);
+static uint64_t eof_grace_ms(const pmx_session_t *s);
+static void grace_cb(uv_timer_t *t);
 
 const char *pmx_state_name(pmx_state_t st)
 {
@@ -201,6 +206,7 @@ static void close_timers(pmx_session_t *s)
     uv_close((uv_handle_t *)&s->timer, on_handle_closed);
     uv_close((uv_handle_t *)&s->deadline, on_handle_closed);
     uv_close((uv_handle_t *)&s->defer, on_handle_closed);
+    uv_close((uv_handle_t *)&s->grace, on_handle_closed);
 }
 
 static void begin_close(pmx_session_t *s)
@@ -292,6 +298,7 @@ static void ws_message_cb(void *arg, int opcode, const uint8_t *data, size_t len
     case CHAN_STDERR:
         if (n == 0) return;
         s->bytes_out += n;
+        if (s->grace_armed) uv_timer_start(&s->grace, grace_cb, eof_grace_ms(s), 0);
         if (ch == CHAN_STDOUT && s->cb.on_stdout) s->cb.on_stdout(s, p, n, s->data);
         if (ch == CHAN_STDERR && s->cb.on_stderr) s->cb.on_stderr(s, p, n, s->data);
         break;
@@ -356,6 +363,37 @@ static void ws_error_cb(void *arg, uint16_t code, const char *what)
            what ? what : "malformed frame");
 }
 
+/* ---- stdin's end without v5 (issue 13) ------------------------------------------------------
+ * v4 and older cannot carry the end of stdin, so `printf 'a\n' | podmux exec -i POD -- cat`
+ * would wait for ever (kubectl falls back to SPDY, which can). Once stdin has ended and all of
+ * it was sent, the session ends when the output has been quiet for the grace
+ * (pmx_client_opts_t.eof_grace_ms, default 2 s), as PMX_ENOSTATUS: the exit status is unknown. */
+static uint64_t eof_grace_ms(const pmx_session_t *s)
+{
+    return s->c->opts.eof_grace_ms ? s->c->opts.eof_grace_ms : 2000;
+}
+
+static void grace_cb(uv_timer_t *t)
+{
+    pmx_session_t *s = t->data;
+    if (s->finished || s->closing) return;
+    if (total_queued(s)) { /* stdin still on its way: count from when it has left */
+        uv_timer_start(&s->grace, grace_cb, eof_grace_ms(s), 0);
+        return;
+    }
+    finish(s, PMX_ENOSTATUS, -1,
+           "%s: stdin ended, which the server's protocol (%s) cannot tell the command; ended "
+           "after %.1f s without output; the command's exit status is unknown",
+           s->label, s->proto_name, (double)eof_grace_ms(s) / 1000);
+}
+
+static void arm_grace(pmx_session_t *s)
+{
+    if (s->finished || s->closing || eof_grace_ms(s) == UINT64_MAX) return;
+    s->grace_armed = 1;
+    uv_timer_start(&s->grace, grace_cb, eof_grace_ms(s), 0);
+}
+
 static void flush_stdin(pmx_session_t *s)
 {
     if (!s->ws || s->closing) return;
@@ -379,6 +417,8 @@ static void flush_stdin(pmx_session_t *s)
             ws_queue(s->ws, op, (const uint8_t *)enc.data, enc.len) == 0) {
             s->stdin_close_sent = 1;
             if (s->state == PMX_STATE_OPEN) set_state(s, PMX_STATE_STDIN_CLOSED);
+        } else if (!chan_proto_has_close(s->proto) && !s->grace_armed) {
+            arm_grace(s); /* closed before the 101 chose a protocol without it */
         }
     }
     buf_free(&enc);
@@ -985,8 +1025,9 @@ static pmx_session_t *session_alloc(pmx_client_t *c, int mode)
     uv_timer_init(c->loop, &s->timer);
     uv_timer_init(c->loop, &s->deadline);
     uv_timer_init(c->loop, &s->defer);
-    s->timer.data = s->deadline.data = s->defer.data = s;
-    s->handles_open = 3;
+    uv_timer_init(c->loop, &s->grace);
+    s->timer.data = s->deadline.data = s->defer.data = s->grace.data = s;
+    s->handles_open = 4;
     s->t_start = s->last_rx = uv_now(c->loop);
     s->keepalive_ms = c->opts.keepalive_ms;
     c->live++;
@@ -1133,7 +1174,11 @@ PMX_API size_t pmx_session_queued(const pmx_session_t *s)
 PMX_API int pmx_session_close_stdin(pmx_session_t *s)
 {
     if (s->finished || s->closing) return PMX_EBUSY;
-    if (s->ws && !chan_proto_has_close(s->proto)) return PMX_ENOTSUP;
+    if (s->ws && !chan_proto_has_close(s->proto)) {
+        s->stdin_close_pending = 1;
+        if (!s->grace_armed) arm_grace(s); /* issue 13: end after quiet output instead */
+        return PMX_ENOTSUP;
+    }
     s->stdin_close_pending = 1;
     if (s->ws) flush_stdin(s);
     return 0;
