@@ -71,6 +71,7 @@ struct pmx_session {
     uint64_t timeout_ms, keepalive_ms;
     uint64_t last_rx, t_start;
     int paused;
+    int ws_blocked; /* issue 13: reading stopped because ws_read_blocked() */
     int auth_waiting, auth_retried;
 
     int tunnel; /* 0 none, 1 CONNECT sent, 2 tunnel open */
@@ -650,7 +651,8 @@ static int on_stream_data(stream_t *st, const uint8_t *data, size_t len)
         if (!s->finished) flush_all(s);
         /* issue 13: the engine owes the server more pongs than it takes: read no further
          * until they go out (on_stream_drain reads again; keepalive_cb gives up). */
-        return s->paused || (!s->finished && ws_read_blocked(s->ws));
+        if (!s->finished && ws_read_blocked(s->ws)) s->ws_blocked = 1;
+        return s->paused || s->ws_blocked;
     }
     if (s->tunnel == 1) {
         tunnel_data(s, data, len);
@@ -686,15 +688,16 @@ static void on_stream_drain(stream_t *st)
 {
     pmx_session_t *s = stream_data(st);
     if (st != s->stream || s->finished) return;
-    int blocked = s->ws && ws_read_blocked(s->ws);
     flush_all(s);
-    /* issue 13: the pongs that stopped reading went out: parse what was kept, read again. */
-    if (blocked && !s->finished && !ws_read_blocked(s->ws)) {
+    /* issue 13: the pongs that stopped reading went out (here or in any flush since): parse
+     * what was kept, read again. */
+    if (s->ws_blocked && !s->finished && !ws_read_blocked(s->ws)) {
+        s->ws_blocked = 0;
         if (ws_feed(s->ws, NULL, 0) < 0 && !s->finished)
             finish(s, PMX_EPROTO, -1, "%s: malformed WebSocket data from the server", s->label);
         if (!s->finished) flush_all(s);
-        if (!s->finished && !s->paused && s->stream && !ws_read_blocked(s->ws))
-            stream_resume(s->stream);
+        if (!s->finished && ws_read_blocked(s->ws)) s->ws_blocked = 1;
+        if (!s->finished && !s->paused && !s->ws_blocked && s->stream) stream_resume(s->stream);
     }
 }
 
@@ -1207,7 +1210,7 @@ PMX_API void pmx_session_resume(pmx_session_t *s)
     if (!s->paused) return;
     s->paused = 0;
     s->last_rx = uv_now(s->c->loop); /* the dead-peer clock restarts with reading */
-    if (s->stream) stream_resume(s->stream);
+    if (s->stream && !s->ws_blocked) stream_resume(s->stream); /* issue 13: drain resumes */
 }
 
 PMX_API void pmx_session_close(pmx_session_t *s)
