@@ -115,6 +115,12 @@ typedef struct pmx_client_opts {
     uint64_t keepalive_ms;
     /* Largest message accepted from the server (0 = default 32 MiB, the server's own limit). */
     size_t max_message;
+    /* A server without v5.channel.k8s.io (Kubernetes before 1.30, or its stream translator
+     * off) cannot be told that stdin ended: pmx_session_close_stdin() returns PMX_ENOTSUP and
+     * the session then ends, once all stdin was sent and no output came for this many ms, with
+     * PMX_ENOSTATUS (the command's exit status is unknown). 0 = default 2 s; UINT64_MAX = never
+     * (the session waits for the command, which may wait for more input). */
+    uint64_t eof_grace_ms;
     /* Optional log sink for -v traces (state transitions, protocol, timings; never a secret). */
     void (*log)(void *log_data, const char *line);
     void *log_data;
@@ -269,7 +275,8 @@ PMX_EXTERN const char *pmx_session_protocol(const pmx_session_t *s);
 PMX_EXTERN long pmx_session_write(pmx_session_t *s, const void *buf, size_t len);
 PMX_EXTERN size_t pmx_session_queued(const pmx_session_t *s);
 /* Closes the remote stdin after what is queued: the v5 close signal. On older protocols there
- * is no way to close stdin alone: returns PMX_ENOTSUP (the caller may close the session). */
+ * is no way to close stdin alone: returns PMX_ENOTSUP, and the session ends once its output
+ * has been quiet for pmx_client_opts_t.eof_grace_ms (or the caller may close it). */
 PMX_EXTERN int pmx_session_close_stdin(pmx_session_t *s);
 /* Resizes the remote tty (tty sessions only: PMX_EINVAL otherwise). Coalesced. */
 PMX_EXTERN int pmx_session_resize(pmx_session_t *s, unsigned width, unsigned height);

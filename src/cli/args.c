@@ -43,6 +43,7 @@ static const flag_t FLAGS[] = {
     {"pod-running-timeout", 0, F_DUR, OFF(pod_running_timeout_ms)},
     {"escape", 0, F_ESCAPE, OFF(escape_char)},
     {"keepalive", 0, F_DUR, OFF(keepalive_ms)},
+    {"eof-grace", 0, F_DUR, OFF(eof_grace_ms)},
     {"selector", 'l', F_STR, OFF(selector)},
     {"field-selector", 0, F_STR, OFF(field_selector)},
     {"all-namespaces", 'A', F_BOOL, OFF(all_ns)},
@@ -322,6 +323,7 @@ static void defaults(cli_opts_t *o)
     o->parallel = 64;
     o->pod_running_timeout_ms = 60000;
     o->keepalive_ms = 5000; /* kubectl's ping period; 0 on the command line turns pings off */
+    o->eof_grace_ms = 2000; /* without v5: quiet output after stdin's end ends it; 0: never */
     o->output = OUT_AUTO;
 }
 

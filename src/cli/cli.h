@@ -33,6 +33,7 @@ typedef struct cli_opts {
     uint64_t pod_running_timeout_ms;
     int escape_char; /* -1: disabled */
     uint64_t keepalive_ms;
+    uint64_t eof_grace_ms; /* 0: never */
     /* fan-out */
     const char **targets; /* positional arguments before "--" */
     size_t ntargets;

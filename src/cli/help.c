@@ -35,7 +35,10 @@ static const char COMMON[] =
     "      --request-timeout DURATION  REST and upgrade timeout (500ms, 5s, 1m; bare = s)\n"
     "  -n, --namespace NS            namespace\n"
     "  -v, --verbose                 log states, protocol and timings to stderr\n"
-    "      --keepalive DURATION      ping period (default 5s, 0 off)\n";
+    "      --keepalive DURATION      ping period (default 5s, 0 off)\n"
+    "      --eof-grace DURATION      a server without v5.channel.k8s.io cannot be told that\n"
+    "                                stdin ended: end once the output was quiet this long\n"
+    "                                after it (default 2s, 0 never; exit status unknown)\n";
 
 static const char EXEC[] =
     "Run a command in one or many pods.\n"

@@ -107,6 +107,7 @@ static int make_client(app_t *a)
         .request_timeout_ms = o->request_timeout_ms,
         .upgrade_timeout_ms = o->request_timeout_ms,
         .keepalive_ms = o->keepalive_ms ? o->keepalive_ms : UINT64_MAX,
+        .eof_grace_ms = o->eof_grace_ms ? o->eof_grace_ms : UINT64_MAX,
         .log = o->verbose ? on_log : NULL,
         .log_data = a,
     };

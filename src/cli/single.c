@@ -117,7 +117,7 @@ static void on_stdin(void *ctx, const char *buf, size_t len)
         if (x->s && !x->raw && pmx_session_close_stdin(x->s) == PMX_ENOTSUP && !x->a->o->quiet)
             app_errorf(x->a,
                        "warning: the server's protocol (%s) cannot close stdin alone; the "
-                       "command may wait for more input",
+                       "session ends once the output has been quiet for --eof-grace",
                        pmx_session_protocol(x->s) ? pmx_session_protocol(x->s) : "?");
         return;
     }

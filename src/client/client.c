@@ -58,19 +58,37 @@ void pmx__message_from_body(const char *body, size_t len, int status, char *out,
     out[0] = '\0';
     if (body && len) {
         cJSON *j = cJSON_ParseWithLength(body, len);
+        if (j && !cJSON_IsObject(j)) { /* "431 Request Header Fields Too Large" parses as 431 */
+            cJSON_Delete(j);
+            j = NULL;
+        }
         const cJSON *m = j ? cJSON_GetObjectItemCaseSensitive(j, "message") : NULL;
+        cJSON *cut = NULL;
+        const char *k = !j && body[0] == '{' ? memmem(body, len, "\"message\"", 9) : NULL;
+        if (k) {
+            /* issue 13: a Status cut at the session's error-body cap is no JSON; its message
+             * string (which comes early in a Status) still is. */
+            const char *v = k + 9, *end = body + len;
+            while (v < end && (*v == ' ' || *v == ':'))
+                v++;
+            const char *e = v + 1;
+            while (v < end && *v == '"' && e < end && *e != '"')
+                e += *e == '\\' ? 2 : 1;
+            if (e < end) m = cut = cJSON_ParseWithLength(v, (size_t)(e - v) + 1);
+        }
         if (cJSON_IsString(m) && m->valuestring[0]) {
             /* A Status message may hold newlines (webhooks, proxies): ours is one line. */
             snprintf(out, outlen, "%s", m->valuestring);
             for (char *p = out; *p; p++)
                 if ((unsigned char)*p < ' ') *p = ' ';
-        } else if (!j) {
+        } else if (!j && !k) {
             /* Plain text (the kubelet's errors): its first line, printable bytes only. */
             size_t n = 0;
             for (size_t i = 0; i < len && n + 1 < outlen && body[i] != '\n'; i++)
                 out[n++] = (unsigned char)body[i] >= ' ' ? body[i] : ' ';
             out[n] = '\0';
         }
+        cJSON_Delete(cut);
         cJSON_Delete(j);
     }
     if (!out[0]) snprintf(out, outlen, "the server answered HTTP %d", status);
@@ -151,6 +169,25 @@ static int no_proxy_matches(const char *host)
     return 0;
 }
 
+/* Percent-decodes n bytes of a URL's userinfo part onto b, as Go's url.Parse does ('+' stays
+ * '+'). Returns 0, or -1 for a bad escape. */
+static int proxy_unescape(buf_t *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = (uint8_t)s[i];
+        if (c == '%') {
+            if (i + 2 >= n || !s[i + 1] || !s[i + 2]) return -1;
+            const char *x = strchr(hex, s[i + 1] | 0x20), *y = strchr(hex, s[i + 2] | 0x20);
+            if (!x || !y) return -1;
+            c = (uint8_t)((x - hex) << 4 | (y - hex));
+            i += 2;
+        }
+        if (buf_append_byte(b, c)) return -1;
+    }
+    return 0;
+}
+
 static int setup_proxy(pmx__endpoint_t *c, const char *cfg_url, char *err, size_t errlen)
 {
     const char *url = cfg_url;
@@ -160,29 +197,52 @@ static int setup_proxy(pmx__endpoint_t *c, const char *cfg_url, char *err, size_
         if (!url) url = getenv(c->https ? "https_proxy" : "http_proxy");
         if (!url || !*url) return 0;
     }
-    const char *p = url;
-    if (!strncmp(p, "http://", 7))
+    const char *p = url, *scheme_end = strstr(url, "://");
+    if (!strncmp(p, "http://", 7)) {
         p += 7;
-    else if (strstr(p, "://")) {
-        snprintf(err, errlen, "proxy \"%s\": only http:// proxies are supported", url);
+    } else if (scheme_end) {
+        /* issue 13: name the scheme (socks5, https) rather than echo a URL with a password. */
+        snprintf(err, errlen,
+                 "proxy-url: the %.*s:// scheme is not supported; podmux speaks only to http:// "
+                 "proxies (HTTP CONNECT)",
+                 (int)(scheme_end - url < 16 ? scheme_end - url : 16), url);
         return PMX_ECONFIG;
     }
-    const char *at = strchr(p, '@'), *slash = strchr(p, '/');
-    if (at && (!slash || at < slash)) {
-        char *cred = strndup(p, (size_t)(at - p));
-        buf_t b;
+    /* The userinfo ends at the last '@' of the authority, as in Go's url.Parse. */
+    const char *auth_end = p + strcspn(p, "/?#"), *at = NULL;
+    for (const char *q = p; q < auth_end; q++)
+        if (*q == '@') at = q;
+    if (at) {
+        /* user[:password], each percent-decoded (p%40ss is p@ss), sent as Go's Transport does:
+         * Basic base64(user ":" password). */
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        const char *ue = colon ? colon : at;
+        buf_t cred, b;
+        buf_init(&cred, 0);
         buf_init(&b, 0);
+        int r = proxy_unescape(&cred, p, (size_t)(ue - p));
+        if (!r) r = buf_append_byte(&cred, ':');
+        if (!r && colon) r = proxy_unescape(&cred, colon + 1, (size_t)(at - colon - 1));
         size_t n = 0;
-        mbedtls_base64_encode(NULL, 0, &n, (const unsigned char *)cred, strlen(cred));
-        if (cred && buf_reserve(&b, n + 8) == 0) {
+        if (!r) {
+            mbedtls_base64_encode(NULL, 0, &n, (const unsigned char *)cred.data, cred.len);
+            r = buf_reserve(&b, n + 8);
+        }
+        if (!r) {
             memcpy(b.data, "Basic ", 6);
-            mbedtls_base64_encode((unsigned char *)b.data + 6, n, &n, (const unsigned char *)cred,
-                                  strlen(cred));
+            mbedtls_base64_encode((unsigned char *)b.data + 6, n, &n,
+                                  (const unsigned char *)cred.data, cred.len);
             b.len = 6 + n;
             b.data[b.len] = '\0';
             c->proxy_authz = buf_steal(&b);
         }
-        free(cred);
+        if (cred.data) memset(cred.data, 0, cred.len);
+        buf_free(&cred);
+        buf_free(&b);
+        if (r) {
+            snprintf(err, errlen, "proxy-url: malformed percent-escape in the user or password");
+            return PMX_ECONFIG;
+        }
         p = at + 1;
     }
     const char *hs = p, *he;

@@ -192,6 +192,8 @@ static void conn_ready(void *data)
     }
     if (r->resp_init) http_msg_free(&r->resp);
     http_msg_init(&r->resp, 0, PMX_MAX_HEADER_BYTES, r->max_body);
+    /* An upgrade's error body is read for its message only: 64 KiB of it are kept. */
+    if (r->upgrade) http_msg_set_body_cap(&r->resp, 64u * 1024);
     r->resp_init = 1;
     r->state = RQ_SENT;
     if (r->cb.on_phase) r->cb.on_phase(r->data, PMX_STATE_UPGRADING);

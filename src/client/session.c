@@ -61,10 +61,13 @@ struct pmx_session {
     int stdin_above;
     stdin_state_t stdin_state;
     int paused;
+    int ws_blocked; /* reading stopped: the engine owes the server more pongs than it takes */
 
     uv_timer_t keepalive; /* pings once open */
     uv_timer_t deadline;  /* whole-session timeout */
     uv_timer_t defer;     /* events decided inside a pmx_* call: cancel, drain */
+    uv_timer_t grace;     /* stdin ended on a protocol that cannot say so: quiet output ends it */
+    int grace_armed;
     uint64_t timeout_ms, keepalive_ms;
     uint64_t last_rx, t_start;
 
@@ -76,6 +79,9 @@ struct pmx_session {
 static void begin_close(pmx_session_t *s);
 static void check_drain(pmx_session_t *s);
 static void flush_all(pmx_session_t *s);
+static size_t total_queued(const pmx_session_t *s);
+static uint64_t eof_grace_ms(const pmx_session_t *s);
+static void grace_cb(uv_timer_t *t);
 
 const char *pmx_state_name(pmx_state_t st)
 {
@@ -189,6 +195,7 @@ static void begin_close(pmx_session_t *s)
     uv_close((uv_handle_t *)&s->keepalive, timer_closed);
     uv_close((uv_handle_t *)&s->deadline, timer_closed);
     uv_close((uv_handle_t *)&s->defer, timer_closed);
+    uv_close((uv_handle_t *)&s->grace, timer_closed);
 }
 
 /* Events decided inside a pmx_* call run from here: a cancel, an on_drain. */
@@ -236,6 +243,7 @@ static void ws_message_cb(void *arg, int opcode, const uint8_t *data, size_t len
     case CHAN_STDERR:
         if (n == 0) return;
         s->exit.bytes_out += n;
+        if (s->grace_armed) uv_timer_start(&s->grace, grace_cb, eof_grace_ms(s), 0);
         if (ch == CHAN_STDOUT && s->cb.on_stdout) s->cb.on_stdout(s, p, n, s->data);
         if (ch == CHAN_STDERR && s->cb.on_stderr) s->cb.on_stderr(s, p, n, s->data);
         break;
@@ -300,6 +308,38 @@ static void ws_error_cb(void *arg, uint16_t code, const char *what)
            what ? what : "malformed frame");
 }
 
+/* ---- stdin's end without v5 --------------------------------------------------------------------
+ * v4 and older cannot carry the end of stdin, so `printf 'a\n' | podmux exec -i POD -- cat`
+ * would wait for ever (kubectl falls back to SPDY, which can). Once stdin has ended and all of
+ * it was sent, the session ends when the output has been quiet for the grace
+ * (pmx_client_opts_t.eof_grace_ms, default 2 s), as PMX_ENOSTATUS: the exit status is unknown. */
+static uint64_t eof_grace_ms(const pmx_session_t *s)
+{
+    uint64_t g = pmx__client_opts(s->c)->eof_grace_ms;
+    return g ? g : 2000;
+}
+
+static void grace_cb(uv_timer_t *t)
+{
+    pmx_session_t *s = t->data;
+    if (finished(s)) return;
+    if (total_queued(s)) { /* stdin still on its way: count from when it has left */
+        uv_timer_start(&s->grace, grace_cb, eof_grace_ms(s), 0);
+        return;
+    }
+    finish(s, PMX_ENOSTATUS, -1,
+           "%s: stdin ended, which the server's protocol (%s) cannot tell the command; ended "
+           "after %.1f s without output; the command's exit status is unknown",
+           s->label, s->proto_name, (double)eof_grace_ms(s) / 1000);
+}
+
+static void arm_grace(pmx_session_t *s)
+{
+    if (finished(s) || s->grace_armed || eof_grace_ms(s) == UINT64_MAX) return;
+    s->grace_armed = 1;
+    uv_timer_start(&s->grace, grace_cb, eof_grace_ms(s), 0);
+}
+
 static void flush_stdin(pmx_session_t *s)
 {
     if (!s->ws || s->state >= PMX_STATE_CLOSING) return;
@@ -323,6 +363,8 @@ static void flush_stdin(pmx_session_t *s)
             ws_queue(s->ws, op, (const uint8_t *)enc.data, enc.len) == 0) {
             s->stdin_state = STDIN_CLOSE_SENT;
             if (s->state == PMX_STATE_OPEN) set_state(s, PMX_STATE_STDIN_CLOSED);
+        } else if (!chan_proto_has_close(s->proto)) {
+            arm_grace(s); /* closed before the 101 chose a protocol without the signal */
         }
     }
     buf_free(&enc);
@@ -393,6 +435,14 @@ static void keepalive_cb(uv_timer_t *t)
      * silence is ours, not the server's. */
     if (s->paused) s->last_rx = now;
     uint64_t idle = now - s->last_rx;
+    if (idle > 12 * s->keepalive_ms + 1000 && ws_read_blocked(s->ws)) {
+        /* Reading stopped because the server does not read the pongs it asks for. */
+        finish(s, PMX_ETIMEDOUT, -1,
+               "%s: %s sends pings but has not read the replies for %.1f s; the command's exit "
+               "status is unknown",
+               s->label, pmx__client_endpoint(s->c)->hostport, (double)idle / 1000);
+        return;
+    }
     /* client-go's pingReadDeadline: 12 periods + 1 s. A server that is not reading because
      * our stdin fills its process's pipe cannot answer pings either; a shorter deadline
      * failed healthy sessions under load (100 sessions x 10 MiB of stdin). */
@@ -419,14 +469,18 @@ static void deadline_cb(uv_timer_t *t)
 static int session_input(pmx_session_t *s, const uint8_t *data, size_t len)
 {
     if (finished(s)) return 0;
-    s->last_rx = uv_now(pmx__client_loop(s->c));
-    if (len && ws_feed(s->ws, data, len) < 0 && !finished(s))
+    if (len) s->last_rx = uv_now(pmx__client_loop(s->c));
+    /* len 0: parse what the engine kept while it owed pongs. */
+    if (ws_feed(s->ws, data, len) < 0 && !finished(s))
         finish(s, PMX_EPROTO, -1, "%s: malformed WebSocket data from the server", s->label);
     /* The status is the last message: conclude without waiting for close or EOF, once
      * everything in this read was delivered. */
     if (s->status_received && !finished(s)) finish_status(s);
     if (!finished(s)) flush_all(s);
-    return s->paused;
+    /* The engine owes the server more pongs than it takes: read no further until they go out
+     * (conn_drain reads again; keepalive_cb gives up if that lasts). */
+    if (!finished(s) && ws_read_blocked(s->ws)) s->ws_blocked = 1;
+    return s->paused || s->ws_blocked;
 }
 
 static int conn_data(void *data, const uint8_t *p, size_t n)
@@ -443,7 +497,14 @@ static void conn_end(void *data, int status)
 static void conn_drain(void *data)
 {
     pmx_session_t *s = data;
-    if (!finished(s)) flush_all(s);
+    if (finished(s)) return;
+    flush_all(s);
+    /* The pongs that stopped reading went out: parse what was kept, then read again. */
+    if (s->ws_blocked && !finished(s) && !ws_read_blocked(s->ws)) {
+        s->ws_blocked = 0;
+        session_input(s, NULL, 0);
+        if (!finished(s) && !s->paused && !s->ws_blocked && s->conn) pmx__conn_resume(s->conn);
+    }
 }
 
 static void conn_closed(void *data)
@@ -476,7 +537,12 @@ static int offered(const pmx_session_t *s, const char *proto)
 
 static int open_websocket(pmx_session_t *s, const http_msg_t *m)
 {
-    char accept[29];
+    char accept[29], why[96];
+    if (http_check_ws_101(m, why, sizeof why) < 0) { /* RFC 6455 4.1 */
+        finish(s, PMX_EUPGRADE, -1, "%s: bad upgrade response from %s: %s", s->label,
+               pmx__client_endpoint(s->c)->hostport, why);
+        return -1;
+    }
     const char *got = http_msg_header(m, "Sec-WebSocket-Accept");
     if (ws_accept_for_key(s->key, accept) < 0 || !got || strcmp(got, accept) != 0) {
         finish(s, PMX_EUPGRADE, -1, "%s: bad Sec-WebSocket-Accept from %s", s->label,
@@ -662,8 +728,9 @@ PMX_API int pmx_session_start(pmx_client_t *c, const pmx_session_opts_t *o,
     uv_timer_init(loop, &s->keepalive);
     uv_timer_init(loop, &s->deadline);
     uv_timer_init(loop, &s->defer);
-    s->keepalive.data = s->deadline.data = s->defer.data = s;
-    s->children = 4; /* the request and the three timers */
+    uv_timer_init(loop, &s->grace);
+    s->keepalive.data = s->deadline.data = s->defer.data = s->grace.data = s;
+    s->children = 5; /* the request and the four timers */
     s->t_start = s->last_rx = uv_now(loop);
     pmx__client_hold(c);
     if (s->timeout_ms) uv_timer_start(&s->deadline, deadline_cb, s->timeout_ms, 0);
@@ -718,7 +785,11 @@ PMX_API size_t pmx_session_queued(const pmx_session_t *s)
 PMX_API int pmx_session_close_stdin(pmx_session_t *s)
 {
     if (finished(s)) return PMX_EBUSY;
-    if (s->ws && !chan_proto_has_close(s->proto)) return PMX_ENOTSUP;
+    if (s->ws && !chan_proto_has_close(s->proto)) {
+        if (s->stdin_state == STDIN_OPEN) s->stdin_state = STDIN_CLOSE_PENDING;
+        arm_grace(s); /* end after quiet output instead */
+        return PMX_ENOTSUP;
+    }
     if (s->stdin_state == STDIN_OPEN) s->stdin_state = STDIN_CLOSE_PENDING;
     if (s->ws) flush_stdin(s);
     return 0;

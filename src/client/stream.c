@@ -41,6 +41,11 @@ typedef struct wreq {
     char bytes[];
 } wreq_t;
 
+/* What one queued write costs besides its bytes (the request and the allocation's header):
+ * counted in `queued`, so that a peer that is sent many tiny frames (pongs) and reads none of
+ * them cannot make the queue take many times the high-water mark (issue 13). */
+#define WREQ_COST (sizeof(wreq_t) + 16)
+
 static void on_handle_closed(uv_handle_t *h)
 {
     stream_t *s = h->data;
@@ -123,7 +128,7 @@ static void after_write(uv_write_t *req, int status)
 {
     wreq_t *w = (wreq_t *)req;
     stream_t *s = w->s;
-    s->queued -= w->len;
+    s->queued -= w->len + WREQ_COST;
     free(w);
     if (s->closing) return;
     if (status < 0) {
@@ -178,7 +183,7 @@ static int raw_write(stream_t *s, const uint8_t *data, size_t len)
         set_err(s, "write failed: %s", uv_strerror(r));
         return -EIO;
     }
-    s->queued += len;
+    s->queued += len + WREQ_COST;
     s->bytes_out += len;
     if (s->queued > s->high_water) s->above_hw = 1;
     return 0;

@@ -68,7 +68,9 @@ void *stream_data(const stream_t *s);
  * nothing is queued, what the kernel does not take is copied and queued. Returns 0 or <0.
  * Never calls a callback before returning. */
 int stream_write(stream_t *s, const void *data, size_t len);
-/* Bytes copied and queued because the kernel did not take them yet. */
+/* Bytes copied and queued because the kernel did not take them yet, plus the cost of each
+ * queued write's bookkeeping (some 200 bytes), so that many tiny writes count for what they
+ * take. */
 size_t stream_queued(const stream_t *s);
 int stream_above_high_water(const stream_t *s);
 /* Asks for on_drain when the queue next falls to `at` bytes or fewer (if it is above that now):

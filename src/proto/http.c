@@ -228,13 +228,26 @@ static int on_headers_complete(http_parser *p)
     if (m->is_request && !(m->method = strdup(http_method_str((enum http_method)p->method))))
         return -1;
     m->keep_alive = http_should_keep_alive(p);
+    m->http_major = p->http_major;
+    m->http_minor = p->http_minor;
+    /* A 101 has no body whatever its headers say (Go ignores Content-Length and
+     * Transfer-Encoding there): 2 tells http-parser "upgrade, no body", so the bytes after the
+     * headers are the next protocol's. */
+    if (!m->is_request && m->status == 101) return 2;
     return 0;
 }
 
 static int on_body(http_parser *p, const char *at, size_t len)
 {
     http_msg_t *m = msg_of(p);
-    if (buf_append(&m->body, at, len)) {
+    if (m->body_cap) {
+        size_t room = m->body.len < m->body_cap ? m->body_cap - m->body.len : 0;
+        if (len > room) {
+            m->body_truncated = 1;
+            len = room;
+        }
+    }
+    if (len && buf_append(&m->body, at, len)) {
         m->state |= F_E2BIG;
         return -1;
     }
@@ -335,6 +348,27 @@ int http_msg_eof(http_msg_t *m)
     http_parser_execute(m->parser, m->settings, NULL, 0);
     if (m->state & F_DONE) return HTTP_DONE;
     m->state |= F_FAILED;
+    return -EPROTO;
+}
+
+void http_msg_set_body_cap(http_msg_t *m, size_t cap)
+{
+    m->body_cap = cap;
+}
+
+int http_check_ws_101(const http_msg_t *m, char *why, size_t whylen)
+{
+    const char *what = NULL;
+    if (m->is_request || m->status != 101)
+        what = "the response is not 101 Switching Protocols";
+    else if (m->http_major != 1 || m->http_minor < 1)
+        what = "the 101 response is not HTTP/1.1";
+    else if (!http_msg_header_has_token(m, "Upgrade", "websocket"))
+        what = "the 101 response has no \"Upgrade: websocket\" header";
+    else if (!http_msg_header_has_token(m, "Connection", "Upgrade"))
+        what = "the 101 response has no \"Connection: Upgrade\" header";
+    if (!what) return 0;
+    if (why && whylen) snprintf(why, whylen, "%s", what);
     return -EPROTO;
 }
 

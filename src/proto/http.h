@@ -54,6 +54,9 @@ typedef struct http_msg {
     buf_t body;  /* de-chunked */
     int upgrade; /* the message asks for/accepts an upgrade; parsing stopped after the headers */
     int keep_alive;
+    int http_major, http_minor; /* the version the peer sent */
+    int body_truncated;         /* body_cap dropped bytes */
+    size_t body_cap;            /* 0: none (max_body fails the message instead) */
     /* private */
     void *parser; /* http_parser* */
     void *settings;
@@ -71,6 +74,14 @@ void http_msg_free(http_msg_t *m);
  * Content-Length nor chunked, call http_msg_eof() when the connection ends. */
 int http_msg_feed(http_msg_t *m, const char *data, size_t len, size_t *consumed);
 int http_msg_eof(http_msg_t *m);
+/* Keep at most cap bytes of the body and drop the rest (body_truncated is set) instead of
+ * failing at max_body: for error bodies, of which only the message is wanted. */
+void http_msg_set_body_cap(http_msg_t *m, size_t cap);
+/* A WebSocket upgrade response as RFC 6455 4.1 wants it: HTTP/1.1 (or later 1.x) 101 with
+ * "Upgrade: websocket" and "Connection: Upgrade" (tokens, any case). Returns 0, or -EPROTO with
+ * a phrase naming what is wrong in why. (A 101's Content-Length or Transfer-Encoding is
+ * ignored by the parser: the bytes after its headers are not a body.) */
+int http_check_ws_101(const http_msg_t *m, char *why, size_t whylen);
 /* Case-insensitive lookup of the first header with that name; NULL if absent. */
 const char *http_msg_header(const http_msg_t *m, const char *name);
 /* 1 if the comma-separated header `name` contains token (case-insensitive), e.g.

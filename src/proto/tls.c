@@ -72,7 +72,7 @@ struct tls_conn {
     int io_err;          /* first failure of io.send (or of buffering) */
     int fatal;           /* sticky error returned by every later call */
     unsigned started : 1, hs_done : 1, paused : 1, closed : 1, close_sent : 1, resumed : 1,
-        busy : 1, check_ip : 1;
+        busy : 1, check_ip : 1, cn_only : 1;
     uint8_t ip[16];
     size_t ip_len;
     char *peer_cn;
@@ -393,7 +393,14 @@ static int cert_has_ip(const mbedtls_x509_crt *crt, const uint8_t *ip, size_t ip
 static int verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 {
     tls_conn_t *c = arg;
-    if (depth == 0 && c->check_ip && !cert_has_ip(crt, c->ip, c->ip_len))
+    if (depth != 0) return 0;
+    /* Go (1.17 on) matches names in SANs only; mbedTLS falls back to the CN when there is no
+     * SAN extension. A leaf without SANs matches nothing (issue 13). */
+    if (!(crt->ext_types & MBEDTLS_X509_EXT_SUBJECT_ALT_NAME)) {
+        c->cn_only = 1;
+        *flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
+    }
+    if (c->check_ip && !cert_has_ip(crt, c->ip, c->ip_len))
         *flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
     return 0;
 }
@@ -446,6 +453,13 @@ static int verify_error(tls_conn_t *c, uint32_t flags)
         why = "not yet valid";
     else if (flags & MBEDTLS_X509_BADCERT_MISSING)
         why = "no certificate sent";
+    if (!why && (flags & MBEDTLS_X509_BADCERT_CN_MISMATCH) && c->cn_only) {
+        snprintf(c->err, sizeof c->err,
+                 "hostname mismatch: the certificate has its name only in the legacy Common "
+                 "Name field and no SANs (not valid for %s)",
+                 c->name);
+        return TLS_EHOSTNAME;
+    }
     if (!why && (flags & MBEDTLS_X509_BADCERT_CN_MISMATCH)) {
         snprintf(c->err, sizeof c->err, "hostname mismatch: certificate is not valid for %s",
                  c->name);
@@ -538,6 +552,7 @@ static int setup_name(tls_conn_t *c, const char *server_name, const char *verify
     }
     if (strlen(name) >= sizeof c->name) return -EINVAL;
     snprintf(c->name, sizeof c->name, "%s", name);
+    if (!c->ctx->insecure) mbedtls_ssl_set_verify(&c->ssl, verify_cb, c);
     return mbedtls_ssl_set_hostname(&c->ssl, name) == 0 ? 0 : -EINVAL;
 }
 

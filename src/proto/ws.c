@@ -21,9 +21,16 @@
 #include "util/buf.h"
 
 #define WS_DEFAULT_MAX_MSG (32u << 20)  /* x/net's DefaultMaxPayloadBytes */
-#define WS_MAX_QUEUED (256u << 20)      /* a caller far past its high-water mark: refuse */
+#define WS_MAX_QUEUED (16u << 20)       /* a caller far past its high-water mark: refuse */
 #define WS_OUT_SOFT_LIMIT (256u * 1024) /* start no new frame in `out` above this */
 #define WS_IN_LIMIT (64u << 20)         /* one feed's bytes plus a partial header */
+/* Replies wslay owes the peer (pongs, a close) and has not handed to `out`: past this many,
+ * stop reading the peer until they go out (a peer that pings without reading). */
+#define WS_OWED_MAX 64
+/* Fragments per message: WS_FRAG_FREE of any size, then one more per WS_FRAG_MIN bytes of
+ * payload, so wslay's per-fragment allocations stay proportional to the payload. */
+#define WS_FRAG_FREE 1024u
+#define WS_FRAG_MIN 1024u
 
 typedef struct ws_item {
     struct ws_item *next;
@@ -42,7 +49,10 @@ struct ws {
     size_t in_ok;        /* bytes of `in` whose frame headers passed the check */
     size_t in_pos;       /* bytes of `in` wslay took during this feed */
     uint64_t in_payload; /* payload bytes left in the frame that ends at in_ok */
+    uint64_t frag_n;     /* data frames of the message being checked (0: between messages) */
+    uint64_t frag_bytes; /* their announced payload */
     int error_reported;
+    char bad_what[96]; /* what check_headers found, for on_error */
     /* send */
     ws_item_t *head, *tail;
     size_t fifo_bytes;
@@ -98,7 +108,20 @@ static uint16_t check_headers(ws_t *ws)
         size_t hlen = parse_header((const uint8_t *)ws->in.data + ws->in_ok, avail, &payload, &bad);
         if (bad) return 1002;
         if (!hlen) return 0;
-        if (payload > ws->max_msg && !(ws->in.data[ws->in_ok] & 0x08)) return 1009;
+        uint8_t b0 = (uint8_t)ws->in.data[ws->in_ok];
+        if (payload > ws->max_msg && !(b0 & 0x08)) return 1009;
+        if (!(b0 & 0x08)) {
+            if ((b0 & 0x0f) != 0) ws->frag_n = ws->frag_bytes = 0; /* a first frame */
+            ws->frag_n++;
+            ws->frag_bytes += payload;
+            if (ws->frag_n > WS_FRAG_FREE + ws->frag_bytes / WS_FRAG_MIN) {
+                snprintf(ws->bad_what, sizeof ws->bad_what,
+                         "message in too many fragments (%llu for %llu bytes)",
+                         (unsigned long long)ws->frag_n, (unsigned long long)ws->frag_bytes);
+                return 1009;
+            }
+            if (b0 & 0x80) ws->frag_n = ws->frag_bytes = 0;
+        }
         ws->in_ok += hlen;
         ws->in_payload = payload;
     }
@@ -130,7 +153,7 @@ static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
 {
     ws_t *ws = user;
     size_t avail = ws->in_ok - ws->in_pos;
-    if (!avail) {
+    if (!avail || wslay_event_get_queued_msg_count(ctx) > WS_OWED_MAX) {
         wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
         return -1;
     }
@@ -254,9 +277,10 @@ static void report_error(ws_t *ws, uint16_t code)
     char big[80];
     snprintf(big, sizeof big, "message too big (the limit is %llu bytes)",
              (unsigned long long)ws->max_msg);
-    const char *what = code == 1009   ? big
-                       : code == 1007 ? "invalid UTF-8 in a text or close frame"
-                                      : "protocol error";
+    const char *what = ws->bad_what[0] ? ws->bad_what
+                       : code == 1009  ? big
+                       : code == 1007  ? "invalid UTF-8 in a text or close frame"
+                                       : "protocol error";
     if (ws->io.on_error) ws->io.on_error(ws->io.arg, code, what);
 }
 
@@ -272,13 +296,27 @@ static void report_wslay_error(ws_t *ws)
     report_error(ws, code ? code : 1002);
 }
 
+int ws_read_blocked(const ws_t *ws)
+{
+    return !ws->fatal && wslay_event_get_read_enabled(ws->ctx) &&
+           wslay_event_get_queued_msg_count(ws->ctx) > WS_OWED_MAX;
+}
+
 int ws_feed(ws_t *ws, const uint8_t *data, size_t len)
 {
     if (ws->fatal) return -EPROTO;
     if (!wslay_event_get_read_enabled(ws->ctx)) return 0; /* after a close: ignored */
     if (buf_append(&ws->in, data, len)) return -ENOMEM;
     uint16_t bad = check_headers(ws);
-    int r = wslay_event_recv(ws->ctx);
+    int r;
+    for (;;) {
+        r = wslay_event_recv(ws->ctx);
+        if (r || ws->in_pos == ws->in_ok || !ws_read_blocked(ws)) break;
+        /* Stopped on the replies owed: move them to `out` (up to its soft limit) and go on,
+         * so that input stays unparsed only while the transport really does not take them. */
+        size_t before = ws->out.len;
+        if (wslay_event_send(ws->ctx) || ws->out.len == before) break;
+    }
     buf_consume(&ws->in, ws->in_pos);
     ws->in_ok -= ws->in_pos;
     ws->in_pos = 0;

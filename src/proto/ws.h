@@ -39,9 +39,17 @@ typedef struct ws_io {
 
 int ws_new(int is_server, size_t max_msg_len, const ws_io_t *io, ws_t **out);
 void ws_free(ws_t *ws);
-/* Plaintext from the transport; parses every complete frame in it, calling the io callbacks.
- * Returns 0 or <0 (fatal; the peer's stream is broken). */
+/* Plaintext from the transport; parses every complete frame in it, calling the io callbacks,
+ * unless ws_read_blocked(): then the rest is kept (copied) for a later ws_feed(ws, NULL, 0).
+ * Returns 0 or <0 (fatal; the peer's stream is broken).
+ * A data message may have 1024 fragments, then one more per KiB of payload; past that the
+ * engine closes with 1009 ("message in too many fragments"). */
 int ws_feed(ws_t *ws, const uint8_t *data, size_t len);
+/* 1 while the engine owes the peer more than 64 control replies (pongs) that the transport
+ * has not taken: it reads no further. The owner should stop reading the transport, and once
+ * ws_flush() made room (the transport drained) call ws_feed(ws, NULL, 0) and read again; if
+ * that does not happen soon, the peer is not reading and the owner should give up. */
+int ws_read_blocked(const ws_t *ws);
 /* Queue one unfragmented message (copied). Does not send: call ws_flush(). */
 int ws_queue(ws_t *ws, int opcode, const uint8_t *data, size_t len);
 int ws_queue_ping(ws_t *ws);

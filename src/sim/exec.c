@@ -702,7 +702,8 @@ void sim_exec_validate(sim_exec_t *e)
     }
     snprintf(e->key, sizeof e->key, "%s", key);
     const char *offer = http_msg_header(m, "Sec-WebSocket-Protocol");
-    int v5 = offer && ws_choose_protocol(offer, V5_PROTOCOLS) == 0;
+    /* --no-v5: no translator, so a v5-only offer finds nothing (403) and a mixed one v4. */
+    int v5 = !e->srv->no_v5 && offer && ws_choose_protocol(offer, V5_PROTOCOLS) == 0;
     int idx = v5 ? 0 : ws_choose_protocol(offer ? offer : "", KUBELET_PROTOCOLS);
     if (idx < 0) {
         reply_and_close(e, 403, NULL, NULL, "", 0);

@@ -2,6 +2,7 @@
  *
  *   podmux-sim [--listen HOST:PORT] [--cluster FILE.yaml | --pods N] --kubeconfig-out PATH
  *              [--state-dir DIR] [--faults FILE.yaml] [--idle-timeout SECONDS] [--token T]
+ *              [--no-v5]
  *
  * At start it creates a CA, a server certificate (SAN 127.0.0.1, ::1, localhost) and a client
  * certificate in the state dir, writes a kubeconfig with a token user and a client-certificate
@@ -22,7 +23,7 @@
 
 typedef struct sim_args {
     const char *listen, *cluster, *kubeconfig_out, *state_dir, *faults, *token;
-    int pods;
+    int pods, no_v5;
     double idle_timeout;
 } sim_args_t;
 
@@ -30,11 +31,13 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: podmux-sim [--listen HOST:PORT] [--cluster FILE.yaml | --pods N]\n"
                "                  --kubeconfig-out PATH [--state-dir DIR] [--faults FILE.yaml]\n"
-               "                  [--idle-timeout SECONDS] [--token TOKEN]\n\n"
+               "                  [--idle-timeout SECONDS] [--token TOKEN] [--no-v5]\n\n"
                "A local Kubernetes API server (v1.32) for exec and attach over WebSocket, running\n"
                "real local processes. Prints 'ready https://HOST:PORT kubeconfig=PATH' when it\n"
                "accepts connections; stops cleanly on SIGINT/SIGTERM, ending every process.\n"
-               "GET /podmux-sim/stats reports session counts (active, peak, total).\n");
+               "GET /podmux-sim/stats reports session counts (active, peak, total).\n"
+               "--no-v5: behave like a server without v5.channel.k8s.io (Kubernetes before 1.30,\n"
+               "or the stream translator turned off): a v5-only offer gets 403, a mixed one v4.\n");
 }
 
 static int parse_args(int argc, char **argv, sim_args_t *a)
@@ -47,6 +50,10 @@ static int parse_args(int argc, char **argv, sim_args_t *a)
         if (!strcmp(k, "-h") || !strcmp(k, "--help")) {
             usage(stdout);
             exit(0);
+        }
+        if (!strcmp(k, "--no-v5")) {
+            a->no_v5 = 1;
+            continue;
         }
         if (i + 1 >= argc) {
             fprintf(stderr, "podmux-sim: %s needs a value (see --help)\n", k);
@@ -373,6 +380,7 @@ int main(int argc, char **argv)
     st.srv.loop = loop;
     st.srv.state_dir = dir;
     st.srv.idle_timeout_ms = (uint64_t)(a.idle_timeout * 1000);
+    st.srv.no_v5 = a.no_v5;
     st.srv.on_stopped = on_stopped;
     /* Before anything can spawn; on_stopped's uv_walk closes its handle. */
     int r = sim_proc_registry_init(&st.srv.procs, loop);

@@ -2,6 +2,7 @@
  * on keep-alive connections; exec/attach requests hand the connection to exec.c. */
 #include <ctype.h>
 #include <errno.h>
+#include <http_parser.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,9 @@
 #include "sim/rest_watch.h"
 #include "sim/sim.h"
 
-#define SIM_MAX_HEADER_BYTES (64 * 1024)
+/* Go's http.Server DefaultMaxHeaderBytes, which kube-apiserver keeps: request line and headers
+ * up to 1 MiB (Go allows 4 KiB of slack on top). */
+#define SIM_MAX_HEADER_BYTES ((1 << 20) + 4096)
 #define SIM_MAX_BODY (1024 * 1024)
 
 static void conn_unlink(sim_conn_t *c)
@@ -318,6 +321,12 @@ static int on_conn_data(stream_t *st, const uint8_t *data, size_t len)
     while (len && !c->closing && !c->ex) {
         size_t used = 0;
         int r = http_msg_feed(&c->req, (const char *)data, len, &used);
+        if (r == -E2BIG && !c->req.method) { /* over the limit before the headers ended */
+            /* What Go's server answers past MaxHeaderBytes. */
+            static const char body[] = "431 Request Header Fields Too Large";
+            sim_conn_reply(c, 431, "text/plain; charset=utf-8", NULL, body, sizeof body - 1, 1);
+            return 0;
+        }
         if (r < 0) {
             static const char body[] = "400 Bad Request";
             sim_conn_reply(c, 400, "text/plain; charset=utf-8", NULL, body, sizeof body - 1, 1);
@@ -384,6 +393,9 @@ int sim_server_listen(sim_server_t *srv, const char *host, int port, int *bound_
     if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) &&
         uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss))
         return -EINVAL;
+    /* http-parser's own cap (80 KiB unless set; process-wide, and the sim is its own process)
+     * must not cut below ours. */
+    http_parser_set_max_header_size(SIM_MAX_HEADER_BYTES + 64 * 1024);
     uv_tcp_init(srv->loop, &srv->listener);
     srv->listener.data = srv;
     int r = uv_tcp_bind(&srv->listener, (struct sockaddr *)&ss, 0);

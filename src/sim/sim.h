@@ -32,6 +32,7 @@ typedef struct sim_server {
     struct sim_main *mains;    /* containers' main processes (attach) */
     sim_proc_registry_t procs; /* every process: spawned through it, reaped on its SIGCHLD */
     uint64_t idle_timeout_ms;  /* data-idle timeout of a session (4 h like the kubelet) */
+    int no_v5;                 /* no v5 translator (before 1.30): the kubelet's protocols only */
     int stopping;
     void (*on_stopped)(struct sim_server *srv);
 } sim_server_t;

@@ -20,6 +20,9 @@ async def handle(r, w):
     method, target, _ = line.split(" ")
     if method != "CONNECT" or sys.argv[2] == "refuse":
         w.write(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n"); await w.drain(); w.close(); return
+    for h in head.split(b"\r\n")[1:]:  # the credentials the client sent, for the test
+        if h.lower().startswith(b"proxy-authorization:"):
+            open(sys.argv[3] + ".auth", "wb").write(h.split(b":", 1)[1].strip() + b"\n")
     host, port = target.rsplit(":", 1)
     ur, uw = await asyncio.open_connection(host.strip("[]"), int(port))
     count += 1
@@ -54,6 +57,36 @@ sed "s|^    server: |    proxy-url: http://user:pw@127.0.0.1:$PORT\n    server: 
 out=$("$PODMUX" --kubeconfig "$T/kc-proxy" exec "$POD" -- sh -c 'head -c 3000000 /dev/zero | wc -c')
 expect_eq "$out" 3000000 "bytes through proxy-url"
 expect_eq "$(count)" 4 "CONNECTs after proxy-url"
+
+AUTH="$T/count.auth"
+expect_eq "$(awk '{print $1}' "$AUTH")" Basic "Proxy-Authorization scheme"
+expect_eq "$(awk '{print $2}' "$AUTH" | base64 -d)" "user:pw" "plain proxy credentials"
+
+echo "== percent-escapes in proxy-url userinfo are decoded (issue 13), as Go does"
+# us%20er : p%40ss+w%3Ad  ->  "us er" : "p@ss+w:d" ('+' stays '+' in userinfo)
+sed "s|^    server: |    proxy-url: http://us%20er:p%40ss+w%3Ad@127.0.0.1:$PORT\n    server: |" \
+  "$KUBECONFIG" >"$T/kc-escaped"
+out=$("$PODMUX" --kubeconfig "$T/kc-escaped" exec "$POD" -- echo escaped)
+expect_eq "$out" escaped "output through a proxy-url with escapes"
+expect_eq "$(awk '{print $2}' "$AUTH" | base64 -d)" "us er:p@ss+w:d" "decoded proxy credentials"
+# A user without a password: "user:" as Go sends it.
+sed "s|^    server: |    proxy-url: http://solo@127.0.0.1:$PORT\n    server: |" "$KUBECONFIG" >"$T/kc-solo"
+"$PODMUX" --kubeconfig "$T/kc-solo" exec "$POD" -- true
+expect_eq "$(awk '{print $2}' "$AUTH" | base64 -d)" "solo:" "proxy user without a password"
+bad_proxy() { # bad_proxy NAME URL WANT-LINE
+  sed "s|^    server: |    proxy-url: $2\n    server: |" "$KUBECONFIG" >"$T/kc-$1"
+  set +e
+  "$PODMUX" --kubeconfig "$T/kc-$1" exec "$POD" -- true >"$T/$1.out" 2>"$T/$1.err"; rc=$?
+  set -e
+  expect_eq "$rc" 255 "$1: exit"
+  expect_eq "$(cat "$T/$1.err")" "$3" "$1: the line"
+  grep -q 'Sanitizer\|runtime error' "$T/$1.err" && fail "$1: sanitizer report"
+  return 0
+}
+bad_proxy socks5 "socks5://u:secret@127.0.0.1:$PORT" \
+  "podmux: proxy-url: the socks5:// scheme is not supported; podmux speaks only to http:// proxies (HTTP CONNECT)"
+bad_proxy badescape "http://u:p%4@127.0.0.1:$PORT" \
+  "podmux: proxy-url: malformed percent-escape in the user or password"
 
 echo "== a proxy that refuses"
 set +e

@@ -388,11 +388,80 @@ static void test_keep_alive_http10(void **state)
     parse_response(raw, sizeof raw - 1, HTTP_DONE, &m, 7);
     assert_int_equal(m.keep_alive, 0);
     http_msg_free(&m);
-    /* A 101 without Upgrade/Connection headers is no upgrade. */
+    /* A 101 without Upgrade/Connection headers ends at its headers, and is no WebSocket. */
     static const char bare[] = "HTTP/1.1 101 Switching Protocols\r\n\r\nxyz";
     parse_response(bare, sizeof bare - 1, HTTP_DONE, &m, (size_t)-1);
-    assert_int_equal(m.upgrade, 0);
+    char why[96];
+    assert_int_equal(http_check_ws_101(&m, why, sizeof why), -EPROTO);
+    assert_string_equal(why, "the 101 response has no \"Upgrade: websocket\" header");
     http_msg_free(&m);
+}
+
+/* issue 13 item 6: body headers on a 101 are ignored; the 101 is checked as RFC 6455 4.1
+ * wants; an error body is cut at its cap instead of failing. */
+static void test_ws_101_checks(void **state)
+{
+    static const char *const heads[] = {
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Content-Length: 5\r\n\r\n",
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n",
+        "HTTP/1.0 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n",
+        "HTTP/1.1 101 Switching Protocols\r\nupgrade: WebSocket\r\nconnection: keep-alive, "
+        "upgrade\r\n\r\n",
+    };
+    static const char *const whys[] = {
+        NULL,
+        NULL,
+        "the 101 response is not HTTP/1.1",
+        "the 101 response has no \"Connection: Upgrade\" header",
+        NULL,
+    };
+    const char frames[] = "\x82\x01\x01\x82\x04\x01hi\n";
+    for (size_t k = 0; k < sizeof heads / sizeof *heads; k++) {
+        for (size_t i = 0; i < NSTEPS; i++) {
+            char all[512];
+            size_t hlen = strlen(heads[k]), total = hlen + sizeof frames - 1;
+            memcpy(all, heads[k], hlen);
+            memcpy(all + hlen, frames, sizeof frames - 1);
+            http_msg_t m;
+            assert_int_equal(http_msg_init(&m, 0, 0, 0), 0);
+            size_t used;
+            assert_int_equal(feed_in_steps(&m, all, total, steps[i], &used), HTTP_DONE);
+            assert_int_equal(used, hlen); /* the frames are not a body */
+            assert_int_equal(m.body.len, 0);
+            char why[96] = "";
+            int r = http_check_ws_101(&m, why, sizeof why);
+            if (whys[k]) {
+                assert_int_equal(r, -EPROTO);
+                assert_string_equal(why, whys[k]);
+            } else {
+                assert_int_equal(r, 0);
+            }
+            http_msg_free(&m);
+        }
+    }
+    /* A 403 with a 200 KiB body and a 64 KiB cap: done, the first 64 KiB kept. */
+    size_t blen = 200 * 1024;
+    buf_t raw;
+    buf_init(&raw, 0);
+    assert_int_equal(
+        buf_printf(&raw, "HTTP/1.1 403 Forbidden\r\nContent-Length: %zu\r\n\r\n", blen), 0);
+    for (size_t i = 0; i < blen; i++)
+        assert_int_equal(buf_append_byte(&raw, (uint8_t)('a' + i % 26)), 0);
+    http_msg_t m;
+    assert_int_equal(http_msg_init(&m, 0, 0, 128 * 1024), 0);
+    http_msg_set_body_cap(&m, 64 * 1024);
+    size_t used;
+    assert_int_equal(feed_in_steps(&m, raw.data, raw.len, 4096, &used), HTTP_DONE);
+    assert_int_equal(m.status, 403);
+    assert_int_equal(m.body.len, 64 * 1024);
+    assert_int_equal(m.body_truncated, 1);
+    assert_memory_equal(m.body.data, raw.data + raw.len - blen, 64 * 1024);
+    assert_int_equal(http_check_ws_101(&m, NULL, 0), -EPROTO);
+    http_msg_free(&m);
+    buf_free(&raw);
 }
 
 static void unescape_is(const char *in, const char *want)
@@ -500,6 +569,7 @@ int main(void)
         cmocka_unit_test(test_query_get_go_rules),
         cmocka_unit_test(test_ws_key_and_accept),
         cmocka_unit_test(test_choose_protocol),
+        cmocka_unit_test(test_ws_101_checks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

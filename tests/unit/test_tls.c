@@ -492,6 +492,36 @@ static void test_ip_sans(void **state)
     }
 }
 
+/* issue 13 item 7: a leaf whose name is only in its CN (no SAN extension) matches nothing, as
+ * in Go; mbedTLS alone would accept "localhost" from the CN. */
+static void test_cn_only_refused(void **state)
+{
+    tls_keypair_t cn_only;
+    assert_int_equal(tls_gen_leaf(rng, &ca, "localhost", NULL, NULL, 0, NULL, 0, 0, &cn_only), 0);
+    const char *names[] = {"localhost", "127.0.0.1"};
+    for (size_t i = 0; i < 2; i++) {
+        pair_t pr;
+        char want[200];
+        pair_open(&pr, make_ctx(0, &ca, NULL, 0, 0), make_ctx(1, NULL, &cn_only, 0, 0), names[i],
+                  NULL, NULL);
+        pair_connect(&pr, chunks[i]);
+        snprintf(want, sizeof want,
+                 "hostname mismatch: the certificate has its name only in the legacy Common Name "
+                 "field and no SANs (not valid for %s)",
+                 names[i]);
+        expect_client_failure(&pr, TLS_EHOSTNAME, want);
+        free_all(&pr);
+    }
+    /* Without verification (insecure-skip-tls-verify) it is not looked at. */
+    pair_t pr;
+    pair_open(&pr, make_ctx(0, NULL, NULL, 1, 0), make_ctx(1, NULL, &cn_only, 0, 0), "localhost",
+              NULL, NULL);
+    pair_connect(&pr, 0);
+    assert_connected(&pr);
+    free_all(&pr);
+    tls_keypair_free(&cn_only);
+}
+
 static void test_untrusted_ca(void **state)
 {
     for (size_t i = 0; i < 3; i++) {
@@ -873,6 +903,7 @@ int main(void)
         cmocka_unit_test(test_hostname_mismatch),
         cmocka_unit_test(test_verify_name_override),
         cmocka_unit_test(test_ip_sans),
+        cmocka_unit_test(test_cn_only_refused),
         cmocka_unit_test(test_untrusted_ca),
         cmocka_unit_test(test_expired),
         cmocka_unit_test(test_insecure),

@@ -495,6 +495,84 @@ static void test_fragmented_input_reassembled(void **state)
     peer_free(&s);
 }
 
+/* issue 13 item 1: a peer that pings without reading. The engine stops reading once it owes
+ * more than 64 pongs, keeps the rest of the input, and goes on once they went out. */
+static void test_ping_flood_stops_reading(void **state)
+{
+    peer_t c;
+    peer_init(&c, 0, 0);
+    c.budget = 0;        /* the peer reads nothing */
+    enum { N = 100000 }; /* 600 KB of masked pongs */
+    uint8_t *pings = malloc(2 * N + 7);
+    assert_non_null(pings);
+    for (int i = 0; i < N; i++)
+        memcpy(pings + 2 * i, "\x89\x00", 2);
+    memcpy(pings + 2 * N, "\x82\x05\x01hell", 7); /* data after the flood */
+    assert_int_equal(ws_feed(c.ws, pings, 2 * N + 7), 0);
+    assert_int_equal(ws_flush(c.ws), 0);
+    for (int i = 0; i < 100 && !ws_read_blocked(c.ws); i++) {
+        assert_int_equal(ws_feed(c.ws, NULL, 0), 0);
+        assert_int_equal(ws_flush(c.ws), 0);
+    }
+    assert_true(ws_read_blocked(c.ws));
+    size_t q = ws_queued_bytes(c.ws);
+    assert_true(q < 300 * 1024);
+    assert_int_equal(c.nmsgs, 0);
+    /* More input while blocked is kept, not parsed: the queue does not grow. */
+    assert_int_equal(ws_feed(c.ws, pings, 2 * 1000), 0);
+    assert_int_equal(ws_queued_bytes(c.ws), q);
+    /* The peer reads again: feeding nothing goes on where it stopped. */
+    c.budget = -1;
+    for (int rounds = 0; c.nmsgs == 0 || ws_want_write(c.ws); rounds++) {
+        assert_int_equal(ws_flush(c.ws), 0);
+        assert_int_equal(ws_feed(c.ws, NULL, 0), 0);
+        assert_true(ws_queued_bytes(c.ws) < 300 * 1024);
+        assert_true(rounds < 100000);
+    }
+    assert_false(ws_read_blocked(c.ws));
+    assert_int_equal(c.nmsgs, 1);
+    assert_memory_equal(c.msgs.data, "\x01hell", 5);
+    assert_int_equal(c.nframes, N + 1000);
+    assert_int_equal(c.errors, 0);
+    free(pings);
+    peer_free(&c);
+}
+
+/* issue 13 item 2: a message in 1-byte fragments is refused with 1009 once it has more than
+ * 1024 fragments plus one per KiB; a message in 1 KiB fragments is fine. */
+static void test_fragment_bomb_gives_1009(void **state)
+{
+    peer_t c;
+    peer_init(&c, 0, 0);
+    uint8_t f[3] = {0x02, 0x01, 'x'};
+    assert_int_equal(ws_feed(c.ws, f, 3), 0);
+    f[0] = 0x00;
+    for (int i = 0; i < 1100 && !c.errors; i++)
+        assert_int_equal(ws_feed(c.ws, f, 3), 0);
+    assert_int_equal(c.errors, 1);
+    assert_int_equal(c.error_code, 1009);
+    assert_int_equal(c.nmsgs, 0);
+    assert_int_equal(ws_flush(c.ws), 0);
+    assert_true(c.wire.len >= 8);
+    assert_memory_equal(c.wire.data, "\x88\x82", 2); /* close, masked, 2 bytes: the code */
+    peer_free(&c);
+
+    peer_init(&c, 0, 0);
+    static uint8_t big[4 + 1024];
+    memset(big + 4, 'y', 1024);
+    for (int i = 0; i < 4000; i++) {
+        big[0] = (uint8_t)((i == 0 ? 0x02 : 0x00) | (i == 3999 ? 0x80 : 0));
+        big[1] = 126;
+        big[2] = 0x04;
+        big[3] = 0x00;
+        assert_int_equal(ws_feed(c.ws, big, sizeof big), 0);
+    }
+    assert_int_equal(c.errors, 0);
+    assert_int_equal(c.nmsgs, 1);
+    assert_int_equal(c.msgs.len, 4000 * 1024);
+    peer_free(&c);
+}
+
 /* A server that answers from inside its message callback, as podmux-sim's session does. */
 static void echo_message(void *arg, int opcode, const uint8_t *data, size_t len)
 {
@@ -556,6 +634,8 @@ int main(void)
         cmocka_unit_test(test_fatal_send_and_bad_args),
         cmocka_unit_test(test_fragmented_input_reassembled),
         cmocka_unit_test(test_reentrant_echo),
+        cmocka_unit_test(test_ping_flood_stops_reading),
+        cmocka_unit_test(test_fragment_bomb_gives_1009),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

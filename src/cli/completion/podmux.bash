@@ -2,7 +2,7 @@
 # is installed; flags and commands always complete.
 _podmux_flags="-n --namespace -c --container -i --stdin -t --tty -q --quiet -v --verbose -h --help
  --kubeconfig --context --cluster --user -s --server --token --certificate-authority
- --insecure-skip-tls-verify --request-timeout --pod-running-timeout --escape --keepalive
+ --insecure-skip-tls-verify --request-timeout --pod-running-timeout --escape --keepalive --eof-grace
  -l --selector --field-selector -A --all-namespaces --all-pods --all-containers -P --parallel
  --qps --burst --timeout --fail-fast --retries -o --output"
 
@@ -36,7 +36,7 @@ _podmux() {
     -n|--namespace)
       COMPREPLY=($(compgen -W "$(_podmux_kubectl namespaces | sed 's|^namespace/||')" -- "$cur")); return ;;
     -c|--container|--context|--cluster|--user|-s|--server|--token|-l|--selector|--field-selector|\
-    --request-timeout|--pod-running-timeout|--keepalive|-P|--parallel|--qps|--burst|--timeout|--retries)
+    --request-timeout|--pod-running-timeout|--keepalive|--eof-grace|-P|--parallel|--qps|--burst|--timeout|--retries)
       return ;;
   esac
   if [ -z "$cmd" ]; then
