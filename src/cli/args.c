@@ -53,6 +53,7 @@ static const flag_t FLAGS[] = {
     {"retries", 0, F_UINT, OFF(retries)},
     {"output", 'o', F_OUTPUT, OFF(output)},
     {"layout", 0, F_STR, OFF(layout)},
+    {"version", 0, F_BOOL, OFF(version)},
 };
 #define NFLAGS (sizeof FLAGS / sizeof FLAGS[0])
 
@@ -110,6 +111,30 @@ static const struct {
     {"job", {"job", "jobs", "job.batch", NULL}},
 };
 
+size_t cli_quote(const char *s, char *out, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+    if (!len) return 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        char e[4];
+        size_t k = 0;
+        if (*p == '"' || *p == '\\')
+            e[k++] = '\\', e[k++] = (char)*p;
+        else if (*p == '\n' || *p == '\t' || *p == '\r')
+            e[k++] = '\\', e[k++] = *p == '\n' ? 'n' : *p == '\t' ? 't' : 'r';
+        else if (*p < 0x20 || *p == 0x7f)
+            e[k++] = '\\', e[k++] = 'x', e[k++] = hex[*p >> 4], e[k++] = hex[*p & 15];
+        else
+            e[k++] = (char)*p;
+        if (n + k >= len) break; /* never half an escape */
+        memcpy(out + n, e, k);
+        n += k;
+    }
+    out[n] = '\0';
+    return n;
+}
+
 /* RFC 1123 subdomain, as the names of pods and workloads. */
 static int valid_name(const char *s)
 {
@@ -134,13 +159,17 @@ int cli_parse_target(const char *s, cli_target_t *t, char *err, size_t errlen)
             if (strlen(KINDS[i].names[k]) == (size_t)(slash - s) &&
                 !strncasecmp(s, KINDS[i].names[k], (size_t)(slash - s)))
                 kind = (int)i;
+    char q[300];
     if (kind < 0) {
-        snprintf(err, errlen, "the server doesn't have a resource type \"%.*s\"", (int)(slash - s),
-                 s);
+        char type[256];
+        snprintf(type, sizeof type, "%.*s", (int)(slash - s), s);
+        cli_quote(type, q, sizeof q);
+        snprintf(err, errlen, "the server doesn't have a resource type \"%s\"", q);
         return -1;
     }
     if (!valid_name(name)) {
-        snprintf(err, errlen, "invalid resource name \"%s\"", s);
+        cli_quote(s, q, sizeof q);
+        snprintf(err, errlen, "invalid resource name \"%s\"", q);
         return -1;
     }
     t->kind = kind == 0 ? TGT_POD : TGT_WORKLOAD;
@@ -211,11 +240,13 @@ static int set_value(const flag_t *f, const char *v, cli_opts_t *o, char *err, s
             ok = 0;
         break;
     }
+    char q[300];
+    if (!ok) cli_quote(v, q, sizeof q);
     if (!ok && f->shorthand)
-        snprintf(err, errlen, "invalid argument \"%s\" for \"-%c, --%s\" flag", v, f->shorthand,
+        snprintf(err, errlen, "invalid argument \"%s\" for \"-%c, --%s\" flag", q, f->shorthand,
                  f->name);
     else if (!ok)
-        snprintf(err, errlen, "invalid argument \"%s\" for \"--%s\" flag", v, f->name);
+        snprintf(err, errlen, "invalid argument \"%s\" for \"--%s\" flag", q, f->name);
     return ok ? 0 : -1;
 }
 
@@ -239,7 +270,10 @@ static int parse_long(int argc, char **argv, int *i, cli_opts_t *o, char *err, s
     const char *a = argv[*i] + 2, *eq = strchr(a, '=');
     const flag_t *f = find_long(a, eq ? (size_t)(eq - a) : strlen(a));
     if (!f) {
-        snprintf(err, errlen, "unknown flag: --%.*s", (int)(eq ? eq - a : (int)strlen(a)), a);
+        char name[256], q[300];
+        snprintf(name, sizeof name, "%.*s", (int)(eq ? eq - a : (int)strlen(a)), a);
+        cli_quote(name, q, sizeof q);
+        snprintf(err, errlen, "unknown flag: --%s", q);
         return -1;
     }
     if (eq) return set_value(f, eq + 1, o, err, errlen);
@@ -258,7 +292,10 @@ static int parse_short(int argc, char **argv, int *i, cli_opts_t *o, char *err, 
     for (size_t k = 0; a[k]; k++) {
         const flag_t *f = find_short(a[k]);
         if (!f) {
-            snprintf(err, errlen, "unknown shorthand flag: '%c' in -%s", a[k], a);
+            char c[2] = {a[k], 0}, qc[8], q[300];
+            cli_quote(c, qc, sizeof qc);
+            cli_quote(a, q, sizeof q);
+            snprintf(err, errlen, "unknown shorthand flag: '%s' in -%s", qc, q);
             return -1;
         }
         const char *rest = a + k + 1;
@@ -292,7 +329,9 @@ static int positional(cli_opts_t *o, const char *a, int *help_for, char *err, si
     if (o->cmd == CMD_NONE) {
         o->cmd = command_word(a);
         if (o->cmd == CMD_NONE) {
-            snprintf(err, errlen, "unknown command \"%s\" for \"podmux\"", a);
+            char q[300];
+            cli_quote(a, q, sizeof q);
+            snprintf(err, errlen, "unknown command \"%s\" for \"podmux\"", q);
             return -1;
         }
         return 0;
@@ -300,13 +339,38 @@ static int positional(cli_opts_t *o, const char *a, int *help_for, char *err, si
     if (o->cmd == CMD_HELP && *help_for == CMD_NONE) {
         *help_for = command_word(a);
         if (*help_for == CMD_NONE) {
-            snprintf(err, errlen, "unknown help topic \"%s\"", a);
+            char q[300];
+            cli_quote(a, q, sizeof q);
+            snprintf(err, errlen, "unknown help topic \"%s\"", q);
             return -1;
         }
         return 0;
     }
     o->targets[o->ntargets++] = a;
     return 0;
+}
+
+/* -n and -c go into the request path: what cannot be in a path segment is refused here, named
+ * (the library would only say "invalid argument"). The server judges the rest, as for kubectl. */
+static int check_name(const char *what, const char *v, char *err, size_t errlen)
+{
+    if (!v) return 0;
+    const char *why = NULL;
+    if (!*v)
+        why = "it is empty";
+    else if (strlen(v) > 253)
+        why = "it is longer than 253 characters";
+    else if (!strcmp(v, ".") || !strcmp(v, ".."))
+        why = "it may not be '.' or '..'";
+    for (const char *p = v; !why && *p; p++)
+        if (*p == '/' || *p == '?' || *p == '#' || *p == '%' || (unsigned char)*p <= ' ' ||
+            *p == 0x7f)
+            why = "it may not contain '/', '?', '#', '%', spaces or control characters";
+    if (!why) return 0;
+    char q[300];
+    cli_quote(v, q, sizeof q);
+    snprintf(err, errlen, "invalid %s name \"%s\": %s", what, q, why);
+    return -1;
 }
 
 static void defaults(cli_opts_t *o)
@@ -341,6 +405,10 @@ int cli_parse_args(int argc, char **argv, cli_opts_t *o, char *err, size_t errle
         o->cmd = help_for;
         o->help = 1;
     }
+    if (o->version && o->cmd == CMD_NONE) o->cmd = CMD_VERSION; /* `podmux --version` */
+    if (check_name("namespace", o->ns, err, errlen) < 0 ||
+        check_name("container", o->container, err, errlen) < 0)
+        return -1;
     if (i < argc) {
         o->argv = argv + i + 1;
         o->argc = argc - i - 1;

@@ -21,7 +21,8 @@ enum { OUT_AUTO, OUT_RAW, OUT_PREFIX, OUT_GROUP, OUT_JSON };
 
 typedef struct cli_opts {
     int cmd;
-    int help; /* --help given: print the command's help */
+    int help;    /* --help given: print the command's help */
+    int version; /* --version given */
     const char *ns, *container;
     int stdin_, tty, quiet, verbose;
     const char *kubeconfig, *context, *cluster, *user, *server, *token, *ca_file;
@@ -65,7 +66,13 @@ int cli_parse_target(const char *s, cli_target_t *t, char *err, size_t errlen);
 /* Parses argv (argv[0] is the program) into o. Returns 0, or -1 with a one-line error. */
 int cli_parse_args(int argc, char **argv, cli_opts_t *o, char *err, size_t errlen);
 void cli_opts_free(cli_opts_t *o);
-const char *cli_help_text(int cmd);
+/* The help text; prog is how the user ran us ("podmux" or "kubectl podmux"). */
+const char *cli_help_text(int cmd, const char *prog);
+/* The program name to show: "kubectl podmux" when argv0 is kubectl-podmux, else "podmux". */
+const char *cli_prog_name(const char *argv0);
+/* s as Go's %q would show it inside quotes: '"' and '\\' escaped, control bytes as \n, \t,
+ * \r or \xNN; cut to fit out (len > 0). Returns the length written. */
+size_t cli_quote(const char *s, char *out, size_t len);
 
 /* ---- escape.c (pure) ---- */
 enum { ESC_NONE = 0, ESC_DISCONNECT = 1, ESC_HELP = 2 };

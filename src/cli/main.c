@@ -124,7 +124,9 @@ static int check_usage(app_t *a)
     int selectors = o->selector || o->field_selector;
     if (!o->ntargets && !selectors) {
         app_errorf(a, "%s requires a pod or workload (or -l/--field-selector)",
-                   o->cmd == CMD_EXEC ? "exec" : "attach");
+                   o->cmd == CMD_EXEC    ? "exec"
+                   : o->cmd == CMD_SHELL ? "shell"
+                                         : "attach");
         return -1;
     }
     if (o->cmd == CMD_EXEC && o->argc < 1) {
@@ -164,13 +166,13 @@ int main(int argc, char **argv)
     char err[512];
     if (cli_parse_args(argc, argv, &o, err, sizeof err) < 0) {
         app_errorf(&a, "%s", err);
-        app_notef(&a, "See 'podmux --help' for usage.");
+        app_notef(&a, "See '%s --help' for usage.", cli_prog_name(argv[0]));
         cli_opts_free(&o);
         return CLI_EXIT_FAIL;
     }
     if (o.help || o.cmd == CMD_NONE || o.cmd == CMD_HELP) {
         int usage_error = o.cmd == CMD_NONE && !o.help; /* bare `podmux`: usage, like ssh */
-        fputs(cli_help_text(o.cmd), usage_error ? stderr : stdout);
+        fputs(cli_help_text(o.cmd, cli_prog_name(argv[0])), usage_error ? stderr : stdout);
         cli_opts_free(&o);
         return usage_error ? CLI_EXIT_FAIL : 0;
     }

@@ -9,6 +9,7 @@
 
 #include "../../src/cli/args.c"
 #include "../../src/cli/escape.c"
+#include "../../src/cli/help.c"
 
 static uint64_t dur(const char *s)
 {
@@ -175,6 +176,63 @@ static void test_errors(void **state)
     cli_opts_free(&o);
 }
 
+/* Issue 13.12 / 14.7: bad -n/-c named, control characters escaped, --version, the name in help. */
+static void test_names_version_help(void **state)
+{
+    (void)state;
+    cli_opts_t o;
+    char err[512];
+    assert_int_equal(parse(&o, err, "podmux", "exec", "-n",
+                           "a\x01"
+                           "b\n",
+                           "p", "--", "x", NULL),
+                     -1);
+    assert_string_equal(err, "invalid namespace name \"a\\x01b\\n\": it may not contain '/', "
+                             "'?', '#', '%', spaces or control characters");
+    cli_opts_free(&o);
+    assert_int_equal(parse(&o, err, "podmux", "exec", "-c", "a/b", "p", "--", "x", NULL), -1);
+    assert_true(!strncmp(err, "invalid container name \"a/b\": ", 30));
+    cli_opts_free(&o);
+    assert_int_equal(parse(&o, err, "podmux", "exec", "-n", "", "p", "--", "x", NULL), -1);
+    assert_string_equal(err, "invalid namespace name \"\": it is empty");
+    cli_opts_free(&o);
+    assert_int_equal(parse(&o, err, "podmux", "exec", "-n", "Team-A", "p", "--", "x", NULL), 0);
+    cli_opts_free(&o); /* the server judges the rest, as with kubectl */
+    assert_int_equal(parse(&o, err, "podmux", "exec", "--timeout", "\x1b[2J", NULL), -1);
+    assert_string_equal(err, "invalid argument \"\\x1b[2J\" for \"--timeout\" flag");
+    cli_opts_free(&o);
+    assert_int_equal(parse(&o, err, "podmux", "\x1b]0;x\a", NULL), -1);
+    assert_string_equal(err, "unknown command \"\\x1b]0;x\\x07\" for \"podmux\"");
+    cli_opts_free(&o);
+    assert_int_equal(parse(&o, err, "podmux", "exec", "pod/a\tb", NULL), 0);
+    cli_target_t t;
+    assert_int_equal(cli_parse_target(o.targets[0], &t, err, sizeof err), -1);
+    assert_string_equal(err, "invalid resource name \"pod/a\\tb\"");
+    cli_opts_free(&o);
+    char small[6];
+    cli_quote("\x01\x02", small, sizeof small); /* never cuts an escape in half */
+    assert_string_equal(small, "\\x01");
+    cli_quote("abcd\"", small, sizeof small);
+    assert_string_equal(small, "abcd");
+
+    assert_int_equal(parse(&o, err, "podmux", "--version", NULL), 0);
+    assert_int_equal(o.cmd, CMD_VERSION);
+    cli_opts_free(&o);
+    assert_string_equal(cli_prog_name("/usr/bin/kubectl-podmux"), "kubectl podmux");
+    assert_string_equal(cli_prog_name("kubectl-podmux"), "kubectl podmux");
+    assert_string_equal(cli_prog_name("./podmux"), "podmux");
+    const char *h = cli_help_text(CMD_NONE, "kubectl podmux");
+    assert_non_null(strstr(h, "  kubectl podmux exec [flags]"));
+    assert_non_null(strstr(h, "`kubectl podmux exec ...`"));
+    assert_null(strstr(h, "kubectl kubectl"));
+    assert_null(strstr(h, "  podmux "));
+    h = cli_help_text(CMD_NONE, "podmux");
+    assert_non_null(strstr(h, "podmux shell"));
+    h = cli_help_text(CMD_SHELL, "podmux");
+    assert_non_null(strstr(h, "--layout"));
+    assert_non_null(strstr(cli_help_text(CMD_EXEC, "podmux"), "opens `podmux shell`"));
+}
+
 /* Feeds `in` in chunks of `chunk` bytes; returns what would be sent and the first action. */
 static int run_escape(int ch, const char *in, size_t chunk, char *sent, size_t *nsent)
 {
@@ -263,13 +321,10 @@ static void test_escape_random_chunks(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_durations),
-        cmocka_unit_test(test_targets),
-        cmocka_unit_test(test_exec_flags),
-        cmocka_unit_test(test_fanout_flags),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_escape),
-        cmocka_unit_test(test_escape_random_chunks),
+        cmocka_unit_test(test_durations),  cmocka_unit_test(test_targets),
+        cmocka_unit_test(test_exec_flags), cmocka_unit_test(test_fanout_flags),
+        cmocka_unit_test(test_errors),     cmocka_unit_test(test_names_version_help),
+        cmocka_unit_test(test_escape),     cmocka_unit_test(test_escape_random_chunks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
