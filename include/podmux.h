@@ -310,6 +310,7 @@ typedef struct pmx_fanout_cb {
 typedef struct pmx_fanout_stats {
     size_t total, pending, running, done;
     size_t ok, nonzero, failed, skipped;
+    size_t canceled; /* PMX_ECANCELED (pmx_fanout_cancel, fail_fast): not in failed */
 } pmx_fanout_stats_t;
 
 PMX_EXTERN int pmx_fanout_new(pmx_client_t *c, const pmx_fanout_opts_t *opts,

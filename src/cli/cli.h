@@ -122,9 +122,12 @@ char *cli_json_result(const pmx_fanout_result_t *r);
 /* Summary and exit rules. */
 typedef struct cli_tally {
     size_t ok, nonzero, failed, skipped;
+    size_t canceled; /* ended by --fail-fast, a signal or a detach: counted apart from failed */
+    int detached;    /* set by the caller: the user detached, so canceled is no failure */
 } cli_tally_t;
 void cli_tally_add(cli_tally_t *t, const pmx_exit_t *ex);
-/* 0 all ok; 1 some non-zero; 255 some could not run or ended without status; 255 nothing ran. */
+/* 0 all ok; 1 some non-zero; 255 some could not run or ended without status; 255 nothing ran;
+ * 255 some were canceled (unless detached), but 1 when others exited non-zero (--fail-fast). */
 int cli_exit_code(const cli_tally_t *t);
 /* Appends the summary text (ends with "\n") for the finished results to out (bounded). */
 size_t cli_summary(const pmx_fanout_result_t *const *r, size_t n, int show_container, char *out,

@@ -2,6 +2,8 @@
  * Installed as `podmux` and `kubectl-podmux`. Exit status: the remote command's, like ssh;
  * 255 with one line on stderr when podmux itself failed; 1 in a fan-out when some command
  * exited non-zero; 128+N when signal N ended podmux. */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -156,8 +158,24 @@ static void close_walk(uv_handle_t *h, void *arg)
     if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
+/* A closed stdin, stdout or stderr (`podmux ... >&-`) gets /dev/null, so that no socket or
+ * loop descriptor takes its number: our output would go into it, and libuv refuses to close
+ * fds 0-2. Output to a closed stdout is dropped; the summary still reaches stderr. */
+static void hold_std_fds(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
+        int n = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+        if (n >= 0 && n != fd) { /* a lower one was closed too and is held by now */
+            dup2(n, fd);
+            close(n);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
+    hold_std_fds();
     signal(SIGPIPE, SIG_IGN);
     cli_opts_t o;
     app_t a;

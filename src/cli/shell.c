@@ -442,7 +442,7 @@ static int choose_layout(shell_t *sh)
 
 static int final_code(shell_t *sh)
 {
-    cli_tally_t t = {0};
+    cli_tally_t t = {.detached = sh->detached};
     pmx_fanout_result_t *res = calloc(sh->n, sizeof *res);
     const pmx_fanout_result_t **rp = calloc(sh->n, sizeof *rp);
     for (size_t i = 0; i < sh->n; i++) {
@@ -458,7 +458,7 @@ static int final_code(shell_t *sh)
                                        .attempts = 1};
         rp[i] = &res[i];
     }
-    int all_ok = t.ok == sh->n && !sh->resolve_failed;
+    int all_ok = t.ok + (sh->detached ? t.canceled : 0) == sh->n && !sh->resolve_failed;
     if (res && rp && (!all_ok || !sh->a->o->quiet)) app_summary(sh->a, rp, sh->n, 0);
     free(res);
     free(rp);

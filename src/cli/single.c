@@ -205,7 +205,11 @@ static int setup_tty(single_t *x, pmx_session_opts_t *so)
 static int final_code(single_t *x)
 {
     app_t *a = x->a;
-    if (x->signaled) return 128 + x->signaled;
+    if (x->signaled) {
+        /* The remote prompt or a partial line may be on screen: the local prompt goes below. */
+        if (x->raw) cli_out_write(&a->err, "\r\n", 2);
+        return 128 + x->signaled;
+    }
     if (x->a->out.error == UV_EPIPE) return 128 + SIGPIPE;
     if (x->disconnected) {
         app_errorf(a, "disconnected (%c.)", x->esc.ch);

@@ -134,9 +134,20 @@ grep -q '  nosuch: pods "nosuch" not found' "$T/e" || fail "$(cat "$T/e")"
 set +e
 timeout 20 "$PODMUX" exec --fail-fast -P 1 -l app=web -- false >"$T/o" 2>"$T/e"; rc=$?
 set -e
-expect_eq "$rc" 255 "fail-fast"
-grep -q '^podmux: 0 ok, 1 non-zero, 2 failed' "$T/e" || fail "fail-fast: $(cat "$T/e")"
-expect_eq "$(grep -c ': canceled$' "$T/e")" 2 "canceled"
+expect_eq "$rc" 1 "fail-fast: the non-zero exit is the status"
+grep -q '^podmux: 0 ok, 1 non-zero, 0 failed, 0 skipped, 2 canceled (3 pods)$' "$T/e" ||
+  fail "fail-fast: $(cat "$T/e")"
+# The canceled pods: counted apart, named in one line.
+grep -Eq '^  canceled: web-[a-z0-9-]+, web-[a-z0-9-]+$' "$T/e" || fail "canceled line: $(cat "$T/e")"
+expect_eq "$(grep -c 'canceled' "$T/e")" 2 "canceled said once besides the count"
+
+# stdout closed (issue 14.6): the summary still reaches stderr, and podmux does not abort.
+set +e
+timeout 20 "$PODMUX" exec -l app=web -- sh -c 'echo out; exit 3' >&- 2>"$T/e"; rc=$?
+set -e
+expect_eq "$rc" 1 "stdout closed: exit status"
+grep -q '^podmux: 0 ok, 3 non-zero, 0 failed, 0 skipped (3 pods)$' "$T/e" ||
+  fail "stdout closed: no summary: $(cat "$T/e")"
 
 # --all-containers: POD/CONTAINER prefixes.
 timeout 20 "$PODMUX" exec --all-containers two -- sh -c 'echo x' | sort >"$T/o"

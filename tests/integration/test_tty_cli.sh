@@ -61,6 +61,10 @@ for sig in TERM:143 HUP:129 INT:130 SEGV:139 ABRT:134 USR1:138; do
   run_podmux
   kill -${sig%:*} "$(cat "$PIDF")"
   check_restored ${sig#*:} "SIG${sig%:*}"
+  case $sig in TERM*|HUP*|INT*) # issue 14.6: the local prompt starts on a new line
+    screen $W | grep -Eq "^code=${sig#*:}\$" ||
+      fail "SIG${sig%:*}: code= not at the start of a line: $(screen $W | grep code=)";;
+  esac
 done
 tmux_stop
 echo PASS
