@@ -54,6 +54,7 @@ static const flag_t FLAGS[] = {
     {"output", 'o', F_OUTPUT, OFF(output)},
     {"layout", 0, F_STR, OFF(layout)},
     {"version", 0, F_BOOL, OFF(version)},
+    {"kill-on-close", 0, F_BOOL, OFF(kill_on_close)},
 };
 #define NFLAGS (sizeof FLAGS / sizeof FLAGS[0])
 
@@ -373,6 +374,50 @@ static int check_name(const char *what, const char *v, char *err, size_t errlen)
     return -1;
 }
 
+/* --kill-on-close: the kubelet does not end a command when its stream goes away, but it closes
+ * the command's stdin. The command runs under sh in the background (its stdin /dev/null, in its
+ * own process group when the container has setsid), while sh watches the stream's stdin, which
+ * podmux opens and never writes: at its end (podmux closed the session: --timeout, Ctrl-C,
+ * --fail-fast, a lost connection) the group gets SIGTERM, then SIGKILL 2 s later. The exit
+ * status is the command's. */
+static const char KILL_WRAPPER[] =
+    "exec 3<&0 0</dev/null\n"
+    "if command -v setsid >/dev/null 2>&1; then setsid \"$@\" 3<&- & else \"$@\" 3<&- & fi\n"
+    "c=$!\n"
+    "{ while read -r _; do :; done <&3; kill -TERM -\"$c\" \"$c\"; sleep 2;"
+    " kill -KILL -\"$c\" \"$c\"; } >/dev/null 2>&1 &\n"
+    "w=$!\n"
+    "exec 3<&-\n"
+    "wait \"$c\"\n"
+    "s=$?\n"
+    "kill \"$w\" 2>/dev/null\n"
+    "exit \"$s\"\n";
+
+static int wrap_kill_on_close(cli_opts_t *o, char *err, size_t errlen)
+{
+    if (!o->kill_on_close) return 0;
+    const char *why = o->cmd != CMD_EXEC ? "goes with exec only"
+                      : o->stdin_ ? "cannot go with -i: the command's stdin is what it watches"
+                      : o->tty    ? "cannot go with -t: a tty ends with the interrupt key"
+                                  : NULL;
+    if (why) {
+        snprintf(err, errlen, "--kill-on-close %s", why);
+        return -1;
+    }
+    if (o->argc < 1) return 0; /* the usage check says a command is missing */
+    o->wrapped = calloc((size_t)o->argc + 5, sizeof *o->wrapped);
+    if (!o->wrapped) return snprintf(err, errlen, "out of memory"), -1;
+    o->wrapped[0] = "sh";
+    o->wrapped[1] = "-c";
+    o->wrapped[2] = (char *)KILL_WRAPPER;
+    o->wrapped[3] = "podmux-kill-on-close"; /* $0 */
+    for (int i = 0; i < o->argc; i++)
+        o->wrapped[4 + i] = o->argv[i];
+    o->argv = o->wrapped;
+    o->argc += 4;
+    return 0;
+}
+
 static void defaults(cli_opts_t *o)
 {
     memset(o, 0, sizeof *o);
@@ -413,11 +458,13 @@ int cli_parse_args(int argc, char **argv, cli_opts_t *o, char *err, size_t errle
         o->argv = argv + i + 1;
         o->argc = argc - i - 1;
     }
-    return 0;
+    return wrap_kill_on_close(o, err, errlen);
 }
 
 void cli_opts_free(cli_opts_t *o)
 {
     free(o->targets);
     o->targets = NULL;
+    free(o->wrapped);
+    o->wrapped = NULL;
 }

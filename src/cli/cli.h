@@ -44,9 +44,11 @@ typedef struct cli_opts {
     unsigned retries;
     int output;
     const char *layout; /* shell: "panes", "lines" or NULL (panes on a big enough terminal) */
-    /* the command after "--" */
+    int kill_on_close;  /* exec: wrap the command so that it ends with the stream (args.c) */
+    /* the command after "--" (with --kill-on-close: the wrapper, then the command) */
     char **argv;
     int argc;
+    char **wrapped; /* the wrapper's argv (owned) */
 } cli_opts_t;
 
 /* ---- args.c (pure) ---- */

@@ -58,6 +58,8 @@ static const char EXEC[] =
     "      --escape CHAR|none        escape character with -t (default ~): ~. ~? ~~\n"
     "      --pod-running-timeout DURATION  wait for a workload's pod (default 1m)\n"
     "      --timeout DURATION        per-session deadline\n"
+    "      --kill-on-close           end the remote command when podmux closes the session\n"
+    "                                (see below); not with -i or -t; needs sh in the container\n"
     "\n"
     "Several pods:\n"
     "  -l, --selector SELECTOR       label selector\n"
@@ -74,6 +76,13 @@ static const char EXEC[] =
     "With -i -t and several pods (or a selector), exec opens `podmux shell` (see\n"
     "`podmux help shell`).\n"
     "Pods that are not Running are skipped and listed in the summary on stderr.\n"
+    "\n"
+    "Ending early (--timeout, Ctrl-C or a signal, --fail-fast) closes the connection. The\n"
+    "kubelet does not end the remote command then: it keeps running, its stdin closed. With -t\n"
+    "podmux first types the interrupt character (as Ctrl-C would), which ends the foreground\n"
+    "job. Without a tty, --kill-on-close runs the command under `sh -c` with stdin from\n"
+    "/dev/null, in its own process group (when the container has setsid); when the stream\n"
+    "ends, the group gets SIGTERM, and SIGKILL 2 s later.\n"
     "group prints each pod's whole output when it ends; past 1 MiB per stream it waits in an\n"
     "unlinked temporary file in $TMPDIR (default /tmp).\n";
 

@@ -393,7 +393,7 @@ static int build_fanout(multi_t *m)
         .kind = o->cmd == CMD_ATTACH ? PMX_ATTACH : PMX_EXEC,
         .argv = (const char *const *)o->argv,
         .argc = o->argc,
-        .stdin_ = o->stdin_,
+        .stdin_ = o->stdin_ || o->kill_on_close, /* opened, never written: see args.c */
         .parallel = o->parallel,
         .qps = o->qps,
         .burst = o->burst,

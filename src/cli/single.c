@@ -29,9 +29,17 @@ typedef struct single {
     app_signals_t sigs;
     int pressure; /* output streams above their high mark */
     int signaled, disconnected, done;
+    /* With a tty, ending the session first types the interrupt character (the kubelet does not
+     * end the remote command when the stream goes away): intr sends it before --timeout,
+     * intr_close closes the session a moment after a signal sent it. */
+    uv_timer_t intr, intr_close;
+    int timers, intr_sent;
     pmx_exit_t ex;
     char message[1024];
 } single_t;
+
+/* How long the remote command has between the interrupt character and the close. */
+#define INTR_GRACE_MS 250
 
 static const char ESCAPE_HELP[] =
     "Supported escape sequences:\r\n"
@@ -73,6 +81,11 @@ static void on_exit_cb(pmx_session_t *s, const pmx_exit_t *ex, void *data)
 
 static void teardown(single_t *x)
 {
+    if (x->timers) {
+        uv_close((uv_handle_t *)&x->intr, NULL);
+        uv_close((uv_handle_t *)&x->intr_close, NULL);
+        x->timers = 0;
+    }
     app_watch_end(x->a, &x->sigs, x->have_in ? &x->in : NULL);
 }
 
@@ -154,6 +167,26 @@ static int window_size(single_t *x, unsigned *w, unsigned *h)
     return term_winsize(x->a->out.io.is_tty ? 1 : 0, w, h);
 }
 
+/* Types the interrupt character into the remote tty, once. Returns 1 when it was sent. */
+static int send_intr(single_t *x)
+{
+    if (!x->s || x->intr_sent) return 0;
+    char c = (char)term_intr_char();
+    x->intr_sent = 1;
+    return pmx_session_write(x->s, &c, 1) >= 0;
+}
+
+static void on_intr(uv_timer_t *h)
+{
+    send_intr(h->data); /* --timeout closes the session INTR_GRACE_MS later */
+}
+
+static void on_intr_close(uv_timer_t *h)
+{
+    single_t *x = h->data;
+    if (x->s) pmx_session_close(x->s);
+}
+
 static void on_signal(uv_signal_t *h, int sig)
 {
     single_t *x = h->data;
@@ -164,7 +197,11 @@ static void on_signal(uv_signal_t *h, int sig)
     }
     if (x->signaled) app_exit_now(sig); /* second signal: stop waiting for the server */
     x->signaled = sig;
-    if (x->s) pmx_session_close(x->s);
+    if (!x->s) return;
+    if (x->timers && send_intr(x)) /* the remote command's turn to end, then close */
+        uv_timer_start(&x->intr_close, on_intr_close, INTR_GRACE_MS, 0);
+    else
+        pmx_session_close(x->s);
 }
 
 static void watch_signal(single_t *x, int sig)
@@ -241,7 +278,7 @@ int run_single(app_t *a, const single_target_t *t)
         .container = t->container,
         .argv = (const char *const *)o->argv,
         .argc = o->cmd == CMD_EXEC ? o->argc : 0,
-        .stdin_ = t->stdin_,
+        .stdin_ = t->stdin_ || o->kill_on_close, /* opened, never written: see args.c */
         .stdout_ = 1,
         .stderr_ = !t->tty, /* a tty has no stderr channel */
         .tty = t->tty,
@@ -257,6 +294,14 @@ int run_single(app_t *a, const single_target_t *t)
         teardown(&x);
         app_errorf(a, "%s", pmx_strerror(rc));
         return CLI_EXIT_FAIL;
+    }
+    if (t->tty) {
+        uv_timer_init(a->loop, &x.intr);
+        uv_timer_init(a->loop, &x.intr_close);
+        x.intr.data = x.intr_close.data = &x;
+        x.timers = 1;
+        uint64_t lead = o->timeout_ms / 2 < INTR_GRACE_MS ? o->timeout_ms / 2 : INTR_GRACE_MS;
+        if (o->timeout_ms) uv_timer_start(&x.intr, on_intr, o->timeout_ms - lead, 0);
     }
     if (x.raw) watch_signal(&x, SIGWINCH);
     watch_signal(&x, SIGINT); /* from the keyboard only without raw mode; kill -INT always */

@@ -233,6 +233,35 @@ static void test_names_version_help(void **state)
     assert_non_null(strstr(cli_help_text(CMD_EXEC, "podmux"), "opens `podmux shell`"));
 }
 
+/* Issue 14.4: --kill-on-close wraps the command, exec without -i/-t only. */
+static void test_kill_on_close(void **state)
+{
+    (void)state;
+    cli_opts_t o;
+    char err[512];
+    assert_int_equal(
+        parse(&o, err, "podmux", "exec", "--kill-on-close", "p", "--", "sleep", "9", NULL), 0);
+    assert_int_equal(o.argc, 6);
+    assert_string_equal(o.argv[0], "sh");
+    assert_string_equal(o.argv[1], "-c");
+    assert_non_null(strstr(o.argv[2], "kill -TERM"));
+    assert_string_equal(o.argv[3], "podmux-kill-on-close");
+    assert_string_equal(o.argv[4], "sleep");
+    assert_string_equal(o.argv[5], "9");
+    cli_opts_free(&o);
+    assert_int_equal(
+        parse(&o, err, "podmux", "exec", "-i", "--kill-on-close", "p", "--", "x", NULL), -1);
+    assert_true(!strncmp(err, "--kill-on-close cannot go with -i", 33));
+    cli_opts_free(&o);
+    assert_int_equal(
+        parse(&o, err, "podmux", "exec", "-t", "--kill-on-close", "p", "--", "x", NULL), -1);
+    cli_opts_free(&o);
+    assert_int_equal(parse(&o, err, "podmux", "attach", "--kill-on-close", "p", NULL), -1);
+    assert_string_equal(err, "--kill-on-close goes with exec only");
+    cli_opts_free(&o);
+    assert_non_null(strstr(cli_help_text(CMD_EXEC, "podmux"), "--kill-on-close"));
+}
+
 /* Feeds `in` in chunks of `chunk` bytes; returns what would be sent and the first action. */
 static int run_escape(int ch, const char *in, size_t chunk, char *sent, size_t *nsent)
 {
@@ -321,10 +350,15 @@ static void test_escape_random_chunks(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_durations),  cmocka_unit_test(test_targets),
-        cmocka_unit_test(test_exec_flags), cmocka_unit_test(test_fanout_flags),
-        cmocka_unit_test(test_errors),     cmocka_unit_test(test_names_version_help),
-        cmocka_unit_test(test_escape),     cmocka_unit_test(test_escape_random_chunks),
+        cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_targets),
+        cmocka_unit_test(test_exec_flags),
+        cmocka_unit_test(test_fanout_flags),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_names_version_help),
+        cmocka_unit_test(test_kill_on_close),
+        cmocka_unit_test(test_escape),
+        cmocka_unit_test(test_escape_random_chunks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
