@@ -10,7 +10,7 @@
 
 #include "cli.h"
 
-enum { F_BOOL, F_STR, F_DUR, F_UINT, F_DOUBLE, F_ESCAPE, F_OUTPUT };
+enum { F_BOOL, F_STR, F_DUR, F_UINT, F_DOUBLE, F_ESCAPE, F_OUTPUT, F_SIZE };
 
 typedef struct flag {
     const char *name;
@@ -55,6 +55,7 @@ static const flag_t FLAGS[] = {
     {"layout", 0, F_STR, OFF(layout)},
     {"version", 0, F_BOOL, OFF(version)},
     {"kill-on-close", 0, F_BOOL, OFF(kill_on_close)},
+    {"group-max", 0, F_SIZE, OFF(group_max)},
 };
 #define NFLAGS (sizeof FLAGS / sizeof FLAGS[0])
 
@@ -97,6 +98,28 @@ int cli_parse_duration(const char *s, uint64_t *ms)
     if (!isfinite(m) || m > 1.8e19) return -1;
     *ms = (uint64_t)ceil(m);
     return 0;
+}
+
+int cli_parse_size(const char *s, uint64_t *out)
+{
+    static const struct {
+        const char *suffix;
+        unsigned shift;
+    } SUFFIX[] = {{"", 0},    {"B", 0},    {"K", 10}, {"Ki", 10}, {"KiB", 10}, {"M", 20},
+                  {"Mi", 20}, {"MiB", 20}, {"G", 30}, {"Gi", 30}, {"GiB", 30}, {"T", 40},
+                  {"Ti", 40}, {"TiB", 40}, {"k", 10}, {"m", 20},  {"g", 30}};
+    if (!s || !isdigit((unsigned char)*s)) return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno) return -1;
+    for (size_t i = 0; i < sizeof SUFFIX / sizeof SUFFIX[0]; i++) {
+        if (strcmp(end, SUFFIX[i].suffix)) continue;
+        if (SUFFIX[i].shift && v > (UINT64_MAX >> SUFFIX[i].shift)) return -1;
+        *out = (uint64_t)v << SUFFIX[i].shift;
+        return 0;
+    }
+    return -1;
 }
 
 /* kubectl's resource names and aliases for the workloads `exec` accepts. */
@@ -227,6 +250,9 @@ static int set_value(const flag_t *f, const char *v, cli_opts_t *o, char *err, s
             *(int *)p = v[1] - '@'; /* ssh's ^X notation */
         else
             ok = 0;
+        break;
+    case F_SIZE:
+        ok = cli_parse_size(v, (uint64_t *)p) == 0;
         break;
     case F_OUTPUT:
         if (!strcmp(v, "raw"))
@@ -426,6 +452,7 @@ static void defaults(cli_opts_t *o)
     o->pod_running_timeout_ms = 60000;
     o->keepalive_ms = 5000; /* kubectl's ping period; 0 on the command line turns pings off */
     o->output = OUT_AUTO;
+    o->group_max = CLI_GROUP_MAX_DEFAULT;
 }
 
 int cli_parse_args(int argc, char **argv, cli_opts_t *o, char *err, size_t errlen)

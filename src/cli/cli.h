@@ -13,6 +13,9 @@
  * CLI must keep linking the static library, or a copy of buf.c, to use it. */
 #include "../util/buf.h"
 
+/* -o group keeps at most this much of a pod's output (--group-max). */
+#define CLI_GROUP_MAX_DEFAULT (64ull * 1024 * 1024)
+
 /* Exit status when podmux itself failed (like ssh). */
 #define CLI_EXIT_FAIL 255
 
@@ -44,6 +47,7 @@ typedef struct cli_opts {
     unsigned retries;
     int output;
     const char *layout; /* shell: "panes", "lines" or NULL (panes on a big enough terminal) */
+    uint64_t group_max; /* -o group: bytes kept per pod (0: no cap) */
     int kill_on_close;  /* exec: wrap the command so that it ends with the stream (args.c) */
     /* the command after "--" (with --kill-on-close: the wrapper, then the command) */
     char **argv;
@@ -55,6 +59,8 @@ typedef struct cli_opts {
 /* Parses a Go-style duration ("500ms", "5s", "1m30s", "1.5h"; a bare integer means seconds, as
  * kubectl's --request-timeout) into milliseconds (a non-zero value below 1 ms rounds up). */
 int cli_parse_duration(const char *s, uint64_t *ms);
+/* A byte count: digits, then nothing or B, K/Ki/KiB, M/Mi/MiB, G/Gi/GiB, T/Ti/TiB (all 1024). */
+int cli_parse_size(const char *s, uint64_t *out);
 
 enum { TGT_POD, TGT_WORKLOAD };
 typedef struct cli_target {

@@ -83,8 +83,13 @@ static const char EXEC[] =
     "job. Without a tty, --kill-on-close runs the command under `sh -c` with stdin from\n"
     "/dev/null, in its own process group (when the container has setsid); when the stream\n"
     "ends, the group gets SIGTERM, and SIGKILL 2 s later.\n"
-    "group prints each pod's whole output when it ends; past 1 MiB per stream it waits in an\n"
-    "unlinked temporary file in $TMPDIR (default /tmp).\n";
+    "      --group-max SIZE          -o group: output kept per pod (default 64MiB, 0 no cap)\n"
+    "\n"
+    "group prints each pod's section when it ends: a header line (=== POD (exit N, T) ===),\n"
+    "then its stdout, then its stderr; no other pod's line comes between. When stdout and\n"
+    "stderr are different files, each gets the header. Past 1 MiB per stream a section waits\n"
+    "in an unlinked temporary file in $TMPDIR (default /tmp); past --group-max the rest of\n"
+    "the pod's output is dropped and one line on stderr says so.\n";
 
 static const char ATTACH[] =
     "Attach to the main process of a running container.\n"

@@ -260,6 +260,23 @@ static void test_kill_on_close(void **state)
     assert_string_equal(err, "--kill-on-close goes with exec only");
     cli_opts_free(&o);
     assert_non_null(strstr(cli_help_text(CMD_EXEC, "podmux"), "--kill-on-close"));
+    uint64_t v = 1;
+    assert_int_equal(cli_parse_size("0", &v), 0);
+    assert_int_equal(v, 0);
+    assert_int_equal(cli_parse_size("10K", &v), 0);
+    assert_int_equal(v, 10240);
+    assert_int_equal(cli_parse_size("64MiB", &v), 0);
+    assert_int_equal(v, 64u << 20);
+    assert_int_equal(cli_parse_size("2G", &v), 0);
+    assert_int_equal(v, 2ull << 30);
+    assert_int_equal(cli_parse_size("10X", &v), -1);
+    assert_int_equal(cli_parse_size("-1", &v), -1);
+    assert_int_equal(cli_parse_size("", &v), -1);
+    assert_int_equal(cli_parse_size("99999999999999999999", &v), -1);
+    assert_int_equal(cli_parse_size("17179869184T", &v), -1); /* 2^34 TiB overflows */
+    assert_int_equal(parse(&o, err, "podmux", "exec", "p", "--", "x", NULL), 0);
+    assert_int_equal(o.group_max, 64u << 20); /* the documented default */
+    cli_opts_free(&o);
 }
 
 /* Feeds `in` in chunks of `chunk` bytes; returns what would be sent and the first action. */
