@@ -16,6 +16,11 @@
  *    dispositions itself.
  *  - Handles are closed asynchronously: after pmx_client_free(), run the loop once more before
  *    uv_loop_close().
+ *
+ * Building: this header includes <uv.h>, which needs POSIX declarations (pthread_rwlock_t...).
+ * GCC's and clang's default (-std=gnu11) has them; a strict -std=c11 build must ask for them,
+ * e.g. -D_POSIX_C_SOURCE=200809L (or _DEFAULT_SOURCE / _GNU_SOURCE) before any #include.
+ * `pkg-config --cflags --libs podmux` or find_package(podmux) give the rest.
  */
 #ifndef PODMUX_H
 #define PODMUX_H
