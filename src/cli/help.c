@@ -35,6 +35,7 @@ static const char COMMON[] =
     "      --request-timeout DURATION  REST and upgrade timeout (500ms, 5s, 1m; bare = s)\n"
     "  -n, --namespace NS            namespace\n"
     "  -v, --verbose                 log states, protocol and timings to stderr\n"
+    "  -h, --help                    this help\n"
     "      --keepalive DURATION      ping period (default 5s, 0 off)\n";
 
 static const char EXEC[] =
