@@ -10,7 +10,7 @@
 
 #include "cli.h"
 
-enum { F_BOOL, F_STR, F_DUR, F_UINT, F_DOUBLE, F_ESCAPE, F_OUTPUT, F_SIZE };
+enum { F_BOOL, F_STR, F_DUR, F_UINT, F_DOUBLE, F_ESCAPE, F_OUTPUT, F_SIZE, F_KEY };
 
 typedef struct flag {
     const char *name;
@@ -56,6 +56,7 @@ static const flag_t FLAGS[] = {
     {"version", 0, F_BOOL, OFF(version)},
     {"kill-on-close", 0, F_BOOL, OFF(kill_on_close)},
     {"group-max", 0, F_SIZE, OFF(group_max)},
+    {"prefix", 0, F_KEY, OFF(prefix_key)},
 };
 #define NFLAGS (sizeof FLAGS / sizeof FLAGS[0])
 
@@ -120,6 +121,47 @@ int cli_parse_size(const char *s, uint64_t *out)
         return 0;
     }
     return -1;
+}
+
+int cli_parse_ctrl_key(const char *s)
+{
+    if (!s) return -1;
+    if (!strncasecmp(s, "ctrl-", 5))
+        s += 5;
+    else if (!strncasecmp(s, "c-", 2))
+        s += 2;
+    else if (s[0] == '^')
+        s += 1;
+    else
+        return -1;
+    if (!s[0] || s[1]) return -1;
+    int c = toupper((unsigned char)s[0]);
+    if (c < '@' || c > '_') return -1; /* a letter or @ [ \ ] ^ _ */
+    return c - '@' ? c - '@' : -1;     /* not NUL */
+}
+
+void cli_ctrl_key_name(int key, char *out, size_t len)
+{
+    char c = (char)(key + '@');
+    snprintf(out, len, "C-%c", c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+}
+
+int cli_shell_prefix(int flag, const char *env, const char *tmux, const char *sty, char *err,
+                     size_t errlen)
+{
+    if (flag > 0) return flag;
+    if (env && *env) {
+        int k = cli_parse_ctrl_key(env);
+        if (k < 0) {
+            char q[300];
+            cli_quote(env, q, sizeof q);
+            snprintf(err, errlen, "invalid PODMUX_PREFIX \"%s\" (a control key: C-b, ^a, Ctrl-])",
+                     q);
+        }
+        return k;
+    }
+    if ((tmux && *tmux) || (sty && *sty)) return 0x1d; /* C-]: neither tmux's nor screen's */
+    return 0x02;
 }
 
 /* kubectl's resource names and aliases for the workloads `exec` accepts. */
@@ -250,6 +292,10 @@ static int set_value(const flag_t *f, const char *v, cli_opts_t *o, char *err, s
             *(int *)p = v[1] - '@'; /* ssh's ^X notation */
         else
             ok = 0;
+        break;
+    case F_KEY:
+        *(int *)p = cli_parse_ctrl_key(v);
+        ok = *(int *)p > 0;
         break;
     case F_SIZE:
         ok = cli_parse_size(v, (uint64_t *)p) == 0;

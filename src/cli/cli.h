@@ -47,6 +47,7 @@ typedef struct cli_opts {
     unsigned retries;
     int output;
     const char *layout; /* shell: "panes", "lines" or NULL (panes on a big enough terminal) */
+    int prefix_key;     /* shell: --prefix as a control byte, 0: not given */
     uint64_t group_max; /* -o group: bytes kept per pod (0: no cap) */
     int kill_on_close;  /* exec: wrap the command so that it ends with the stream (args.c) */
     /* the command after "--" (with --kill-on-close: the wrapper, then the command) */
@@ -81,6 +82,17 @@ const char *cli_prog_name(const char *argv0);
 /* s as Go's %q would show it inside quotes: '"' and '\\' escaped, control bytes as \n, \t,
  * \r or \xNN; cut to fit out (len > 0). Returns the length written. */
 size_t cli_quote(const char *s, char *out, size_t len);
+
+/* A key for --prefix / PODMUX_PREFIX: "C-b", "^b", "Ctrl-b" (any letter, or one of @[\\]^_).
+ * Returns the control byte, or -1. */
+int cli_parse_ctrl_key(const char *s);
+/* "C-b" for 0x02. */
+void cli_ctrl_key_name(int key, char *out, size_t len);
+/* The shell's prefix key: the flag's, else PODMUX_PREFIX's (env, which may be NULL), else
+ * Ctrl-b, or Ctrl-] inside tmux (tmux set) or screen (sty set), whose prefixes are Ctrl-b
+ * and Ctrl-a. -1 with err set when PODMUX_PREFIX is not a key. */
+int cli_shell_prefix(int flag, const char *env, const char *tmux, const char *sty, char *err,
+                     size_t errlen);
 
 /* ---- escape.c (pure) ---- */
 enum { ESC_NONE = 0, ESC_DISCONNECT = 1, ESC_HELP = 2 };

@@ -279,6 +279,40 @@ static void test_kill_on_close(void **state)
     cli_opts_free(&o);
 }
 
+/* Issue 14.3: the shell's prefix key: a flag, PODMUX_PREFIX, and inside tmux/screen C-]. */
+static void test_prefix_key(void **state)
+{
+    (void)state;
+    assert_int_equal(cli_parse_ctrl_key("C-b"), 0x02);
+    assert_int_equal(cli_parse_ctrl_key("^a"), 0x01);
+    assert_int_equal(cli_parse_ctrl_key("Ctrl-]"), 0x1d);
+    assert_int_equal(cli_parse_ctrl_key("C-B"), 0x02);
+    assert_int_equal(cli_parse_ctrl_key("b"), -1);
+    assert_int_equal(cli_parse_ctrl_key("C-bb"), -1);
+    assert_int_equal(cli_parse_ctrl_key("C-1"), -1);
+    assert_int_equal(cli_parse_ctrl_key("^@"), -1); /* NUL */
+    char name[8], err[400] = "";
+    cli_ctrl_key_name(0x1d, name, sizeof name);
+    assert_string_equal(name, "C-]");
+    cli_ctrl_key_name(0x01, name, sizeof name);
+    assert_string_equal(name, "C-a");
+    assert_int_equal(cli_shell_prefix(0, NULL, NULL, NULL, err, sizeof err), 0x02);
+    assert_int_equal(cli_shell_prefix(0, NULL, "/tmp/tmux-0/default,1,0", NULL, err, sizeof err),
+                     0x1d);
+    assert_int_equal(cli_shell_prefix(0, "", NULL, "123.pts-0.host", err, sizeof err), 0x1d);
+    assert_int_equal(cli_shell_prefix(0, "^g", "/tmp/tmux", NULL, err, sizeof err), 0x07);
+    assert_int_equal(cli_shell_prefix(0x01, "^g", "/tmp/tmux", NULL, err, sizeof err), 0x01);
+    assert_int_equal(cli_shell_prefix(0, "x\x1b", NULL, NULL, err, sizeof err), -1);
+    assert_string_equal(err, "invalid PODMUX_PREFIX \"x\\x1b\" (a control key: C-b, ^a, Ctrl-])");
+    cli_opts_t o;
+    assert_int_equal(parse(&o, err, "podmux", "shell", "--prefix", "C-a", "p", NULL), 0);
+    assert_int_equal(o.prefix_key, 0x01);
+    cli_opts_free(&o);
+    assert_int_equal(parse(&o, err, "podmux", "shell", "--prefix", "a", "p", NULL), -1);
+    assert_string_equal(err, "invalid argument \"a\" for \"--prefix\" flag");
+    cli_opts_free(&o);
+}
+
 /* Feeds `in` in chunks of `chunk` bytes; returns what would be sent and the first action. */
 static int run_escape(int ch, const char *in, size_t chunk, char *sent, size_t *nsent)
 {
@@ -367,15 +401,11 @@ static void test_escape_random_chunks(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_durations),
-        cmocka_unit_test(test_targets),
-        cmocka_unit_test(test_exec_flags),
-        cmocka_unit_test(test_fanout_flags),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_names_version_help),
-        cmocka_unit_test(test_kill_on_close),
-        cmocka_unit_test(test_escape),
-        cmocka_unit_test(test_escape_random_chunks),
+        cmocka_unit_test(test_durations),     cmocka_unit_test(test_targets),
+        cmocka_unit_test(test_exec_flags),    cmocka_unit_test(test_fanout_flags),
+        cmocka_unit_test(test_errors),        cmocka_unit_test(test_names_version_help),
+        cmocka_unit_test(test_kill_on_close), cmocka_unit_test(test_prefix_key),
+        cmocka_unit_test(test_escape),        cmocka_unit_test(test_escape_random_chunks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

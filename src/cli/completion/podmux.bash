@@ -5,7 +5,7 @@ _podmux_flags="-n --namespace -c --container -i --stdin -t --tty -q --quiet -v -
  --insecure-skip-tls-verify --request-timeout --pod-running-timeout --escape --keepalive
  -l --selector --field-selector -A --all-namespaces --all-pods --all-containers -P --parallel
  --qps --burst --timeout --fail-fast --retries -o --output --group-max --kill-on-close --layout
- --version"
+ --version --prefix"
 
 _podmux_kubectl() {
   command -v kubectl >/dev/null 2>&1 || return
@@ -39,7 +39,7 @@ _podmux() {
       COMPREPLY=($(compgen -W "$(_podmux_kubectl namespaces | sed 's|^namespace/||')" -- "$cur")); return ;;
     -c|--container|--context|--cluster|--user|-s|--server|--token|-l|--selector|--field-selector|\
     --request-timeout|--pod-running-timeout|--keepalive|-P|--parallel|--qps|--burst|--timeout|--retries|\
-    --group-max)
+    --group-max|--prefix)
       return ;;
   esac
   if [ -z "$cmd" ]; then
