@@ -19,14 +19,31 @@
 #define OUT_HIGH (4u * 1024 * 1024)
 #define OUT_LOW (1u * 1024 * 1024)
 
+/* Control bytes in a message (a server's text, a name echoed back) are shown as \xNN, so that
+ * no escape sequence reaches the terminal through podmux's own lines. */
+static size_t escape_controls(const char *in, char *out, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+        int ctl = (*p < 0x20 && *p != '\t') || *p == 0x7f;
+        if (n + (ctl ? 4 : 1) >= len) break;
+        if (ctl) {
+            out[n++] = '\\', out[n++] = 'x', out[n++] = hex[*p >> 4], out[n++] = hex[*p & 15];
+        } else {
+            out[n++] = (char)*p;
+        }
+    }
+    out[n] = '\0';
+    return n;
+}
+
 static void app_vprint(app_t *a, const char *prefix, const char *fmt, va_list ap)
 {
-    char line[2048];
+    char msg[2048], line[2048];
+    if (vsnprintf(msg, sizeof msg, fmt, ap) < 0) return;
     int n = snprintf(line, sizeof line, "%s", prefix);
-    int m = vsnprintf(line + n, sizeof line - (size_t)n - 3, fmt, ap);
-    if (m < 0) return;
-    size_t len =
-        (size_t)n + ((size_t)m < sizeof line - (size_t)n - 3 ? (size_t)m : sizeof line - n - 4);
+    size_t len = (size_t)n + escape_controls(msg, line + n, sizeof line - (size_t)n - 2);
     if (a->raw) line[len++] = '\r';
     line[len++] = '\n';
     if (a->err.prep.loop && !a->err.closed)
