@@ -6,8 +6,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash deps/install.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPMX_TESTS=OFF >/dev/null
-cmake --build build -j"$(nproc)" >/dev/null
+# The build is quiet when it works; when it fails, its output is shown (the last 60 lines).
+mkdir -p build
+if ! { cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPMX_TESTS=OFF &&
+       cmake --build build -j"$(nproc)"; } >build/demo-build.log 2>&1; then
+  echo "demo: the build failed; its output (all of it in build/demo-build.log):" >&2
+  tail -n 60 build/demo-build.log >&2
+  exit 1
+fi
 echo "built: $(./build/podmux version)"
 
 work=$(mktemp -d /tmp/podmux-demo.XXXXXX)

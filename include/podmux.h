@@ -21,6 +21,11 @@
  *    embedder that runs hundreds of sessions at once must raise the soft RLIMIT_NOFILE itself,
  *    e.g. to the hard limit at start as Go programs do (podmux's CLI does). A session that finds
  *    no descriptor fails with PMX_ECONNECT and "Too many open files" in its message.
+ *
+ * Building: this header includes <uv.h>, which needs POSIX declarations (pthread_rwlock_t...).
+ * GCC's and clang's default (-std=gnu11) has them; a strict -std=c11 build must ask for them,
+ * e.g. -D_POSIX_C_SOURCE=200809L (or _DEFAULT_SOURCE / _GNU_SOURCE) before any #include.
+ * `pkg-config --cflags --libs podmux` or find_package(podmux) give the rest.
  */
 #ifndef PODMUX_H
 #define PODMUX_H
@@ -336,6 +341,7 @@ typedef struct pmx_fanout_cb {
 typedef struct pmx_fanout_stats {
     size_t total, pending, running, done;
     size_t ok, nonzero, failed, skipped;
+    size_t canceled; /* PMX_ECANCELED (pmx_fanout_cancel, fail_fast): not in failed */
 } pmx_fanout_stats_t;
 
 PMX_EXTERN int pmx_fanout_new(pmx_client_t *c, const pmx_fanout_opts_t *opts,

@@ -10,7 +10,7 @@
 
 #include "cli.h"
 
-enum { F_BOOL, F_STR, F_DUR, F_UINT, F_DOUBLE, F_ESCAPE, F_OUTPUT, F_GROUPS };
+enum { F_BOOL, F_STR, F_DUR, F_UINT, F_DOUBLE, F_ESCAPE, F_OUTPUT, F_GROUPS, F_SIZE, F_KEY };
 
 typedef struct flag {
     const char *name;
@@ -57,6 +57,10 @@ static const flag_t FLAGS[] = {
     {"retries", 0, F_UINT, OFF(retries)},
     {"output", 'o', F_OUTPUT, OFF(output)},
     {"layout", 0, F_STR, OFF(layout)},
+    {"version", 0, F_BOOL, OFF(version)},
+    {"kill-on-close", 0, F_BOOL, OFF(kill_on_close)},
+    {"group-max", 0, F_SIZE, OFF(group_max)},
+    {"prefix", 0, F_KEY, OFF(prefix_key)},
 };
 #define NFLAGS (sizeof FLAGS / sizeof FLAGS[0])
 
@@ -101,6 +105,69 @@ int cli_parse_duration(const char *s, uint64_t *ms)
     return 0;
 }
 
+int cli_parse_size(const char *s, uint64_t *out)
+{
+    static const struct {
+        const char *suffix;
+        unsigned shift;
+    } SUFFIX[] = {{"", 0},    {"B", 0},    {"K", 10}, {"Ki", 10}, {"KiB", 10}, {"M", 20},
+                  {"Mi", 20}, {"MiB", 20}, {"G", 30}, {"Gi", 30}, {"GiB", 30}, {"T", 40},
+                  {"Ti", 40}, {"TiB", 40}, {"k", 10}, {"m", 20},  {"g", 30}};
+    if (!s || !isdigit((unsigned char)*s)) return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno) return -1;
+    for (size_t i = 0; i < sizeof SUFFIX / sizeof SUFFIX[0]; i++) {
+        if (strcmp(end, SUFFIX[i].suffix)) continue;
+        if (SUFFIX[i].shift && v > (UINT64_MAX >> SUFFIX[i].shift)) return -1;
+        *out = (uint64_t)v << SUFFIX[i].shift;
+        return 0;
+    }
+    return -1;
+}
+
+int cli_parse_ctrl_key(const char *s)
+{
+    if (!s) return -1;
+    if (!strncasecmp(s, "ctrl-", 5))
+        s += 5;
+    else if (!strncasecmp(s, "c-", 2))
+        s += 2;
+    else if (s[0] == '^')
+        s += 1;
+    else
+        return -1;
+    if (!s[0] || s[1]) return -1;
+    int c = toupper((unsigned char)s[0]);
+    if (c < '@' || c > '_') return -1; /* a letter or @ [ \ ] ^ _ */
+    return c - '@' ? c - '@' : -1;     /* not NUL */
+}
+
+void cli_ctrl_key_name(int key, char *out, size_t len)
+{
+    char c = (char)(key + '@');
+    snprintf(out, len, "C-%c", c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+}
+
+int cli_shell_prefix(int flag, const char *env, const char *tmux, const char *sty, char *err,
+                     size_t errlen)
+{
+    if (flag > 0) return flag;
+    if (env && *env) {
+        int k = cli_parse_ctrl_key(env);
+        if (k < 0) {
+            char q[300];
+            cli_quote(env, q, sizeof q);
+            snprintf(err, errlen, "invalid PODMUX_PREFIX \"%s\" (a control key: C-b, ^a, Ctrl-])",
+                     q);
+        }
+        return k;
+    }
+    if ((tmux && *tmux) || (sty && *sty)) return 0x1d; /* C-]: neither tmux's nor screen's */
+    return 0x02;
+}
+
 /* kubectl's resource names and aliases for the workloads `exec` accepts. */
 static const struct {
     const char *canon;
@@ -113,6 +180,30 @@ static const struct {
     {"rs", {"rs", "replicaset", "replicasets", "replicaset.apps", NULL}},
     {"job", {"job", "jobs", "job.batch", NULL}},
 };
+
+size_t cli_quote(const char *s, char *out, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+    if (!len) return 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        char e[4];
+        size_t k = 0;
+        if (*p == '"' || *p == '\\')
+            e[k++] = '\\', e[k++] = (char)*p;
+        else if (*p == '\n' || *p == '\t' || *p == '\r')
+            e[k++] = '\\', e[k++] = *p == '\n' ? 'n' : *p == '\t' ? 't' : 'r';
+        else if (*p < 0x20 || *p == 0x7f)
+            e[k++] = '\\', e[k++] = 'x', e[k++] = hex[*p >> 4], e[k++] = hex[*p & 15];
+        else
+            e[k++] = (char)*p;
+        if (n + k >= len) break; /* never half an escape */
+        memcpy(out + n, e, k);
+        n += k;
+    }
+    out[n] = '\0';
+    return n;
+}
 
 /* RFC 1123 subdomain, as the names of pods and workloads. */
 static int valid_name(const char *s)
@@ -138,13 +229,17 @@ int cli_parse_target(const char *s, cli_target_t *t, char *err, size_t errlen)
             if (strlen(KINDS[i].names[k]) == (size_t)(slash - s) &&
                 !strncasecmp(s, KINDS[i].names[k], (size_t)(slash - s)))
                 kind = (int)i;
+    char q[300];
     if (kind < 0) {
-        snprintf(err, errlen, "the server doesn't have a resource type \"%.*s\"", (int)(slash - s),
-                 s);
+        char type[256];
+        snprintf(type, sizeof type, "%.*s", (int)(slash - s), s);
+        cli_quote(type, q, sizeof q);
+        snprintf(err, errlen, "the server doesn't have a resource type \"%s\"", q);
         return -1;
     }
     if (!valid_name(name)) {
-        snprintf(err, errlen, "invalid resource name \"%s\"", s);
+        cli_quote(s, q, sizeof q);
+        snprintf(err, errlen, "invalid resource name \"%s\"", q);
         return -1;
     }
     t->kind = kind == 0 ? TGT_POD : TGT_WORKLOAD;
@@ -205,6 +300,13 @@ static int set_value(const flag_t *f, const char *v, cli_opts_t *o, char *err, s
         else
             ok = 0;
         break;
+    case F_KEY:
+        *(int *)p = cli_parse_ctrl_key(v);
+        ok = *(int *)p > 0;
+        break;
+    case F_SIZE:
+        ok = cli_parse_size(v, (uint64_t *)p) == 0;
+        break;
     case F_OUTPUT:
         if (!strcmp(v, "raw"))
             *(int *)p = OUT_RAW;
@@ -218,11 +320,13 @@ static int set_value(const flag_t *f, const char *v, cli_opts_t *o, char *err, s
             ok = 0;
         break;
     }
+    char q[300];
+    if (!ok) cli_quote(v, q, sizeof q);
     if (!ok && f->shorthand)
-        snprintf(err, errlen, "invalid argument \"%s\" for \"-%c, --%s\" flag", v, f->shorthand,
+        snprintf(err, errlen, "invalid argument \"%s\" for \"-%c, --%s\" flag", q, f->shorthand,
                  f->name);
     else if (!ok)
-        snprintf(err, errlen, "invalid argument \"%s\" for \"--%s\" flag", v, f->name);
+        snprintf(err, errlen, "invalid argument \"%s\" for \"--%s\" flag", q, f->name);
     return ok ? 0 : -1;
 }
 
@@ -246,7 +350,10 @@ static int parse_long(int argc, char **argv, int *i, cli_opts_t *o, char *err, s
     const char *a = argv[*i] + 2, *eq = strchr(a, '=');
     const flag_t *f = find_long(a, eq ? (size_t)(eq - a) : strlen(a));
     if (!f) {
-        snprintf(err, errlen, "unknown flag: --%.*s", (int)(eq ? eq - a : (int)strlen(a)), a);
+        char name[256], q[300];
+        snprintf(name, sizeof name, "%.*s", (int)(eq ? eq - a : (int)strlen(a)), a);
+        cli_quote(name, q, sizeof q);
+        snprintf(err, errlen, "unknown flag: --%s", q);
         return -1;
     }
     if (eq) return set_value(f, eq + 1, o, err, errlen);
@@ -265,7 +372,10 @@ static int parse_short(int argc, char **argv, int *i, cli_opts_t *o, char *err, 
     for (size_t k = 0; a[k]; k++) {
         const flag_t *f = find_short(a[k]);
         if (!f) {
-            snprintf(err, errlen, "unknown shorthand flag: '%c' in -%s", a[k], a);
+            char c[2] = {a[k], 0}, qc[8], q[300];
+            cli_quote(c, qc, sizeof qc);
+            cli_quote(a, q, sizeof q);
+            snprintf(err, errlen, "unknown shorthand flag: '%s' in -%s", qc, q);
             return -1;
         }
         const char *rest = a + k + 1;
@@ -299,7 +409,9 @@ static int positional(cli_opts_t *o, const char *a, int *help_for, char *err, si
     if (o->cmd == CMD_NONE) {
         o->cmd = command_word(a);
         if (o->cmd == CMD_NONE) {
-            snprintf(err, errlen, "unknown command \"%s\" for \"podmux\"", a);
+            char q[300];
+            cli_quote(a, q, sizeof q);
+            snprintf(err, errlen, "unknown command \"%s\" for \"podmux\"", q);
             return -1;
         }
         return 0;
@@ -307,12 +419,81 @@ static int positional(cli_opts_t *o, const char *a, int *help_for, char *err, si
     if (o->cmd == CMD_HELP && *help_for == CMD_NONE) {
         *help_for = command_word(a);
         if (*help_for == CMD_NONE) {
-            snprintf(err, errlen, "unknown help topic \"%s\"", a);
+            char q[300];
+            cli_quote(a, q, sizeof q);
+            snprintf(err, errlen, "unknown help topic \"%s\"", q);
             return -1;
         }
         return 0;
     }
     o->targets[o->ntargets++] = a;
+    return 0;
+}
+
+/* -n and -c go into the request path: what cannot be in a path segment is refused here, named
+ * (the library would only say "invalid argument"). The server judges the rest, as for kubectl. */
+static int check_name(const char *what, const char *v, char *err, size_t errlen)
+{
+    if (!v) return 0;
+    const char *why = NULL;
+    if (!*v)
+        why = "it is empty";
+    else if (strlen(v) > 253)
+        why = "it is longer than 253 characters";
+    else if (!strcmp(v, ".") || !strcmp(v, ".."))
+        why = "it may not be '.' or '..'";
+    for (const char *p = v; !why && *p; p++)
+        if (*p == '/' || *p == '?' || *p == '#' || *p == '%' || (unsigned char)*p <= ' ' ||
+            *p == 0x7f)
+            why = "it may not contain '/', '?', '#', '%', spaces or control characters";
+    if (!why) return 0;
+    char q[300];
+    cli_quote(v, q, sizeof q);
+    snprintf(err, errlen, "invalid %s name \"%s\": %s", what, q, why);
+    return -1;
+}
+
+/* --kill-on-close: the kubelet does not end a command when its stream goes away, but it closes
+ * the command's stdin. The command runs under sh in the background (its stdin /dev/null, in its
+ * own process group when the container has setsid), while sh watches the stream's stdin, which
+ * podmux opens and never writes: at its end (podmux closed the session: --timeout, Ctrl-C,
+ * --fail-fast, a lost connection) the group gets SIGTERM, then SIGKILL 2 s later. The exit
+ * status is the command's. */
+static const char KILL_WRAPPER[] =
+    "exec 3<&0 0</dev/null\n"
+    "if command -v setsid >/dev/null 2>&1; then setsid \"$@\" 3<&- & else \"$@\" 3<&- & fi\n"
+    "c=$!\n"
+    "{ while read -r _; do :; done <&3; kill -TERM -\"$c\" \"$c\"; sleep 2;"
+    " kill -KILL -\"$c\" \"$c\"; } >/dev/null 2>&1 &\n"
+    "w=$!\n"
+    "exec 3<&-\n"
+    "wait \"$c\"\n"
+    "s=$?\n"
+    "kill \"$w\" 2>/dev/null\n"
+    "exit \"$s\"\n";
+
+static int wrap_kill_on_close(cli_opts_t *o, char *err, size_t errlen)
+{
+    if (!o->kill_on_close) return 0;
+    const char *why = o->cmd != CMD_EXEC ? "goes with exec only"
+                      : o->stdin_ ? "cannot go with -i: the command's stdin is what it watches"
+                      : o->tty    ? "cannot go with -t: a tty ends with the interrupt key"
+                                  : NULL;
+    if (why) {
+        snprintf(err, errlen, "--kill-on-close %s", why);
+        return -1;
+    }
+    if (o->argc < 1) return 0; /* the usage check says a command is missing */
+    o->wrapped = calloc((size_t)o->argc + 5, sizeof *o->wrapped);
+    if (!o->wrapped) return snprintf(err, errlen, "out of memory"), -1;
+    o->wrapped[0] = "sh";
+    o->wrapped[1] = "-c";
+    o->wrapped[2] = (char *)KILL_WRAPPER;
+    o->wrapped[3] = "podmux-kill-on-close"; /* $0 */
+    for (int i = 0; i < o->argc; i++)
+        o->wrapped[4 + i] = o->argv[i];
+    o->argv = o->wrapped;
+    o->argc += 4;
     return 0;
 }
 
@@ -325,6 +506,7 @@ static void defaults(cli_opts_t *o)
     o->keepalive_ms = 5000; /* kubectl's ping period; 0 on the command line turns pings off */
     o->eof_grace_ms = 2000; /* without v5: quiet output after stdin's end ends it; 0: never */
     o->output = OUT_AUTO;
+    o->group_max = CLI_GROUP_MAX_DEFAULT;
 }
 
 int cli_parse_args(int argc, char **argv, cli_opts_t *o, char *err, size_t errlen)
@@ -350,11 +532,15 @@ int cli_parse_args(int argc, char **argv, cli_opts_t *o, char *err, size_t errle
         o->cmd = help_for;
         o->help = 1;
     }
+    if (o->version && o->cmd == CMD_NONE) o->cmd = CMD_VERSION; /* `podmux --version` */
+    if (check_name("namespace", o->ns, err, errlen) < 0 ||
+        check_name("container", o->container, err, errlen) < 0)
+        return -1;
     if (i < argc) {
         o->argv = argv + i + 1;
         o->argc = argc - i - 1;
     }
-    return 0;
+    return wrap_kill_on_close(o, err, errlen);
 }
 
 void cli_opts_free(cli_opts_t *o)
@@ -363,4 +549,6 @@ void cli_opts_free(cli_opts_t *o)
     free(o->as_groups);
     o->targets = NULL;
     o->as_groups = NULL;
+    free(o->wrapped);
+    o->wrapped = NULL;
 }

@@ -13,6 +13,9 @@
 #include "podmux.h"
 #include "util/buf.h"
 
+/* -o group keeps at most this much of a pod's output (--group-max). */
+#define CLI_GROUP_MAX_DEFAULT (64ull * 1024 * 1024)
+
 /* Exit status when podmux itself failed (like ssh). */
 #define CLI_EXIT_FAIL 255
 
@@ -21,7 +24,8 @@ enum { OUT_AUTO, OUT_RAW, OUT_PREFIX, OUT_GROUP, OUT_JSON };
 
 typedef struct cli_opts {
     int cmd;
-    int help; /* --help given: print the command's help */
+    int help;    /* --help given: print the command's help */
+    int version; /* --version given */
     const char *ns, *container;
     int stdin_, tty, quiet, verbose;
     const char *kubeconfig, *context, *cluster, *user, *server, *token, *ca_file;
@@ -47,15 +51,21 @@ typedef struct cli_opts {
     unsigned retries;
     int output;
     const char *layout; /* shell: "panes", "lines" or NULL (panes on a big enough terminal) */
-    /* the command after "--" */
+    int prefix_key;     /* shell: --prefix as a control byte, 0: not given */
+    uint64_t group_max; /* -o group: bytes kept per pod (0: no cap) */
+    int kill_on_close;  /* exec: wrap the command so that it ends with the stream (args.c) */
+    /* the command after "--" (with --kill-on-close: the wrapper, then the command) */
     char **argv;
     int argc;
+    char **wrapped; /* the wrapper's argv (owned) */
 } cli_opts_t;
 
 /* ---- args.c (pure) ---- */
 /* Parses a Go-style duration ("500ms", "5s", "1m30s", "1.5h"; a bare integer means seconds, as
  * kubectl's --request-timeout) into milliseconds (a non-zero value below 1 ms rounds up). */
 int cli_parse_duration(const char *s, uint64_t *ms);
+/* A byte count: digits, then nothing or B, K/Ki/KiB, M/Mi/MiB, G/Gi/GiB, T/Ti/TiB (all 1024). */
+int cli_parse_size(const char *s, uint64_t *out);
 
 enum { TGT_POD, TGT_WORKLOAD };
 typedef struct cli_target {
@@ -69,7 +79,24 @@ int cli_parse_target(const char *s, cli_target_t *t, char *err, size_t errlen);
 /* Parses argv (argv[0] is the program) into o. Returns 0, or -1 with a one-line error. */
 int cli_parse_args(int argc, char **argv, cli_opts_t *o, char *err, size_t errlen);
 void cli_opts_free(cli_opts_t *o);
-const char *cli_help_text(int cmd);
+/* The help text; prog is how the user ran us ("podmux" or "kubectl podmux"). */
+const char *cli_help_text(int cmd, const char *prog);
+/* The program name to show: "kubectl podmux" when argv0 is kubectl-podmux, else "podmux". */
+const char *cli_prog_name(const char *argv0);
+/* s as Go's %q would show it inside quotes: '"' and '\\' escaped, control bytes as \n, \t,
+ * \r or \xNN; cut to fit out (len > 0). Returns the length written. */
+size_t cli_quote(const char *s, char *out, size_t len);
+
+/* A key for --prefix / PODMUX_PREFIX: "C-b", "^b", "Ctrl-b" (any letter, or one of @[\\]^_).
+ * Returns the control byte, or -1. */
+int cli_parse_ctrl_key(const char *s);
+/* "C-b" for 0x02. */
+void cli_ctrl_key_name(int key, char *out, size_t len);
+/* The shell's prefix key: the flag's, else PODMUX_PREFIX's (env, which may be NULL), else
+ * Ctrl-b, or Ctrl-] inside tmux (tmux set) or screen (sty set), whose prefixes are Ctrl-b
+ * and Ctrl-a. -1 with err set when PODMUX_PREFIX is not a key. */
+int cli_shell_prefix(int flag, const char *env, const char *tmux, const char *sty, char *err,
+                     size_t errlen);
 
 /* ---- escape.c (pure) ---- */
 enum { ESC_NONE = 0, ESC_DISCONNECT = 1, ESC_HELP = 2 };
@@ -119,9 +146,12 @@ char *cli_json_result(const pmx_fanout_result_t *r);
 /* Summary and exit rules. */
 typedef struct cli_tally {
     size_t ok, nonzero, failed, skipped;
+    size_t canceled; /* ended by --fail-fast, a signal or a detach: counted apart from failed */
+    int detached;    /* set by the caller: the user detached, so canceled is no failure */
 } cli_tally_t;
 void cli_tally_add(cli_tally_t *t, const pmx_exit_t *ex);
-/* 0 all ok; 1 some non-zero; 255 some could not run or ended without status; 255 nothing ran. */
+/* 0 all ok; 1 some non-zero; 255 some could not run or ended without status; 255 nothing ran;
+ * 255 some were canceled (unless detached), but 1 when others exited non-zero (--fail-fast). */
 int cli_exit_code(const cli_tally_t *t);
 /* Appends the summary text (ends with "\n") for the finished results to out (bounded). */
 size_t cli_summary(const pmx_fanout_result_t *const *r, size_t n, int show_container, char *out,

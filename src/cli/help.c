@@ -1,4 +1,6 @@
 /* help: the text of `podmux help [COMMAND]` and `podmux COMMAND --help`. */
+#include <string.h>
+
 #include "cli.h"
 
 static const char GENERAL[] =
@@ -7,8 +9,9 @@ static const char GENERAL[] =
     "Usage:\n"
     "  podmux exec [flags] TARGET... -- COMMAND [ARG...]\n"
     "  podmux attach [flags] TARGET\n"
-    "  podmux version\n"
-    "  podmux help [exec|attach]\n"
+    "  podmux shell [flags] TARGET... [-- COMMAND [ARG...]]\n"
+    "  podmux version (or --version)\n"
+    "  podmux help [exec|attach|shell]\n"
     "\n"
     "TARGET is POD, pod/NAME, deploy/NAME, sts/NAME, ds/NAME, rs/NAME or job/NAME\n"
     "(long forms deployment/, statefulset/, daemonset/, replicaset/ too).\n"
@@ -35,6 +38,7 @@ static const char COMMON[] =
     "      --request-timeout DURATION  REST and upgrade timeout (500ms, 5s, 1m; bare = s)\n"
     "  -n, --namespace NS            namespace\n"
     "  -v, --verbose                 log states, protocol and timings to stderr\n"
+    "  -h, --help                    this help\n"
     "      --keepalive DURATION      ping period (default 5s, 0 off)\n"
     "      --eof-grace DURATION      a server without v5.channel.k8s.io cannot be told that\n"
     "                                stdin ended: end once the output was quiet this long\n"
@@ -61,6 +65,8 @@ static const char EXEC[] =
     "      --escape CHAR|none        escape character with -t (default ~): ~. ~? ~~\n"
     "      --pod-running-timeout DURATION  wait for a workload's pod (default 1m)\n"
     "      --timeout DURATION        per-session deadline\n"
+    "      --kill-on-close           end the remote command when podmux closes the session\n"
+    "                                (see below); not with -i or -t; needs sh in the container\n"
     "\n"
     "Several pods:\n"
     "  -l, --selector SELECTOR       label selector\n"
@@ -74,9 +80,23 @@ static const char EXEC[] =
     "      --retries N               retry errors before the command started (never after)\n"
     "  -o, --output FORMAT           prefix (default for several pods), group, json, raw\n"
     "\n"
+    "With -i -t and several pods (or a selector), exec opens `podmux shell` (see\n"
+    "`podmux help shell`).\n"
     "Pods that are not Running are skipped and listed in the summary on stderr.\n"
-    "group prints each pod's whole output when it ends; past 1 MiB per stream it waits in an\n"
-    "unlinked temporary file in $TMPDIR (default /tmp).\n";
+    "\n"
+    "Ending early (--timeout, Ctrl-C or a signal, --fail-fast) closes the connection. The\n"
+    "kubelet does not end the remote command then: it keeps running, its stdin closed. With -t\n"
+    "podmux first types the interrupt character (as Ctrl-C would), which ends the foreground\n"
+    "job. Without a tty, --kill-on-close runs the command under `sh -c` with stdin from\n"
+    "/dev/null, in its own process group (when the container has setsid); when the stream\n"
+    "ends, the group gets SIGTERM, and SIGKILL 2 s later.\n"
+    "      --group-max SIZE          -o group: output kept per pod (default 64MiB, 0 no cap)\n"
+    "\n"
+    "group prints each pod's section when it ends: a header line (=== POD (exit N, T) ===),\n"
+    "then its stdout, then its stderr; no other pod's line comes between. When stdout and\n"
+    "stderr are different files, each gets the header. Past 1 MiB per stream a section waits\n"
+    "in an unlinked temporary file in $TMPDIR (default /tmp); past --group-max the rest of\n"
+    "the pod's output is dropped and one line on stderr says so.\n";
 
 static const char ATTACH[] =
     "Attach to the main process of a running container.\n"
@@ -92,10 +112,72 @@ static const char ATTACH[] =
     "      --escape CHAR|none        escape character (default ~)\n"
     "      --pod-running-timeout DURATION  wait for a workload's pod (default 1m)\n";
 
-const char *cli_help_text(int cmd)
+static const char SHELL[] =
+    "One interactive session per pod, all in one terminal: type once, to every pod or one.\n"
+    "\n"
+    "Usage:\n"
+    "  podmux shell [flags] TARGET... [-- COMMAND [ARG...]]   (default COMMAND: sh)\n"
+    "  podmux shell [flags] -l SELECTOR [-A] [-- COMMAND [ARG...]]\n"
+    "  podmux exec -it [flags] TARGET... -- COMMAND     (several pods or a selector: the same)\n"
+    "  podmux attach -it [flags] TARGET...              (attach to each pod's main process)\n"
+    "\n"
+    "Examples:\n"
+    "  podmux shell deploy/web --all-pods\n"
+    "  podmux shell -l app=web --layout lines -- bash\n"
+    "\n"
+    "Flags:\n"
+    "      --layout panes|lines      panes: the screen tiled, one pane and tty per pod (the\n"
+    "                                default on a terminal big enough); lines: no tty, each\n"
+    "                                output line prefixed with its pod (the default otherwise)\n"
+    "      --prefix KEY              the command key: C-b (default), ^a, Ctrl-]...; also\n"
+    "                                $PODMUX_PREFIX; inside tmux or screen the default is C-]\n"
+    "  -c, --container NAME          container (default: kubectl's choice)\n"
+    "  -l, --selector SELECTOR       label selector (also --field-selector, -A, --all-pods,\n"
+    "                                --all-containers, as for exec)\n"
+    "      --timeout DURATION        per-session deadline\n"
+    "  -q, --quiet                   no notes on stderr\n"
+    "\n"
+    "Keys (after the prefix, Ctrl-b unless changed; the status line shows it):\n"
+    "  panes: Ctrl-b then an arrow, a digit N or o: focus a pane; b broadcast on/off;\n"
+    "         z zoom; d detach; ? help; Ctrl-b a literal Ctrl-b.\n"
+    "  lines: at the start of a line, Ctrl-b N, b, d or ?, then Enter.\n"
+    "Focusing a pod turns broadcast off, in both layouts; b turns it back on. Input goes to every\n"
+    "pod at the start. Detaching closes every session; it is not a failure.\n"
+    "Exit status: as for exec with several pods.\n";
+
+const char *cli_prog_name(const char *argv0)
 {
-    static char text[8192];
-    const char *body = cmd == CMD_EXEC ? EXEC : cmd == CMD_ATTACH ? ATTACH : GENERAL;
-    snprintf(text, sizeof text, "%s%s", body, cmd == CMD_EXEC || cmd == CMD_ATTACH ? COMMON : "");
+    const char *base = argv0 ? strrchr(argv0, '/') : NULL;
+    base = base ? base + 1 : argv0 ? argv0 : "";
+    return !strncmp(base, "kubectl-podmux", 14) ? "kubectl podmux" : "podmux";
+}
+
+/* Copies in to out, writing prog for each "podmux " that starts a word (not "kubectl podmux"). */
+static void with_prog(const char *in, const char *prog, char *out, size_t len)
+{
+    size_t n = 0, plen = strlen(prog);
+    for (const char *p = in; *p && n + 1 < len;) {
+        int word = p == in || p[-1] == ' ' || p[-1] == '\n' || p[-1] == '\'';
+        int after_kubectl = p - in >= 8 && !strncmp(p - 8, "kubectl ", 8);
+        if (word && !after_kubectl && !strncmp(p, "podmux ", 7) && n + plen + 1 < len) {
+            memcpy(out + n, prog, plen);
+            n += plen;
+            p += 6;
+            continue;
+        }
+        out[n++] = *p++;
+    }
+    out[n] = '\0';
+}
+
+const char *cli_help_text(int cmd, const char *prog)
+{
+    static char raw[16384], text[20480];
+    const char *body = cmd == CMD_EXEC     ? EXEC
+                       : cmd == CMD_ATTACH ? ATTACH
+                       : cmd == CMD_SHELL  ? SHELL
+                                           : GENERAL;
+    snprintf(raw, sizeof raw, "%s%s", body, cmd != CMD_NONE && cmd != CMD_VERSION ? COMMON : "");
+    with_prog(raw, prog ? prog : "podmux", text, sizeof text);
     return text;
 }

@@ -240,6 +240,8 @@ void cli_tally_add(cli_tally_t *t, const pmx_exit_t *ex)
 {
     if (ex->err == PMX_ESKIPPED)
         t->skipped++;
+    else if (ex->err == PMX_ECANCELED)
+        t->canceled++;
     else if (ex->err < 0)
         t->failed++;
     else if (ex->exit_code != 0)
@@ -251,8 +253,10 @@ void cli_tally_add(cli_tally_t *t, const pmx_exit_t *ex)
 int cli_exit_code(const cli_tally_t *t)
 {
     if (t->failed) return CLI_EXIT_FAIL;
-    if (t->nonzero) return 1;
-    if (!t->ok) return CLI_EXIT_FAIL; /* nothing ran at all */
+    if (t->nonzero) return 1; /* --fail-fast after a non-zero exit: that exit is the news */
+    if (t->canceled && !t->detached) return CLI_EXIT_FAIL; /* they never finished */
+    if (t->canceled) return 0;                             /* the user detached */
+    if (!t->ok) return CLI_EXIT_FAIL;                      /* nothing ran at all */
     return 0;
 }
 
@@ -307,14 +311,17 @@ size_t cli_summary(const pmx_fanout_result_t *const *r, size_t n, int show_conta
     cli_tally_t t = {0};
     for (size_t i = 0; i < n; i++)
         cli_tally_add(&t, &r[i]->exit);
+    char canceled[48] = "";
+    if (t.canceled) snprintf(canceled, sizeof canceled, ", %zu canceled", t.canceled);
     size_t w = (size_t)snprintf(
-        out, outlen, "podmux: %zu ok, %zu non-zero, %zu failed, %zu skipped (%zu pod%s)\n", t.ok,
-        t.nonzero, t.failed, t.skipped, n, n == 1 ? "" : "s");
+        out, outlen, "podmux: %zu ok, %zu non-zero, %zu failed, %zu skipped%s (%zu pod%s)\n", t.ok,
+        t.nonzero, t.failed, t.skipped, canceled, n, n == 1 ? "" : "s");
+    if (w >= outlen) return outlen ? outlen - 1 : 0;
     int ns = !same_namespace(r, n);
     size_t shown = 0, bad = t.nonzero + t.failed + t.skipped;
     for (size_t i = 0; i < n && w < outlen; i++) {
         const pmx_exit_t *ex = &r[i]->exit;
-        if (ex->err == 0 && ex->exit_code == 0) continue;
+        if ((ex->err == 0 && ex->exit_code == 0) || ex->err == PMX_ECANCELED) continue;
         char text[512], line[1024];
         int ll = snprintf(line, sizeof line, "  %s%s%s%s%s: %s%s\n", ns ? r[i]->namespace_ : "",
                           ns ? "/" : "", r[i]->pod, sc && r[i]->container ? "/" : "",
@@ -324,11 +331,32 @@ size_t cli_summary(const pmx_fanout_result_t *const *r, size_t n, int show_conta
         if (ll < 0) break;
         if (w + (size_t)ll + 40 >= outlen) { /* keep room to say how many were left out */
             w += (size_t)snprintf(out + w, outlen - w, "  ... and %zu more\n", bad - shown);
-            break;
+            return w < outlen ? w : outlen - 1;
         }
         memcpy(out + w, line, (size_t)ll + 1);
         w += (size_t)ll;
         shown++;
     }
+    if (!t.canceled || w + 80 >= outlen) return w < outlen ? w : outlen - 1;
+    /* The canceled ones in one line (--fail-fast, a signal, a detach): names up to a width. */
+    size_t start = w, listed = 0;
+    w += (size_t)snprintf(out + w, outlen - w, "  canceled:");
+    for (size_t i = 0; i < n; i++) {
+        if (r[i]->exit.err != PMX_ECANCELED) continue;
+        char name[600];
+        int nl = snprintf(name, sizeof name, " %s%s%s%s%s%s", ns ? r[i]->namespace_ : "",
+                          ns ? "/" : "", r[i]->pod, sc && r[i]->container ? "/" : "",
+                          sc && r[i]->container ? r[i]->container : "",
+                          listed + 1 < t.canceled ? "," : "");
+        if (nl < 0) break;
+        if (w - start + (size_t)nl > 200 || w + (size_t)nl + 40 >= outlen) {
+            w += (size_t)snprintf(out + w, outlen - w, " ... and %zu more", t.canceled - listed);
+            break;
+        }
+        memcpy(out + w, name, (size_t)nl + 1);
+        w += (size_t)nl;
+        listed++;
+    }
+    if (w + 1 < outlen) out[w++] = '\n', out[w] = '\0';
     return w < outlen ? w : outlen - 1;
 }

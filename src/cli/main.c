@@ -2,6 +2,8 @@
  * Installed as `podmux` and `kubectl-podmux`. Exit status: the remote command's, like ssh;
  * 255 with one line on stderr when podmux itself failed; 1 in a fan-out when some command
  * exited non-zero; 128+N when signal N ended podmux. */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -18,14 +20,31 @@
 #define OUT_HIGH (4u * 1024 * 1024)
 #define OUT_LOW (1u * 1024 * 1024)
 
+/* Control bytes in a message (a server's text, a name echoed back) are shown as \xNN, so that
+ * no escape sequence reaches the terminal through podmux's own lines. */
+static size_t escape_controls(const char *in, char *out, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+        int ctl = (*p < 0x20 && *p != '\t') || *p == 0x7f;
+        if (n + (ctl ? 4 : 1) >= len) break;
+        if (ctl) {
+            out[n++] = '\\', out[n++] = 'x', out[n++] = hex[*p >> 4], out[n++] = hex[*p & 15];
+        } else {
+            out[n++] = (char)*p;
+        }
+    }
+    out[n] = '\0';
+    return n;
+}
+
 static void app_vprint(app_t *a, const char *prefix, const char *fmt, va_list ap)
 {
-    char line[2048];
+    char msg[2048], line[2048];
+    if (vsnprintf(msg, sizeof msg, fmt, ap) < 0) return;
     int n = snprintf(line, sizeof line, "%s", prefix);
-    int m = vsnprintf(line + n, sizeof line - (size_t)n - 3, fmt, ap);
-    if (m < 0) return;
-    size_t len =
-        (size_t)n + ((size_t)m < sizeof line - (size_t)n - 3 ? (size_t)m : sizeof line - n - 4);
+    size_t len = (size_t)n + escape_controls(msg, line + n, sizeof line - (size_t)n - 2);
     if (a->raw) line[len++] = '\r';
     line[len++] = '\n';
     if (a->err.prep.loop && !a->err.closed)
@@ -130,7 +149,9 @@ static int check_usage(app_t *a)
     int selectors = o->selector || o->field_selector;
     if (!o->ntargets && !selectors) {
         app_errorf(a, "%s requires a pod or workload (or -l/--field-selector)",
-                   o->cmd == CMD_EXEC ? "exec" : "attach");
+                   o->cmd == CMD_EXEC    ? "exec"
+                   : o->cmd == CMD_SHELL ? "shell"
+                                         : "attach");
         return -1;
     }
     if (o->cmd == CMD_EXEC && o->argc < 1) {
@@ -172,8 +193,24 @@ static void raise_nofile(void)
     }
 }
 
+/* A closed stdin, stdout or stderr (`podmux ... >&-`) gets /dev/null, so that no socket or
+ * loop descriptor takes its number: our output would go into it, and libuv refuses to close
+ * fds 0-2. Output to a closed stdout is dropped; the summary still reaches stderr. */
+static void hold_std_fds(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
+        int n = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+        if (n >= 0 && n != fd) { /* a lower one was closed too and is held by now */
+            dup2(n, fd);
+            close(n);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
+    hold_std_fds();
     signal(SIGPIPE, SIG_IGN);
     raise_nofile();
     cli_opts_t o;
@@ -183,13 +220,13 @@ int main(int argc, char **argv)
     char err[512];
     if (cli_parse_args(argc, argv, &o, err, sizeof err) < 0) {
         app_errorf(&a, "%s", err);
-        app_notef(&a, "See 'podmux --help' for usage.");
+        app_notef(&a, "See '%s --help' for usage.", cli_prog_name(argv[0]));
         cli_opts_free(&o);
         return CLI_EXIT_FAIL;
     }
     if (o.help || o.cmd == CMD_NONE || o.cmd == CMD_HELP) {
         int usage_error = o.cmd == CMD_NONE && !o.help; /* bare `podmux`: usage, like ssh */
-        fputs(cli_help_text(o.cmd), usage_error ? stderr : stdout);
+        fputs(cli_help_text(o.cmd, cli_prog_name(argv[0])), usage_error ? stderr : stdout);
         cli_opts_free(&o);
         return usage_error ? CLI_EXIT_FAIL : 0;
     }

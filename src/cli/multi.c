@@ -6,6 +6,7 @@
  * object per line of output and one per finished pod) or raw. A summary goes to stderr, and a
  * progress line while stderr is a terminal. */
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,7 +14,8 @@
 #include "spill.h"
 #include "targets.h"
 
-/* -o group: each stream of a pod keeps this much in memory, the rest in a temporary file. */
+/* -o group: each stream of a pod keeps this much in memory, the rest in a temporary file (up to
+ * --group-max for the pod, both streams together). */
 #define GROUP_MEM (1024u * 1024)
 #define LINE_LIMIT (64u * 1024)
 #define MAX_TARGETS 100000
@@ -33,6 +35,9 @@ typedef struct slot {
     size_t flushed;
     char tail;
     const pmx_fanout_result_t *r; /* -o group: the pod's result (the fan-out's) once it ended */
+    int step;                     /* -o group: where its section is (G_*) */
+    uint64_t err_bytes;           /* -o group: stderr bytes kept */
+    uint64_t kept, cut_bytes;     /* -o group: bytes kept, and dropped past --group-max */
 } slot_t;
 
 struct multi {
@@ -46,6 +51,8 @@ struct multi {
     size_t *fq, fq_head, fq_tail; /* -o group: ended slots waiting to be written out, in order */
     slot_t *flushing;
     int in_flush_next, flush_again;
+    int group_wait, group_stepping, group_again; /* see group_step */
+    int same_out_err;                            /* stdout and stderr are one file */
     cli_in_t in;
     int have_in;
     app_signals_t sigs;
@@ -130,6 +137,16 @@ static int mwrite(void *ctx, int fd, const char *buf, size_t len)
     return cli_out_write(fd == 2 ? &m->a->err : &m->a->out, buf, len);
 }
 
+/* 67108864 -> "64 MiB", 1000 -> "1000 B". */
+static void fmt_size(uint64_t v, char *out, size_t len)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (u < 4 && v >= 1024 && v % 1024 == 0)
+        v /= 1024, u++;
+    snprintf(out, len, "%llu %s", (unsigned long long)v, units[u]);
+}
+
 static const entry_t *entry_of(multi_t *m, size_t index)
 {
     return &m->e[index];
@@ -174,18 +191,49 @@ static void on_output(pmx_fanout_t *f, size_t index, int fd, const char *buf, si
     case OUT_RAW:
         mwrite(m, fd, buf, len);
         break;
-    case OUT_GROUP:
-        cli_spill_append(fd == 2 ? &s->ge : &s->go, buf, len);
+    case OUT_GROUP: {
+        uint64_t max = m->a->o->group_max; /* 0: no cap */
+        size_t keep = len;
+        if (max && s->kept + len > max) keep = s->kept >= max ? 0 : (size_t)(max - s->kept);
+        s->cut_bytes += len - keep;
+        s->kept += keep;
+        if (!keep) break;
+        if (fd == 2) s->err_bytes += keep;
+        cli_spill_append(fd == 2 ? &s->ge : &s->go, buf, keep);
         break;
+    }
     default:
         cli_prefixer_feed(fd == 2 ? &s->pe : &s->po, buf, len);
         break;
     }
 }
 
-/* ---- -o group: one ended pod at a time, header, stdout, stderr --------------------------------
- */
+/* ---- -o group: one ended pod at a time: header, stdout, stderr ---------------------------------
+ * stdout and stderr are two streams with their own queues, so bytes given to one can reach the
+ * screen (or a shared pipe) before bytes given earlier to the other. A section therefore writes
+ * one stream at a time: before it writes to one, the other has written everything (on_empty).
+ * When stdout and stderr are not the same file, the header is also put in front of the pod's
+ * stderr, so that each file reads as sections. */
+enum { G_HEADER, G_STDOUT, G_ERR_HEADER, G_STDERR, G_END, G_IDLE };
 static void flush_next(multi_t *m);
+static void group_step(multi_t *m);
+
+/* 1 when fd may be written now: the other stream has nothing queued (or can never drain). */
+static int group_ready(multi_t *m, int fd)
+{
+    cli_out_t *other = fd == 1 ? &m->a->err : &m->a->out;
+    if (other->error || other->closed || !cli_out_queued(other)) return 1;
+    m->group_wait = 1; /* on_out_empty calls group_step */
+    return 0;
+}
+
+static void on_out_empty(void *ctx)
+{
+    multi_t *m = ctx;
+    if (!m->group_wait) return;
+    m->group_wait = 0;
+    group_step(m);
+}
 
 static int group_emit(void *ctx, const char *buf, size_t len)
 {
@@ -205,46 +253,101 @@ static void group_end_stream(slot_t *s, int err)
     if (err && !s->flush_err) s->flush_err = err;
 }
 
-static void group_stderr_done(void *ctx, int err)
+static void group_stream_done(void *ctx, int err)
 {
     slot_t *s = ctx;
-    multi_t *m = s->m;
     group_end_stream(s, err);
-    uint64_t lost = s->go.lost + s->ge.lost;
-    if (s->flush_err || lost) {
-        char line[1400];
-        const char *dir = getenv("TMPDIR");
-        int n = snprintf(line, sizeof line,
-                         "podmux: %s: %llu bytes of output lost: temporary file in %s: %s\n",
-                         s->r->pod, (unsigned long long)lost, dir && *dir ? dir : "/tmp",
-                         uv_strerror(s->flush_err ? s->flush_err : UV_EIO));
-        if (n > 0) mwrite(m, 2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
-    }
-    cli_spill_free(&s->go);
-    cli_spill_free(&s->ge);
-    m->flushing = NULL;
-    flush_next(m);
+    s->step = s->step == G_STDOUT ? G_ERR_HEADER : G_END;
+    group_step(s->m);
 }
 
-static void group_stdout_done(void *ctx, int err)
+static void group_header(multi_t *m, slot_t *s, int fd)
 {
-    slot_t *s = ctx;
-    group_end_stream(s, err);
-    s->flush_fd = 2;
-    s->flushed = 0;
-    cli_spill_replay(&s->ge, group_emit, group_stderr_done);
+    char text[512], head[1400];
+    int n = snprintf(head, sizeof head, "=== %s(%s, %.2fs) ===\n", s->prefix,
+                     cli_exit_text(&s->r->exit, text, sizeof text), s->r->seconds);
+    if (n > 0) mwrite(m, fd, head, (size_t)n < sizeof head ? (size_t)n : sizeof head - 1);
+}
+
+/* The section of m->flushing, as far as the streams allow; re-entered from the spill's callbacks
+ * and on_out_empty (iteratively, through group_stepping). */
+static void group_step(multi_t *m)
+{
+    if (m->group_stepping) {
+        m->group_again = 1;
+        return;
+    }
+    m->group_stepping = 1;
+    do {
+        m->group_again = 0;
+        slot_t *s = m->flushing;
+        if (!s || m->group_wait) break;
+        switch (s->step) {
+        case G_HEADER:
+            if (m->progress_shown) clear_progress(m); /* it is on stderr: wait for it */
+            if (!group_ready(m, 1)) break;
+            group_header(m, s, 1);
+            s->step = G_STDOUT;
+            s->flush_fd = 1;
+            s->flushed = 0;
+            cli_spill_replay(&s->go, group_emit, group_stream_done);
+            break;
+        case G_ERR_HEADER:
+            if (!s->err_bytes) {
+                s->step = G_END;
+                m->group_again = 1;
+                break;
+            }
+            if (!group_ready(m, 2)) break;
+            if (!m->same_out_err) group_header(m, s, 2);
+            s->step = G_STDERR;
+            s->flush_fd = 2;
+            s->flushed = 0;
+            cli_spill_replay(&s->ge, group_emit, group_stream_done);
+            break;
+        case G_END: {
+            uint64_t lost = s->go.lost + s->ge.lost;
+            if (s->flush_err || lost) {
+                if (!group_ready(m, 2)) break;
+                char line[1400];
+                const char *dir = getenv("TMPDIR");
+                int n =
+                    snprintf(line, sizeof line,
+                             "podmux: %s: %llu bytes of output lost: temporary file in %s: %s\n",
+                             s->r->pod, (unsigned long long)lost, dir && *dir ? dir : "/tmp",
+                             uv_strerror(s->flush_err ? s->flush_err : UV_EIO));
+                if (n > 0)
+                    mwrite(m, 2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+            }
+            if (s->cut_bytes) {
+                if (!group_ready(m, 2)) break;
+                char line[1400], cap[32];
+                fmt_size(m->a->o->group_max, cap, sizeof cap);
+                int n = snprintf(line, sizeof line,
+                                 "podmux: %s: output cut at %s (--group-max): %llu bytes dropped\n",
+                                 s->r->pod, cap, (unsigned long long)s->cut_bytes);
+                if (n > 0)
+                    mwrite(m, 2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+            }
+            s->step = G_IDLE;
+            cli_spill_free(&s->go);
+            cli_spill_free(&s->ge);
+            m->flushing = NULL;
+            flush_next(m);
+            break;
+        }
+        default: /* a replay is under way: its done callback steps on */
+            break;
+        }
+    } while (m->group_again);
+    m->group_stepping = 0;
 }
 
 static void group_start(multi_t *m, slot_t *s)
 {
-    char text[512], head[1400];
     m->flushing = s;
-    int n = snprintf(head, sizeof head, "=== %s(%s, %.2fs) ===\n", s->prefix,
-                     cli_exit_text(&s->r->exit, text, sizeof text), s->r->seconds);
-    if (n > 0) mwrite(m, 1, head, (size_t)n < sizeof head ? (size_t)n : sizeof head - 1);
-    s->flush_fd = 1;
-    s->flushed = 0;
-    cli_spill_replay(&s->go, group_emit, group_stdout_done);
+    s->step = G_HEADER;
+    group_step(m);
 }
 
 /* Iterative, so a long run of pods whose output is all in memory does not nest a call per pod. */
@@ -300,7 +403,9 @@ static void on_progress(uv_timer_t *h)
     char line[200];
     int n = snprintf(line, sizeof line, "\r\033[K%zu/%zu done, %zu running, %zu failed", st.done,
                      st.total, st.running, st.failed + st.nonzero);
-    if (n > 0 && !cli_out_queued(&m->a->err)) {
+    /* Only between writes: a progress line given to stderr while stdout has bytes queued could
+     * land among them (on a terminal both are the screen), and none inside a -o group section. */
+    if (n > 0 && !cli_out_queued(&m->a->err) && !cli_out_queued(&m->a->out) && !m->flushing) {
         cli_out_write(&m->a->err, line, (size_t)n);
         m->progress_shown = 1;
     }
@@ -393,7 +498,7 @@ static int build_fanout(multi_t *m)
         .kind = o->cmd == CMD_ATTACH ? PMX_ATTACH : PMX_EXEC,
         .argv = (const char *const *)o->argv,
         .argc = o->argc,
-        .stdin_ = o->stdin_,
+        .stdin_ = o->stdin_ || o->kill_on_close, /* opened, never written: see args.c */
         .parallel = o->parallel,
         .qps = o->qps,
         .burst = o->burst,
@@ -437,6 +542,12 @@ static void start_extras(multi_t *m)
         cli_in_start(&m->in);
     }
     app_hook_output(m->a, on_pressure, on_out_error, m);
+    if (m->mode == OUT_GROUP) {
+        m->a->out.on_empty = m->a->err.on_empty = on_out_empty;
+        struct stat so, se; /* one file (2>&1, a terminal): one header per section */
+        m->same_out_err = fstat(1, &so) == 0 && fstat(2, &se) == 0 && so.st_dev == se.st_dev &&
+                          so.st_ino == se.st_ino && so.st_rdev == se.st_rdev;
+    }
 }
 
 static int finish_run(multi_t *m)
@@ -503,6 +614,7 @@ int run_multi(app_t *a)
         pmx_fanout_start(m->f);
         uv_run(a->loop, UV_RUN_DEFAULT);
         app_unhook_output(a);
+        a->out.on_empty = a->err.on_empty = NULL;
         code = finish_run(m);
     }
     free_multi(m);

@@ -20,14 +20,12 @@
 #define SESSION_LOW (256u * 1024)
 #define LINE_LIMIT (64u * 1024)
 #define MAX_SESSIONS 256
-#define CTRL_B 0x02
-
 static const char LINES_HELP[] =
     "podmux shell: each line goes to every pod (broadcast) or to the focused one.\n"
-    "  Ctrl-b N Enter   focus pod N (0-based, as numbered below); broadcast goes off\n"
-    "  Ctrl-b b Enter   toggle broadcast\n"
-    "  Ctrl-b d Enter   detach: close every session\n"
-    "  Ctrl-b ? Enter   this help\n";
+    "  %-3s N Enter   focus pod N (0-based, as numbered below); broadcast goes off\n"
+    "  %-3s b Enter   toggle broadcast\n"
+    "  %-3s d Enter   detach: close every session\n"
+    "  %-3s ? Enter   this help\n";
 
 int shell_wanted(const cli_opts_t *o)
 {
@@ -273,8 +271,8 @@ size_t shell_status_text(shell_t *sh, char *out, size_t len)
 {
     size_t w = 0;
     const char *fp = sh->focus < sh->n ? sh->ss[sh->focus].pod : "-";
-    int n = snprintf(out, len, " focus %zu:%s | broadcast %s", sh->focus, fp,
-                     sh->broadcast ? "ON" : "off");
+    int n = snprintf(out, len, " %s ? help | focus %zu:%s | broadcast %s", sh->prefix_name,
+                     sh->focus, fp, sh->broadcast ? "ON" : "off");
     if (n < 0) return 0;
     w = (size_t)n < len ? (size_t)n : len - 1;
     int first = 1;
@@ -297,14 +295,19 @@ size_t shell_status_text(shell_t *sh, char *out, size_t len)
 static void lines_note(shell_t *sh)
 {
     if (sh->broadcast)
-        app_notef(sh->a, "podmux: input goes to all %zu pods", sh->n);
+        app_notef(sh->a, "podmux: input goes to all %zu pods (%s ? Enter: help)", sh->n,
+                  sh->prefix_name);
     else
-        app_notef(sh->a, "podmux: input goes to %zu:%s", sh->focus, sh->ss[sh->focus].pod);
+        app_notef(sh->a, "podmux: input goes to %zu:%s (%s ? Enter: help)", sh->focus,
+                  sh->ss[sh->focus].pod, sh->prefix_name);
 }
 
 static void lines_help(shell_t *sh)
 {
-    cli_out_write(&sh->a->err, LINES_HELP, sizeof LINES_HELP - 1);
+    char text[sizeof LINES_HELP + 16];
+    const char *k = sh->prefix_name;
+    int tn = snprintf(text, sizeof text, LINES_HELP, k, k, k, k);
+    if (tn > 0) cli_out_write(&sh->a->err, text, (size_t)tn < sizeof text ? (size_t)tn : 0);
     for (size_t i = 0; i < sh->n; i++)
         app_notef(sh->a, "  %zu: %s%s", i, sh->ss[i].pod, sh->ss[i].ended ? " (ended)" : "");
     lines_note(sh);
@@ -344,7 +347,7 @@ static void lines_command(shell_t *sh, const char *cmd, size_t len)
 
 static void lines_line(shell_t *sh, const char *l, size_t len)
 {
-    if (len && l[0] == CTRL_B)
+    if (len && l[0] == sh->prefix)
         lines_command(sh, l + 1, len - 1);
     else
         shell_send(sh, l, len);
@@ -442,7 +445,7 @@ static int choose_layout(shell_t *sh)
 
 static int final_code(shell_t *sh)
 {
-    cli_tally_t t = {0};
+    cli_tally_t t = {.detached = sh->detached};
     pmx_fanout_result_t *res = calloc(sh->n, sizeof *res);
     const pmx_fanout_result_t **rp = calloc(sh->n, sizeof *rp);
     for (size_t i = 0; i < sh->n; i++) {
@@ -458,7 +461,7 @@ static int final_code(shell_t *sh)
                                        .attempts = 1};
         rp[i] = &res[i];
     }
-    int all_ok = t.ok == sh->n && !sh->resolve_failed;
+    int all_ok = t.ok + (sh->detached ? t.canceled : 0) == sh->n && !sh->resolve_failed;
     if (res && rp && (!all_ok || !sh->a->o->quiet)) app_summary(sh->a, rp, sh->n, 0);
     free(res);
     free(rp);
@@ -514,6 +517,15 @@ int run_shell(app_t *a)
     if (!sh) return app_errorf(a, "out of memory"), CLI_EXIT_FAIL;
     sh->a = a;
     sh->broadcast = 1; /* typing once is the point */
+    char err[400] = "";
+    sh->prefix = cli_shell_prefix(a->o->prefix_key, getenv("PODMUX_PREFIX"), getenv("TMUX"),
+                                  getenv("STY"), err, sizeof err);
+    if (sh->prefix < 0) {
+        free(sh);
+        app_errorf(a, "%s", err);
+        return CLI_EXIT_FAIL;
+    }
+    cli_ctrl_key_name(sh->prefix, sh->prefix_name, sizeof sh->prefix_name);
     buf_init(&sh->line, LINE_LIMIT);
     resolve_all(sh);
     int code;

@@ -46,7 +46,9 @@ struct shell {
     int have_in, in_stopped;
     app_signals_t sigs;
     int signaled, detached, torn_down;
-    buf_t line; /* lines layout: the typed line until its newline */
+    buf_t line;          /* lines layout: the typed line until its newline */
+    int prefix;          /* the command key (Ctrl-b; see cli_shell_prefix) */
+    char prefix_name[8]; /* "C-b" */
     void *panes_state;
 };
 

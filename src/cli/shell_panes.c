@@ -16,7 +16,6 @@
 #define REDRAW_MS 8
 #define MIN_W 10 /* smallest pane interior we start with */
 #define MIN_H 2
-#define CTRL_B 0x02
 
 struct sh_pane {
     sh_sess_t *x;
@@ -41,7 +40,7 @@ typedef struct panes {
     buf_t f; /* the frame being built */
 } panes_t;
 
-static const char HELP[] = " C-b: arrows/0-9/o focus  b broadcast  z zoom  d detach  ? help";
+static const char HELP[] = " %s: arrows/0-9/o focus  b broadcast  z zoom  d detach  ? help";
 
 /* ---- layout ------------------------------------------------------------------------------- */
 /* The column count whose panes are the least cramped (a cell is about twice as tall as wide). */
@@ -222,7 +221,7 @@ static void draw_chrome(shell_t *sh, panes_t *ps, buf_t *b)
                        p->x0 + p->w + 1);
     }
     char st[1024];
-    size_t n = ps->help ? (size_t)snprintf(st, sizeof st, "%s", HELP)
+    size_t n = ps->help ? (size_t)snprintf(st, sizeof st, HELP, sh->prefix_name)
                         : shell_status_text(sh, st, sizeof st - 16);
     if (!ps->help) n += (size_t)snprintf(st + n, sizeof st - n, " | C-b ? help");
     if ((int)n > ps->W) n = (size_t)ps->W;
@@ -424,7 +423,9 @@ void shp_end(shell_t *sh)
 /* ---- keys --------------------------------------------------------------------------------- */
 static void focus(shell_t *sh, size_t i)
 {
-    if (i >= sh->n || i == sh->focus) return;
+    if (i >= sh->n) return;
+    sh->broadcast = 0; /* as in lines: focusing a pod means typing to it alone */
+    if (i == sh->focus) return shp_changed(sh);
     sh->focus = i;
     if (sh->zoom)
         apply_layout(sh);
@@ -461,8 +462,9 @@ static void command(shell_t *sh, panes_t *ps, char k)
         shell_close_all(sh);
     } else if (k == '?') {
         ps->help = !ps->help;
-    } else if (k == CTRL_B) {
-        shell_send(sh, "\x02", 1);
+    } else if (k == sh->prefix) {
+        char c = (char)sh->prefix;
+        shell_send(sh, &c, 1);
     } else if (k == 0x1b) {
         ps->key = 2;
     }
@@ -477,7 +479,7 @@ void shp_keys(shell_t *sh, const char *buf, size_t len)
     for (size_t i = 0; i < len; i++) {
         char k = buf[i];
         if (ps->key == 0) {
-            if (k != CTRL_B) continue;
+            if (k != sh->prefix) continue;
             shell_send(sh, buf + start, i - start);
             ps->key = 1;
         } else if (ps->key == 1) {

@@ -29,9 +29,23 @@ typedef struct single {
     app_signals_t sigs;
     int pressure; /* output streams above their high mark */
     int signaled, disconnected, done;
+    /* With a tty, ending the session first types the interrupt character (the kubelet does not
+     * end the remote command when the stream goes away): intr sends it before --timeout,
+     * intr_close closes the session a moment after a signal sent it. */
+    uv_timer_t intr, intr_close;
+    int timers, intr_sent;
+    /* --retries: a session that failed before its command could have started is started again
+     * (the fan-out's rule), unless stdin was already read. */
+    pmx_session_opts_t so;
+    uv_timer_t retry;
+    unsigned attempts;
+    int retry_due, stdin_read;
     pmx_exit_t ex;
     char message[1024];
 } single_t;
+
+/* How long the remote command has between the interrupt character and the close. */
+#define INTR_GRACE_MS 250
 
 static const char ESCAPE_HELP[] =
     "Supported escape sequences:\r\n"
@@ -61,9 +75,45 @@ static void on_drain(pmx_session_t *s, void *data)
     }
 }
 
+static void on_retry(uv_timer_t *h);
+
+/* What the fan-out retries (fanout.c): failures before the command could have started. */
+static int retryable(const pmx_exit_t *ex)
+{
+    if (ex->command_started) return 0;
+    switch (ex->err) {
+    case PMX_EDNS:
+    case PMX_ECONNECT:
+    case PMX_ETLS:
+    case PMX_ETOOMANY:
+    case PMX_ESERVER:
+        return 1;
+    case PMX_ETIMEDOUT:
+    case PMX_ELOST:
+        return !ex->request_sent;
+    default:
+        return 0;
+    }
+}
+
 static void on_exit_cb(pmx_session_t *s, const pmx_exit_t *ex, void *data)
 {
     single_t *x = data;
+    cli_opts_t *o = x->a->o;
+    if (x->attempts <= o->retries && retryable(ex) && !x->signaled && !x->disconnected &&
+        !x->stdin_read && x->timers) {
+        /* 500 ms, doubled per attempt, at most 30 s; a longer Retry-After wins. */
+        uint64_t ms = 500ull << (x->attempts - 1 < 6 ? x->attempts - 1 : 6);
+        if (ms > 30000) ms = 30000;
+        if (ex->retry_after * 1000.0 > (double)ms) ms = (uint64_t)(ex->retry_after * 1000.0);
+        if (!o->quiet)
+            app_notef(x->a, "podmux: attempt %u failed (%s), retrying in %.1f s", x->attempts,
+                      ex->message && *ex->message ? ex->message : pmx_strerror(ex->err),
+                      (double)ms / 1000.0);
+        x->retry_due = 1;
+        uv_timer_start(&x->retry, on_retry, ms, 0);
+        return;
+    }
     x->ex = *ex;
     snprintf(x->message, sizeof x->message, "%s", ex->message ? ex->message : "");
     x->ex.message = x->message;
@@ -73,6 +123,12 @@ static void on_exit_cb(pmx_session_t *s, const pmx_exit_t *ex, void *data)
 
 static void teardown(single_t *x)
 {
+    if (x->timers) {
+        uv_close((uv_handle_t *)&x->intr, NULL);
+        uv_close((uv_handle_t *)&x->intr_close, NULL);
+        uv_close((uv_handle_t *)&x->retry, NULL);
+        x->timers = 0;
+    }
     app_watch_end(x->a, &x->sigs, x->have_in ? &x->in : NULL);
 }
 
@@ -80,7 +136,22 @@ static void on_close(pmx_session_t *s, void *data)
 {
     single_t *x = data;
     x->s = NULL;
-    teardown(x);
+    if (!x->retry_due) teardown(x); /* else on_retry starts the next attempt */
+}
+
+static const pmx_session_cb_t CB;
+
+static void on_retry(uv_timer_t *h)
+{
+    single_t *x = h->data;
+    x->retry_due = 0;
+    x->attempts++;
+    int rc = pmx_session_start(x->a->c, &x->so, &CB, x, &x->s);
+    if (rc < 0) {
+        x->ex.err = rc;
+        x->ex.message = "";
+        teardown(x);
+    }
 }
 
 static const pmx_session_cb_t CB = {
@@ -93,6 +164,7 @@ static const pmx_session_cb_t CB = {
 
 static void send_stdin(single_t *x, const char *buf, size_t len)
 {
+    if (len) x->stdin_read = 1; /* from now on, a retry could not give the pod these bytes */
     if (!x->s || !len) return;
     long q = pmx_session_write(x->s, buf, len);
     if (q > (long)SESSION_HIGH) {
@@ -154,6 +226,26 @@ static int window_size(single_t *x, unsigned *w, unsigned *h)
     return term_winsize(x->a->out.io.is_tty ? 1 : 0, w, h);
 }
 
+/* Types the interrupt character into the remote tty, once. Returns 1 when it was sent. */
+static int send_intr(single_t *x)
+{
+    if (!x->s || x->intr_sent) return 0;
+    char c = (char)term_intr_char();
+    x->intr_sent = 1;
+    return pmx_session_write(x->s, &c, 1) >= 0;
+}
+
+static void on_intr(uv_timer_t *h)
+{
+    send_intr(h->data); /* --timeout closes the session INTR_GRACE_MS later */
+}
+
+static void on_intr_close(uv_timer_t *h)
+{
+    single_t *x = h->data;
+    if (x->s) pmx_session_close(x->s);
+}
+
 static void on_signal(uv_signal_t *h, int sig)
 {
     single_t *x = h->data;
@@ -164,7 +256,17 @@ static void on_signal(uv_signal_t *h, int sig)
     }
     if (x->signaled) app_exit_now(sig); /* second signal: stop waiting for the server */
     x->signaled = sig;
-    if (x->s) pmx_session_close(x->s);
+    if (x->retry_due) { /* between attempts: nothing runs */
+        x->retry_due = 0;
+        uv_timer_stop(&x->retry);
+        teardown(x);
+        return;
+    }
+    if (!x->s) return;
+    if (x->t->tty && send_intr(x)) /* the remote command's turn to end, then close */
+        uv_timer_start(&x->intr_close, on_intr_close, INTR_GRACE_MS, 0);
+    else
+        pmx_session_close(x->s);
 }
 
 static void watch_signal(single_t *x, int sig)
@@ -205,7 +307,11 @@ static int setup_tty(single_t *x, pmx_session_opts_t *so)
 static int final_code(single_t *x)
 {
     app_t *a = x->a;
-    if (x->signaled) return 128 + x->signaled;
+    if (x->signaled) {
+        /* The remote prompt or a partial line may be on screen: the local prompt goes below. */
+        if (x->raw) cli_out_write(&a->err, "\r\n", 2);
+        return 128 + x->signaled;
+    }
     if (x->a->out.error == UV_EPIPE) return 128 + SIGPIPE;
     if (x->disconnected) {
         app_errorf(a, "disconnected (%c.)", x->esc.ch);
@@ -237,7 +343,7 @@ int run_single(app_t *a, const single_target_t *t)
         .container = t->container,
         .argv = (const char *const *)o->argv,
         .argc = o->cmd == CMD_EXEC ? o->argc : 0,
-        .stdin_ = t->stdin_,
+        .stdin_ = t->stdin_ || o->kill_on_close, /* opened, never written: see args.c */
         .stdout_ = 1,
         .stderr_ = !t->tty, /* a tty has no stderr channel */
         .tty = t->tty,
@@ -248,11 +354,22 @@ int run_single(app_t *a, const single_target_t *t)
     if (t->stdin_ && cli_in_init(&x.in, a->loop, 0, on_stdin, &x) == 0) x.have_in = 1;
     setup_tty(&x, &so);
     app_hook_output(a, on_pressure, on_out_error, &x);
+    x.so = so;
+    x.attempts = 1;
     int rc = pmx_session_start(a->c, &so, &CB, &x, &x.s);
     if (rc < 0) {
         teardown(&x);
         app_errorf(a, "%s", pmx_strerror(rc));
         return CLI_EXIT_FAIL;
+    }
+    uv_timer_init(a->loop, &x.intr);
+    uv_timer_init(a->loop, &x.intr_close);
+    uv_timer_init(a->loop, &x.retry);
+    x.intr.data = x.intr_close.data = x.retry.data = &x;
+    x.timers = 1;
+    if (t->tty && o->timeout_ms) {
+        uint64_t lead = o->timeout_ms / 2 < INTR_GRACE_MS ? o->timeout_ms / 2 : INTR_GRACE_MS;
+        uv_timer_start(&x.intr, on_intr, o->timeout_ms - lead, 0);
     }
     if (x.raw) watch_signal(&x, SIGWINCH);
     watch_signal(&x, SIGINT); /* from the keyboard only without raw mode; kill -INT always */

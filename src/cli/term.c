@@ -76,6 +76,12 @@ int term_raw_begin(uv_tty_t *in)
     return rc;
 }
 
+int term_intr_char(void)
+{
+    if (saved_ok && saved.c_cc[VINTR] != _POSIX_VDISABLE) return saved.c_cc[VINTR];
+    return 0x03; /* ^C, a new pty's default */
+}
+
 int term_is_raw(void)
 {
     return raw_active;

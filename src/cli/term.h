@@ -10,6 +10,8 @@ int term_raw_begin(uv_tty_t *in);
 /* Restores the original mode (idempotent, async-signal-safe). */
 void term_restore(void);
 int term_is_raw(void);
+/* The interrupt character (VINTR) of the terminal as it was before raw mode; ^C when unknown. */
+int term_intr_char(void);
 /* Window size of the terminal on fd (TIOCGWINSZ, what uv_tty_get_winsize reads). */
 int term_winsize(int fd, unsigned *w, unsigned *h);
 

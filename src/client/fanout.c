@@ -111,6 +111,8 @@ static void finish_target(target_t *t, const pmx_exit_t *ex)
     f->st.done++;
     if (ex->err == PMX_ESKIPPED)
         f->st.skipped++;
+    else if (ex->err == PMX_ECANCELED)
+        f->st.canceled++;
     else if (ex->err < 0)
         f->st.failed++;
     else if (ex->exit_code != 0)

@@ -96,7 +96,11 @@ static sim_main_t *main_find_or_start(sim_exec_t *e)
         for (size_t i = 0; i < c->nargs; i++)
             argv[c->ncommand + i] = c->args[i];
         sim_env_t env;
-        sim_env_build(&env, srv, e->ns, e->pod, e->container, c->tty);
+        if (sim_env_build(&env, srv, e->ns, e->pod, e->container, c->tty, c) < 0) {
+            free(argv);
+            free(mp);
+            return NULL;
+        }
         sim_proc_opts_t o = {0};
         o.argv = argv;
         o.env = env.env;
@@ -106,6 +110,7 @@ static sim_main_t *main_find_or_start(sim_exec_t *e)
         o.registry = &srv->procs;
         sim_proc_cb_t cb = {main_output, main_exit, main_drain, main_closed};
         if (sim_proc_spawn(srv->loop, &o, &cb, mp, &mp->proc) < 0) mp->proc = NULL;
+        sim_env_free(&env);
         free(argv);
     }
     mp->next = srv->mains;

@@ -413,8 +413,8 @@ static int parse_bool_param(const http_msg_t *m, const char *key)
     return !f;
 }
 
-void sim_env_build(sim_env_t *v, const sim_server_t *srv, const char *ns, const char *pod,
-                   const char *container, int tty)
+int sim_env_build(sim_env_t *v, const sim_server_t *srv, const char *ns, const char *pod,
+                  const char *container, int tty, const sim_container_t *c)
 {
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/pods", srv->state_dir);
@@ -436,15 +436,39 @@ void sim_env_build(sim_env_t *v, const sim_server_t *srv, const char *ns, const 
     snprintf(v->vars[n++], sizeof v->vars[0], "CONTAINER_NAME=%s", container);
     snprintf(v->vars[n++], sizeof v->vars[0], "HOME=%s", v->cwd);
     if (tty) snprintf(v->vars[n++], sizeof v->vars[0], "TERM=xterm");
+    size_t extra = c ? c->nenv : 0, total = (size_t)n;
+    v->env = calloc((size_t)n + extra + 1, sizeof *v->env);
+    if (!v->env) return -ENOMEM;
     for (int i = 0; i < n; i++)
         v->env[i] = v->vars[i];
-    v->env[n] = NULL;
+    for (size_t i = 0; i < extra; i++) {
+        const char *kv = c->env[i], *eq = strchr(kv, '=');
+        size_t klen = eq ? (size_t)(eq - kv) + 1 : strlen(kv);
+        size_t k = 0;
+        while (k < total && strncmp(v->env[k], kv, klen)) /* the same name: the YAML's wins */
+            k++;
+        v->env[k] = kv;
+        if (k == total) total++;
+    }
+    v->env[total] = NULL;
+    return 0;
+}
+
+void sim_env_free(sim_env_t *v)
+{
+    free(v->env);
+    v->env = NULL;
 }
 
 static void start_process(sim_exec_t *e)
 {
     sim_env_t env;
-    sim_env_build(&env, e->srv, e->ns, e->pod, e->container, e->tty);
+    const sim_pod_t *pod = sim_model_find_pod(e->srv->model, e->ns, e->pod);
+    const sim_container_t *c = pod ? sim_pod_container(pod, e->container) : NULL;
+    if (sim_env_build(&env, e->srv, e->ns, e->pod, e->container, e->tty, c) < 0) {
+        send_internal_error(e, "error executing command in container: out of memory");
+        return;
+    }
     sim_proc_opts_t o = {0};
     o.argv = (const char *const *)e->argv;
     o.env = env.env;
@@ -455,7 +479,9 @@ static void start_process(sim_exec_t *e)
     o.want_stdin = e->want_stdin;
     o.registry = &e->srv->procs;
     sim_proc_cb_t cb = {proc_output_cb, proc_exit_cb, proc_drain_cb, proc_close_cb};
-    if (sim_proc_spawn(e->srv->loop, &o, &cb, e, &e->proc) < 0) {
+    int r = sim_proc_spawn(e->srv->loop, &o, &cb, e, &e->proc);
+    sim_env_free(&env);
+    if (r < 0) {
         e->proc = NULL;
         send_internal_error(e, "error executing command in container: cannot start process");
     }

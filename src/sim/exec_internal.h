@@ -56,14 +56,19 @@ void sim_exec_send_exit(sim_exec_t *e, int code);
 /* attach: the stream ended with the main process (Success, never an exit code). */
 void sim_exec_send_attach_end(sim_exec_t *e);
 
-/* The environment and working directory every process of a simulated container gets. */
+/* The environment and working directory every process of a simulated container gets: PATH,
+ * HOSTNAME, POD_NAME, POD_NAMESPACE, CONTAINER_NAME, HOME, TERM with a tty, then the container's
+ * `env` from the cluster YAML (c may be NULL), a name given there replacing the one above, as a
+ * container's env overrides its image's. env points into vars and into the model (valid while
+ * the pod is), and is freed by sim_env_free. Returns 0 or -ENOMEM. */
 typedef struct sim_env {
     char cwd[1024];
     char vars[8][1100];
-    const char *env[9];
+    const char **env;
 } sim_env_t;
-void sim_env_build(sim_env_t *env, const sim_server_t *srv, const char *ns, const char *pod,
-                   const char *container, int tty);
+int sim_env_build(sim_env_t *env, const sim_server_t *srv, const char *ns, const char *pod,
+                  const char *container, int tty, const sim_container_t *c);
+void sim_env_free(sim_env_t *env);
 
 /* attach.c */
 void sim_main_attach(sim_exec_t *e);

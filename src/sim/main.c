@@ -390,7 +390,10 @@ int main(int argc, char **argv)
     }
     int port = 0;
     char url[320];
-    if (setup(&st, &a, dir, &port, url, sizeof url) < 0) return 1;
+    if (setup(&st, &a, dir, &port, url, sizeof url) < 0) {
+        sim_model_free(st.srv.model); /* NULL-safe; LeakSanitizer checks this exit too */
+        return 1;
+    }
     uv_signal_t *sigs[] = {&st.sigint, &st.sigterm, &st.sighup};
     int nums[] = {SIGINT, SIGTERM, SIGHUP};
     for (int i = 0; i < 3; i++) {

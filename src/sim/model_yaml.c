@@ -517,8 +517,9 @@ int sim_model_load_file(sim_model_t *m, const char *path, char *err, size_t errl
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        errbuf_printf(err, errlen, "%s: %s", path, strerror(errno));
-        return -errno;
+        int e = errno; /* the caller names the file */
+        errbuf_printf(err, errlen, "%s", strerror(e));
+        return -e;
     }
     char *buf = malloc(SIM_MAX_YAML_BYTES + 1);
     size_t n = buf ? fread(buf, 1, SIM_MAX_YAML_BYTES + 1, f) : 0;

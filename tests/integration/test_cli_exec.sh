@@ -39,6 +39,28 @@ want=$(sha256sum <"$T/small" | cut -d' ' -f1)
 got=$(timeout 60 "$PODMUX" exec -i "$POD" -- cat <"$T/small" | sha256sum | cut -d' ' -f1)
 expect_eq "$got" "$want" "5 MiB from a file"
 
+# Control bytes in what podmux echoes (issue 13.12) are escaped, in its own checks and in the
+# messages of the library or the server.
+set +e
+timeout 20 "$PODMUX" exec -n $'ns\e[2J' "$POD" -- true 2>"$T/e"; rc=$?
+set -e
+expect_eq "$rc" 255 "bad namespace"
+expect_eq "$(head -1 "$T/e")" \
+  'podmux: invalid namespace name "ns\x1b[2J": it may not contain '"'/', '?', '#', '%', spaces or control characters" \
+  "bad namespace message"
+set +e
+timeout 20 "$PODMUX" exec -l $'a\e]0;x\ab' -- true 2>"$T/e"; rc=$?
+set -e
+expect_eq "$rc" 255 "bad selector"
+grep -q $'\e' "$T/e" && fail "an escape byte reached stderr: $(cat -A "$T/e")"
+grep -q 'a\\x1b\]0;x' "$T/e" || fail "selector not shown escaped: $(cat "$T/e")"
+set +e
+timeout 20 "$PODMUX" --context $'x\e[2J' exec "$POD" -- true 2>"$T/e"; rc=$?  # the library's message
+set -e
+expect_eq "$rc" 255 "bad context"
+grep -q $'\e' "$T/e" && fail "an escape byte reached stderr: $(cat -A "$T/e")"
+grep -q '^podmux: context "x\\x1b\[2J" does not exist' "$T/e" || fail "context: $(cat "$T/e")"
+
 # Failures: one line, 255.
 set +e
 timeout 20 "$PODMUX" exec nosuch -- true 2>"$T/e"; rc=$?

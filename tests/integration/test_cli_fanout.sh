@@ -97,7 +97,8 @@ awk -v dir="$T" '/^=== / { n++; next } { print > (dir "/part" n) }' "$T/o"
 for i in 1 2 3 4; do expect_eq "$(md5sum <"$T/part$i")" "$want" "group section $i, big"; done
 want=$( (seq 1 300000; printf 'end\n') | md5sum)
 expect_eq "$(grep -c '^end$' "$T/e")" 4 "group stderr sections, big"
-expect_eq "$(grep -v '^podmux: ' "$T/e" | md5sum)" "$( (for i in 1 2 3 4; do seq 1 300000; printf 'end\n'; done) | md5sum)" \
+expect_eq "$(grep -c '^=== web-.* (exit 0, ' "$T/e")" 4 "group stderr headers (two files), big"
+expect_eq "$(grep -v '^podmux: \|^=== ' "$T/e" | md5sum)" "$( (for i in 1 2 3 4; do seq 1 300000; printf 'end\n'; done) | md5sum)" \
   "group stderr, big"
 expect_eq "$(ls -A "$T/tmp")" "" "temporary files left"
 # The same through a reader that starts 2 s late: writing out pauses and resumes, nothing lost.

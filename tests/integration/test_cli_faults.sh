@@ -112,6 +112,23 @@ assert res["refused"]["http_status"] == 503, res["refused"]
 ok = [o for p, o in res.items() if p != "refused"][0]
 assert ok["attempts"] == 1 and ok["exit_code"] == 0, ok
 PY
+# One pod (issue 14.7: --retries was ignored): the same 3 attempts, a note for each retry.
+start=$(date +%s%N)
+set +e
+timeout 30 "$PODMUX" exec --retries 2 refused -- true >"$T/o" 2>"$T/e"; rc=$?
+set -e
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+expect_eq "$rc" 255 "refused, one pod"
+[ "$ms" -ge 1900 ] || fail "one pod: retries did not wait for Retry-After ($ms ms)"
+expect_eq "$(grep -c '^podmux: attempt [12] failed (.*), retrying in ' "$T/e")" 2 "one pod: retry notes: $(cat "$T/e")"
+expect_eq "$(grep -vc '^podmux: attempt' "$T/e")" 1 "one pod: one final error line"
+set +e
+timeout 30 "$PODMUX" exec --retries 2 -q refused -- true 2>"$T/e"
+set -e
+expect_eq "$(grep -c 'attempt' "$T/e")" 0 "one pod: -q keeps the notes back"
+out=$(timeout 30 "$PODMUX" exec --retries 2 "$POD" -- echo once)
+expect_eq "$out" once "one pod: a command that runs is run once"
+
 # A command that started is never retried, even when it failed.
 set +e
 timeout 30 "$PODMUX" exec --retries 3 -o json drop nostatus -- head -c 1000000 /dev/zero >"$T/o" 2>"$T/e"
@@ -134,9 +151,20 @@ grep -q '  nosuch: pods "nosuch" not found' "$T/e" || fail "$(cat "$T/e")"
 set +e
 timeout 20 "$PODMUX" exec --fail-fast -P 1 -l app=web -- false >"$T/o" 2>"$T/e"; rc=$?
 set -e
-expect_eq "$rc" 255 "fail-fast"
-grep -q '^podmux: 0 ok, 1 non-zero, 2 failed' "$T/e" || fail "fail-fast: $(cat "$T/e")"
-expect_eq "$(grep -c ': canceled$' "$T/e")" 2 "canceled"
+expect_eq "$rc" 1 "fail-fast: the non-zero exit is the status"
+grep -q '^podmux: 0 ok, 1 non-zero, 0 failed, 0 skipped, 2 canceled (3 pods)$' "$T/e" ||
+  fail "fail-fast: $(cat "$T/e")"
+# The canceled pods: counted apart, named in one line.
+grep -Eq '^  canceled: web-[a-z0-9-]+, web-[a-z0-9-]+$' "$T/e" || fail "canceled line: $(cat "$T/e")"
+expect_eq "$(grep -c 'canceled' "$T/e")" 2 "canceled said once besides the count"
+
+# stdout closed (issue 14.6): the summary still reaches stderr, and podmux does not abort.
+set +e
+timeout 20 "$PODMUX" exec -l app=web -- sh -c 'echo out; exit 3' >&- 2>"$T/e"; rc=$?
+set -e
+expect_eq "$rc" 1 "stdout closed: exit status"
+grep -q '^podmux: 0 ok, 3 non-zero, 0 failed, 0 skipped (3 pods)$' "$T/e" ||
+  fail "stdout closed: no summary: $(cat "$T/e")"
 
 # --all-containers: POD/CONTAINER prefixes.
 timeout 20 "$PODMUX" exec --all-containers two -- sh -c 'echo x' | sort >"$T/o"

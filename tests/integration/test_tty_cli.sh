@@ -61,6 +61,43 @@ for sig in TERM:143 HUP:129 INT:130 SEGV:139 ABRT:134 USR1:138; do
   run_podmux
   kill -${sig%:*} "$(cat "$PIDF")"
   check_restored ${sig#*:} "SIG${sig%:*}"
+  case $sig in TERM*|HUP*|INT*) # issue 14.6: the local prompt starts on a new line
+    screen $W | grep -Eq "^code=${sig#*:}\$" ||
+      fail "SIG${sig%:*}: code= not at the start of a line: $(screen $W | grep code=)";;
+  esac
 done
+
+# Issue 14.4: the kubelet (and the sim) leave the remote command running when the stream goes
+# away; with a tty, a signal to podmux first types the interrupt character, so the pod's
+# foreground job ends. The jobs ignore SIGHUP (the sim's pty hangs up when the stream ends,
+# which a kubelet's need not); SIGKILL (nothing typed) shows that such a job stays.
+gone() {  # PATTERN: wait until no process matches (the sim's children are local processes)
+  for _ in $(seq 50); do pgrep -f "$1" >/dev/null || return 0; sleep 0.1; done
+  return 1
+}
+N=$((7000 + RANDOM % 1000))
+run_podmux
+send $W "trap '' HUP; sleep $N" Enter
+for _ in $(seq 50); do pgrep -f "^sleep $N\$" >/dev/null && break; sleep 0.1; done
+pgrep -f "^sleep $N\$" >/dev/null || fail "sleep $N did not start in the pod"
+kill -TERM "$(cat "$PIDF")"
+check_restored 143 "SIGTERM with a job running"
+gone "^sleep $N\$" || fail "SIGTERM: the remote sleep $N is still running"
+run_podmux
+send $W "trap '' HUP; sleep $((N + 1))" Enter
+for _ in $(seq 50); do pgrep -f "^sleep $((N + 1))\$" >/dev/null && break; sleep 0.1; done
+kill -KILL "$(cat "$PIDF")"
+wait_for $W "code=137" 10
+sleep 1
+pgrep -f "^sleep $((N + 1))\$" >/dev/null || fail "SIGKILL: the job ended anyway: the test proves nothing"
+pkill -f "^sleep $((N + 1))\$" || true
+send $W "stty sane" Enter
+
+# --timeout with a tty: the interrupt character goes first too.
+send $W "clear; $PODMUX exec -it deploy/web --timeout 3s -- sh -c 'trap \"\" HUP; sleep $((N + 2))'; echo code=\$?" Enter
+for _ in $(seq 50); do pgrep -f "^sleep $((N + 2))\$" >/dev/null && break; sleep 0.1; done
+pgrep -f "^sleep $((N + 2))\$" >/dev/null || fail "sleep $((N + 2)) did not start"
+wait_for $W "code=[0-9]+" 15
+gone "^sleep $((N + 2))\$" || fail "--timeout: the remote sleep $((N + 2)) is still running"
 tmux_stop
 echo PASS

@@ -122,12 +122,12 @@ wait_for $W "0:\*${P[0]} " 20
 sleep 0.5
 send $W 'exit' Enter
 check_restored 0 "panes: exit"
-# Ctrl-b d detaches: every session closed, 255 (canceled), the terminal restored.
+# Ctrl-b d detaches: every session closed, 0 (a detach is not a failure), the terminal restored.
 run_shell "${P[*]}"
 wait_for $W "0:\*${P[0]} " 20
 sleep 0.5
 send $W C-b d
-check_restored 255 "panes: detach"
+check_restored 0 "panes: detach"
 # SIGTERM while raw: sessions closed, 143, the terminal restored.
 run_shell "${P[*]}"
 wait_for $W "0:\*${P[0]} " 20
@@ -135,5 +135,32 @@ sleep 0.5
 kill -TERM "$(cat "$PIDF")"
 check_restored 143 "panes: SIGTERM"
 echo "panes: ok"
+
+# The prefix key (issue 14.3): --prefix, PODMUX_PREFIX, and C-] inside tmux or screen, shown in
+# the status line; the old key is then an ordinary one. Focusing turns broadcast off here too.
+run_shell "--prefix C-a ${P[*]}"
+wait_for $W "0:\*${P[0]} " 20
+wait_for $W 'C-a \? help \| focus 0:.* \| broadcast ON' 5
+send $W C-b b
+sleep 0.5
+screen $W | grep -q 'broadcast ON' || fail "--prefix C-a: C-b still acts"
+send $W C-u
+send $W C-a 1
+wait_for $W "1:\*${P[1]} " 5
+wait_for $W 'broadcast off' 5
+send $W C-a d
+check_restored 0 "panes: --prefix C-a, detach"
+send $W "clear; stty -a >$T/before; sh -c 'echo \$\$ >$PIDF; TMUX=/tmp/x,1,0 exec $PODMUX shell ${P[*]}'; echo code=\$?" Enter
+wait_for $W 'C-\] \? help' 20
+send $W 'C-]' d
+check_restored 0 "panes: in tmux, C-] detach"
+echo "panes: prefix ok"
+tmux_stop
+tmux_start $W 200 60
+send $W "clear; stty -a >$T/before; sh -c 'echo \$\$ >$PIDF; PODMUX_PREFIX=^g exec $PODMUX shell --layout lines ${P[*]}'; echo code=\$?" Enter
+wait_for $W 'input goes to all 3 pods \(C-g \? Enter: help\)' 20
+send $W C-g d Enter
+check_restored 0 "lines: PODMUX_PREFIX=^g, detach"
+echo "lines: prefix ok"
 tmux_stop
 echo PASS

@@ -194,6 +194,143 @@ static void test_errors(void **state)
     cli_opts_free(&o);
 }
 
+/* Issue 13.12 / 14.7: bad -n/-c named, control characters escaped, --version, the name in help. */
+static void test_names_version_help(void **state)
+{
+    (void)state;
+    cli_opts_t o;
+    char err[512];
+    assert_int_equal(parse(&o, err, "podmux", "exec", "-n",
+                           "a\x01"
+                           "b\n",
+                           "p", "--", "x", NULL),
+                     -1);
+    assert_string_equal(err, "invalid namespace name \"a\\x01b\\n\": it may not contain '/', "
+                             "'?', '#', '%', spaces or control characters");
+    cli_opts_free(&o);
+    assert_int_equal(parse(&o, err, "podmux", "exec", "-c", "a/b", "p", "--", "x", NULL), -1);
+    assert_true(!strncmp(err, "invalid container name \"a/b\": ", 30));
+    cli_opts_free(&o);
+    assert_int_equal(parse(&o, err, "podmux", "exec", "-n", "", "p", "--", "x", NULL), -1);
+    assert_string_equal(err, "invalid namespace name \"\": it is empty");
+    cli_opts_free(&o);
+    assert_int_equal(parse(&o, err, "podmux", "exec", "-n", "Team-A", "p", "--", "x", NULL), 0);
+    cli_opts_free(&o); /* the server judges the rest, as with kubectl */
+    assert_int_equal(parse(&o, err, "podmux", "exec", "--timeout", "\x1b[2J", NULL), -1);
+    assert_string_equal(err, "invalid argument \"\\x1b[2J\" for \"--timeout\" flag");
+    cli_opts_free(&o);
+    assert_int_equal(parse(&o, err, "podmux", "\x1b]0;x\a", NULL), -1);
+    assert_string_equal(err, "unknown command \"\\x1b]0;x\\x07\" for \"podmux\"");
+    cli_opts_free(&o);
+    assert_int_equal(parse(&o, err, "podmux", "exec", "pod/a\tb", NULL), 0);
+    cli_target_t t;
+    assert_int_equal(cli_parse_target(o.targets[0], &t, err, sizeof err), -1);
+    assert_string_equal(err, "invalid resource name \"pod/a\\tb\"");
+    cli_opts_free(&o);
+    char small[6];
+    cli_quote("\x01\x02", small, sizeof small); /* never cuts an escape in half */
+    assert_string_equal(small, "\\x01");
+    cli_quote("abcd\"", small, sizeof small);
+    assert_string_equal(small, "abcd");
+
+    assert_int_equal(parse(&o, err, "podmux", "--version", NULL), 0);
+    assert_int_equal(o.cmd, CMD_VERSION);
+    cli_opts_free(&o);
+    assert_string_equal(cli_prog_name("/usr/bin/kubectl-podmux"), "kubectl podmux");
+    assert_string_equal(cli_prog_name("kubectl-podmux"), "kubectl podmux");
+    assert_string_equal(cli_prog_name("./podmux"), "podmux");
+    const char *h = cli_help_text(CMD_NONE, "kubectl podmux");
+    assert_non_null(strstr(h, "  kubectl podmux exec [flags]"));
+    assert_non_null(strstr(h, "`kubectl podmux exec ...`"));
+    assert_null(strstr(h, "kubectl kubectl"));
+    assert_null(strstr(h, "  podmux "));
+    h = cli_help_text(CMD_NONE, "podmux");
+    assert_non_null(strstr(h, "podmux shell"));
+    h = cli_help_text(CMD_SHELL, "podmux");
+    assert_non_null(strstr(h, "--layout"));
+    assert_non_null(strstr(cli_help_text(CMD_EXEC, "podmux"), "opens `podmux shell`"));
+}
+
+/* Issue 14.4: --kill-on-close wraps the command, exec without -i/-t only. */
+static void test_kill_on_close(void **state)
+{
+    (void)state;
+    cli_opts_t o;
+    char err[512];
+    assert_int_equal(
+        parse(&o, err, "podmux", "exec", "--kill-on-close", "p", "--", "sleep", "9", NULL), 0);
+    assert_int_equal(o.argc, 6);
+    assert_string_equal(o.argv[0], "sh");
+    assert_string_equal(o.argv[1], "-c");
+    assert_non_null(strstr(o.argv[2], "kill -TERM"));
+    assert_string_equal(o.argv[3], "podmux-kill-on-close");
+    assert_string_equal(o.argv[4], "sleep");
+    assert_string_equal(o.argv[5], "9");
+    cli_opts_free(&o);
+    assert_int_equal(
+        parse(&o, err, "podmux", "exec", "-i", "--kill-on-close", "p", "--", "x", NULL), -1);
+    assert_true(!strncmp(err, "--kill-on-close cannot go with -i", 33));
+    cli_opts_free(&o);
+    assert_int_equal(
+        parse(&o, err, "podmux", "exec", "-t", "--kill-on-close", "p", "--", "x", NULL), -1);
+    cli_opts_free(&o);
+    assert_int_equal(parse(&o, err, "podmux", "attach", "--kill-on-close", "p", NULL), -1);
+    assert_string_equal(err, "--kill-on-close goes with exec only");
+    cli_opts_free(&o);
+    assert_non_null(strstr(cli_help_text(CMD_EXEC, "podmux"), "--kill-on-close"));
+    uint64_t v = 1;
+    assert_int_equal(cli_parse_size("0", &v), 0);
+    assert_int_equal(v, 0);
+    assert_int_equal(cli_parse_size("10K", &v), 0);
+    assert_int_equal(v, 10240);
+    assert_int_equal(cli_parse_size("64MiB", &v), 0);
+    assert_int_equal(v, 64u << 20);
+    assert_int_equal(cli_parse_size("2G", &v), 0);
+    assert_int_equal(v, 2ull << 30);
+    assert_int_equal(cli_parse_size("10X", &v), -1);
+    assert_int_equal(cli_parse_size("-1", &v), -1);
+    assert_int_equal(cli_parse_size("", &v), -1);
+    assert_int_equal(cli_parse_size("99999999999999999999", &v), -1);
+    assert_int_equal(cli_parse_size("17179869184T", &v), -1); /* 2^34 TiB overflows */
+    assert_int_equal(parse(&o, err, "podmux", "exec", "p", "--", "x", NULL), 0);
+    assert_int_equal(o.group_max, 64u << 20); /* the documented default */
+    cli_opts_free(&o);
+}
+
+/* Issue 14.3: the shell's prefix key: a flag, PODMUX_PREFIX, and inside tmux/screen C-]. */
+static void test_prefix_key(void **state)
+{
+    (void)state;
+    assert_int_equal(cli_parse_ctrl_key("C-b"), 0x02);
+    assert_int_equal(cli_parse_ctrl_key("^a"), 0x01);
+    assert_int_equal(cli_parse_ctrl_key("Ctrl-]"), 0x1d);
+    assert_int_equal(cli_parse_ctrl_key("C-B"), 0x02);
+    assert_int_equal(cli_parse_ctrl_key("b"), -1);
+    assert_int_equal(cli_parse_ctrl_key("C-bb"), -1);
+    assert_int_equal(cli_parse_ctrl_key("C-1"), -1);
+    assert_int_equal(cli_parse_ctrl_key("^@"), -1); /* NUL */
+    char name[8], err[400] = "";
+    cli_ctrl_key_name(0x1d, name, sizeof name);
+    assert_string_equal(name, "C-]");
+    cli_ctrl_key_name(0x01, name, sizeof name);
+    assert_string_equal(name, "C-a");
+    assert_int_equal(cli_shell_prefix(0, NULL, NULL, NULL, err, sizeof err), 0x02);
+    assert_int_equal(cli_shell_prefix(0, NULL, "/tmp/tmux-0/default,1,0", NULL, err, sizeof err),
+                     0x1d);
+    assert_int_equal(cli_shell_prefix(0, "", NULL, "123.pts-0.host", err, sizeof err), 0x1d);
+    assert_int_equal(cli_shell_prefix(0, "^g", "/tmp/tmux", NULL, err, sizeof err), 0x07);
+    assert_int_equal(cli_shell_prefix(0x01, "^g", "/tmp/tmux", NULL, err, sizeof err), 0x01);
+    assert_int_equal(cli_shell_prefix(0, "x\x1b", NULL, NULL, err, sizeof err), -1);
+    assert_string_equal(err, "invalid PODMUX_PREFIX \"x\\x1b\" (a control key: C-b, ^a, Ctrl-])");
+    cli_opts_t o;
+    assert_int_equal(parse(&o, err, "podmux", "shell", "--prefix", "C-a", "p", NULL), 0);
+    assert_int_equal(o.prefix_key, 0x01);
+    cli_opts_free(&o);
+    assert_int_equal(parse(&o, err, "podmux", "shell", "--prefix", "a", "p", NULL), -1);
+    assert_string_equal(err, "invalid argument \"a\" for \"--prefix\" flag");
+    cli_opts_free(&o);
+}
+
 /* Feeds `in` in chunks of `chunk` bytes; returns what would be sent and the first action. */
 static int run_escape(int ch, const char *in, size_t chunk, char *sent, size_t *nsent)
 {
@@ -282,14 +419,12 @@ static void test_escape_random_chunks(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_durations),
-        cmocka_unit_test(test_targets),
-        cmocka_unit_test(test_exec_flags),
-        cmocka_unit_test(test_fanout_flags),
+        cmocka_unit_test(test_durations),     cmocka_unit_test(test_targets),
+        cmocka_unit_test(test_exec_flags),    cmocka_unit_test(test_fanout_flags),
         cmocka_unit_test(test_impersonation_flags),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_escape),
-        cmocka_unit_test(test_escape_random_chunks),
+        cmocka_unit_test(test_errors),        cmocka_unit_test(test_names_version_help),
+        cmocka_unit_test(test_kill_on_close), cmocka_unit_test(test_prefix_key),
+        cmocka_unit_test(test_escape),        cmocka_unit_test(test_escape_random_chunks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -222,8 +222,8 @@ static void test_summary_and_exit(void **state)
     pmx_fanout_result_t lab = res("web-1", PMX_ECANCELED, -1, "default/web-1: canceled");
     const pmx_fanout_result_t *pl[1] = {&lab};
     cli_summary(pl, 1, 0, out, sizeof out);
-    assert_string_equal(out, "podmux: 0 ok, 0 non-zero, 1 failed, 0 skipped (1 pod)\n"
-                             "  web-1: canceled\n");
+    assert_string_equal(out, "podmux: 0 ok, 0 non-zero, 0 failed, 0 skipped, 1 canceled (1 pod)\n"
+                             "  canceled: web-1\n");
     pmx_fanout_result_t st = res("web-2", PMX_ETOOMANY, -1, "Too many requests. (429)");
     const pmx_fanout_result_t *ps[1] = {&st};
     cli_summary(ps, 1, 0, out, sizeof out);
@@ -258,6 +258,60 @@ static void test_summary_and_exit(void **state)
     assert_int_equal(cli_exit_code(&none), 255); /* nothing ran */
     cli_tally_t skipped = {.skipped = 3};
     assert_int_equal(cli_exit_code(&skipped), 255);
+}
+
+/* Issue 14.6: canceled sessions (--fail-fast, a signal, a detach) are counted apart from the
+ * failed ones and named in one line; a detach is no failure. */
+static void test_summary_canceled(void **state)
+{
+    (void)state;
+    pmx_fanout_result_t r[5] = {
+        res("a", 0, 3, ""),
+        res("b", PMX_ECANCELED, -1, "canceled"),
+        res("c", PMX_ECANCELED, -1, "canceled"),
+        res("d", PMX_ECANCELED, -1, "canceled"),
+        res("e", PMX_ESKIPPED, -1, "phase Pending"),
+    };
+    const pmx_fanout_result_t *p[5] = {&r[0], &r[1], &r[2], &r[3], &r[4]};
+    char out[1024];
+    size_t n = cli_summary(p, 5, 0, out, sizeof out);
+    assert_int_equal(n, strlen(out));
+    assert_string_equal(out, "podmux: 0 ok, 1 non-zero, 0 failed, 1 skipped, 3 canceled (5 pods)\n"
+                             "  a: exit 3\n"
+                             "  e: skipped: phase Pending\n"
+                             "  canceled: b, c, d\n");
+    cli_tally_t t = {0};
+    for (int i = 0; i < 5; i++)
+        cli_tally_add(&t, &r[i].exit);
+    assert_int_equal(t.canceled, 3);
+    assert_int_equal(t.failed, 0);
+    assert_int_equal(cli_exit_code(&t), 1); /* --fail-fast on a non-zero exit: 1 */
+    cli_tally_t c = {.ok = 2, .canceled = 1};
+    assert_int_equal(cli_exit_code(&c), 255); /* a session that never finished */
+    c.detached = 1;
+    assert_int_equal(cli_exit_code(&c), 0); /* the user detached: not a failure */
+    cli_tally_t d = {.canceled = 3, .detached = 1};
+    assert_int_equal(cli_exit_code(&d), 0); /* also when every session was still running */
+    /* Many canceled: one line, bounded, with the count of the rest. */
+    pmx_fanout_result_t many[100];
+    const pmx_fanout_result_t *pm[100];
+    char names[100][16];
+    for (int i = 0; i < 100; i++) {
+        snprintf(names[i], sizeof names[i], "worker-%d", i);
+        many[i] = res(names[i], PMX_ECANCELED, -1, "canceled");
+        pm[i] = &many[i];
+    }
+    n = cli_summary(pm, 100, 0, out, sizeof out);
+    assert_int_equal(n, strlen(out));
+    assert_non_null(strstr(out, "100 canceled (100 pods)\n  canceled: worker-0, worker-1,"));
+    assert_non_null(strstr(out, " more\n"));
+    size_t lines = 0;
+    for (const char *q = out; *q; q++)
+        lines += *q == '\n';
+    assert_int_equal(lines, 2); /* the count line and the one canceled line */
+    n = cli_summary(pm, 100, 0, out, 120);
+    assert_true(n < 120);
+    assert_int_equal(n, strlen(out));
 }
 
 /* Random bytes (newlines and UTF-8 included) in random chunks give the same output as one
@@ -318,10 +372,10 @@ static void test_prefix_text(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_prefix_lines),     cmocka_unit_test(test_prefix_partial_held),
-        cmocka_unit_test(test_line_callback),    cmocka_unit_test(test_json),
-        cmocka_unit_test(test_summary_and_exit), cmocka_unit_test(test_prefix_random_chunks),
-        cmocka_unit_test(test_prefix_text),
+        cmocka_unit_test(test_prefix_lines),         cmocka_unit_test(test_prefix_partial_held),
+        cmocka_unit_test(test_line_callback),        cmocka_unit_test(test_json),
+        cmocka_unit_test(test_summary_and_exit),     cmocka_unit_test(test_summary_canceled),
+        cmocka_unit_test(test_prefix_random_chunks), cmocka_unit_test(test_prefix_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,7 +4,8 @@ _podmux_flags="-n --namespace -c --container -i --stdin -t --tty -q --quiet -v -
  --kubeconfig --context --cluster --user -s --server --token --certificate-authority
  --insecure-skip-tls-verify --request-timeout --pod-running-timeout --escape --keepalive --eof-grace
  -l --selector --field-selector -A --all-namespaces --all-pods --all-containers -P --parallel
- --qps --burst --timeout --fail-fast --retries -o --output"
+ --qps --burst --timeout --fail-fast --retries -o --output --group-max --kill-on-close --layout
+ --version --prefix"
 
 _podmux_kubectl() {
   command -v kubectl >/dev/null 2>&1 || return
@@ -25,29 +26,32 @@ _podmux() {
   for ((i = 1; i < COMP_CWORD; i++)); do
     case "${COMP_WORDS[i]}" in
       --) dashdash=1 ;;
-      exec|attach|version|help) [ -z "$cmd" ] && cmd="${COMP_WORDS[i]}" ;;
+      exec|attach|shell|version|help) [ -z "$cmd" ] && cmd="${COMP_WORDS[i]}" ;;
     esac
   done
   [ $dashdash = 1 ] && { COMPREPLY=($(compgen -c -- "$cur")); return; }
   case "$prev" in
     -o|--output) COMPREPLY=($(compgen -W "prefix group json raw" -- "$cur")); return ;;
     --escape) COMPREPLY=($(compgen -W "~ none" -- "$cur")); return ;;
+    --layout) COMPREPLY=($(compgen -W "panes lines" -- "$cur")); return ;;
     --kubeconfig|--certificate-authority) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     -n|--namespace)
       COMPREPLY=($(compgen -W "$(_podmux_kubectl namespaces | sed 's|^namespace/||')" -- "$cur")); return ;;
     -c|--container|--context|--cluster|--user|-s|--server|--token|-l|--selector|--field-selector|\
-    --request-timeout|--pod-running-timeout|--keepalive|--eof-grace|-P|--parallel|--qps|--burst|--timeout|--retries)
+    --request-timeout|--pod-running-timeout|--keepalive|--eof-grace|-P|--parallel|--qps|--burst|--timeout|--retries|\
+    --group-max|--prefix)
       return ;;
   esac
   if [ -z "$cmd" ]; then
-    COMPREPLY=($(compgen -W "exec attach version help" -- "$cur")); return
+    if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--version --help" -- "$cur")); return; fi
+    COMPREPLY=($(compgen -W "exec attach shell version help" -- "$cur")); return
   fi
   if [[ "$cur" == -* ]]; then
     COMPREPLY=($(compgen -W "$_podmux_flags" -- "$cur")); return
   fi
   case "$cmd" in
-    help) COMPREPLY=($(compgen -W "exec attach" -- "$cur")) ;;
-    exec|attach)
+    help) COMPREPLY=($(compgen -W "exec attach shell" -- "$cur")) ;;
+    exec|attach|shell)
       local names
       names="$(_podmux_kubectl pods | sed 's|^pod/||') $(_podmux_kubectl deploy,sts,ds,rs,job |
         sed 's|^deployment\.apps/|deploy/|; s|^statefulset\.apps/|sts/|; s|^daemonset\.apps/|ds/|; s|^replicaset\.apps/|rs/|; s|^job\.batch/|job/|')"
