@@ -10,7 +10,7 @@
 
 #include "cli.h"
 
-enum { F_BOOL, F_STR, F_DUR, F_UINT, F_DOUBLE, F_ESCAPE, F_OUTPUT };
+enum { F_BOOL, F_STR, F_DUR, F_UINT, F_DOUBLE, F_ESCAPE, F_OUTPUT, F_SIZE };
 
 typedef struct flag {
     const char *name;
@@ -53,6 +53,9 @@ static const flag_t FLAGS[] = {
     {"retries", 0, F_UINT, OFF(retries)},
     {"output", 'o', F_OUTPUT, OFF(output)},
     {"layout", 0, F_STR, OFF(layout)},
+    {"max-bytes", 0, F_SIZE, OFF(max_bytes)},
+    {"max-entries", 0, F_SIZE, OFF(max_entries)},
+    {"max-lag", 0, F_SIZE, OFF(max_lag)},
 };
 #define NFLAGS (sizeof FLAGS / sizeof FLAGS[0])
 
@@ -198,6 +201,30 @@ static int set_value(const flag_t *f, const char *v, cli_opts_t *o, char *err, s
         else
             ok = 0;
         break;
+    case F_SIZE: { /* 1000, 64Ki, 100Mi, 1Gi, 10M, 2G (Kubernetes quantities, no decimals) */
+        errno = 0;
+        unsigned long long n = strtoull(v, &end, 10);
+        static const struct {
+            const char *sfx;
+            unsigned long long mul;
+        } S[] = {{"", 1},
+                 {"k", 1000ull},
+                 {"K", 1000ull},
+                 {"M", 1000000ull},
+                 {"G", 1000000000ull},
+                 {"Ki", 1ull << 10},
+                 {"Mi", 1ull << 20},
+                 {"Gi", 1ull << 30},
+                 {"Ti", 1ull << 40}};
+        ok = 0;
+        for (size_t i = 0; i < sizeof S / sizeof S[0] && isdigit((unsigned char)v[0]) && !errno;
+             i++)
+            if (!strcmp(end, S[i].sfx) && n > 0 && n <= UINT64_MAX / S[i].mul) {
+                *(uint64_t *)p = n * S[i].mul;
+                ok = 1;
+            }
+        break;
+    }
     case F_OUTPUT:
         if (!strcmp(v, "raw"))
             *(int *)p = OUT_RAW;
@@ -284,6 +311,7 @@ static int command_word(const char *w)
     if (!strcmp(w, "version")) return CMD_VERSION;
     if (!strcmp(w, "help")) return CMD_HELP;
     if (!strcmp(w, "shell")) return CMD_SHELL;
+    if (!strcmp(w, "cp")) return CMD_CP;
     return CMD_NONE;
 }
 

@@ -16,7 +16,7 @@
 /* Exit status when podmux itself failed (like ssh). */
 #define CLI_EXIT_FAIL 255
 
-enum { CMD_NONE, CMD_EXEC, CMD_ATTACH, CMD_VERSION, CMD_HELP, CMD_SHELL };
+enum { CMD_NONE, CMD_EXEC, CMD_ATTACH, CMD_VERSION, CMD_HELP, CMD_SHELL, CMD_CP };
 enum { OUT_AUTO, OUT_RAW, OUT_PREFIX, OUT_GROUP, OUT_JSON };
 
 typedef struct cli_opts {
@@ -42,7 +42,10 @@ typedef struct cli_opts {
     int fail_fast;
     unsigned retries;
     int output;
-    const char *layout; /* shell: "panes", "lines" or NULL (panes on a big enough terminal) */
+    const char *layout;
+    /* cp */
+    uint64_t max_bytes, max_entries,
+        max_lag; /* shell: "panes", "lines" or NULL (panes on a big enough terminal) */
     /* the command after "--" */
     char **argv;
     int argc;
