@@ -359,6 +359,7 @@ static struct archive *reader(void)
 int cp_extract_fd(int fd, const char *root, const char *prefix, const cp_limits_t *l,
                   cp_extract_report_t *rep, char *err, size_t errlen)
 {
+    memset(rep, 0, sizeof *rep);
     struct archive *a = reader();
     if (!a) return snprintf(err, errlen, "out of memory"), -1;
     int rc = -1;
@@ -373,6 +374,7 @@ int cp_extract_fd(int fd, const char *root, const char *prefix, const cp_limits_
 int cp_extract_mem(const void *p, size_t n, const char *root, const char *prefix,
                    const cp_limits_t *l, cp_extract_report_t *rep, char *err, size_t errlen)
 {
+    memset(rep, 0, sizeof *rep);
     struct archive *a = reader();
     if (!a) return snprintf(err, errlen, "out of memory"), -1;
     int rc = -1;
