@@ -42,7 +42,7 @@ typedef struct cp_job {
     int spool;
     uint64_t spooled;
     char *pend, *inflight;
-    size_t plen, ilen;
+    size_t plen, pcap, ilen;
     int writing, paused, closed, wfail;
     uv_fs_t wreq;
     /* captured stderr, first bytes */
@@ -301,7 +301,7 @@ static void on_spool_write(uv_fs_t *req)
     j->writing = 0;
     if (j->plen && !j->wfail) {
         j->inflight = j->pend, j->ilen = j->plen;
-        j->pend = NULL, j->plen = 0;
+        j->pend = NULL, j->plen = j->pcap = 0;
         uv_buf_t b = uv_buf_init(j->inflight, (unsigned)j->ilen);
         j->writing = 1;
         j->wreq.data = j;
@@ -321,25 +321,31 @@ static void on_stdout(pmx_session_t *s, const char *buf, size_t len, void *data)
     cp_run_t *r = j->r;
     if (r->upload || j->phase == PH_PROBE || j->wfail) return;
     /* A pod sends at most the limit plus the tar headers of its entries. */
-    uint64_t cap = r->lim.max_bytes + (r->lim.max_entries + 2) * 1024;
-    if (j->spooled + len > cap) {
+    uint64_t most = r->lim.max_bytes + (r->lim.max_entries + 2) * 1024;
+    if (j->spooled + len > most) {
         j->wfail = 2;
         pmx_session_close(s);
         return;
     }
-    char *p = realloc(j->pend, j->plen + len);
-    if (!p) {
-        j->wfail = 1;
-        pmx_session_close(s);
-        return;
+    if (j->plen + len > j->pcap) { /* doubling: no copy per chunk while a write is out */
+        size_t cap = j->pcap ? j->pcap : 64 * 1024;
+        while (cap < j->plen + len)
+            cap *= 2;
+        char *p = realloc(j->pend, cap);
+        if (!p) {
+            j->wfail = 1;
+            pmx_session_close(s);
+            return;
+        }
+        j->pend = p, j->pcap = cap;
     }
-    j->pend = p;
+    char *p = j->pend;
     memcpy(p + j->plen, buf, len);
     j->plen += len;
     j->spooled += len;
     if (!j->writing) {
         j->inflight = j->pend, j->ilen = j->plen;
-        j->pend = NULL, j->plen = 0;
+        j->pend = NULL, j->plen = j->pcap = 0;
         uv_buf_t b = uv_buf_init(j->inflight, (unsigned)j->ilen);
         j->writing = 1;
         j->wreq.data = j;
@@ -388,7 +394,7 @@ static void on_close_cb(pmx_session_t *s, void *data)
     if (ex->err < 0 && !ex->command_started && j->attempts <= r->o->retries && !r->signaled &&
         ex->err != PMX_ECANCELED && ex->err != PMX_ENOTFOUND && ex->err != PMX_EFORBIDDEN) {
         if (j->spool >= 0) close(j->spool), j->spool = -1; /* the retry gets a new one */
-        free(j->pend), j->pend = NULL, j->plen = 0, j->spooled = 0;
+        free(j->pend), j->pend = NULL, j->plen = j->pcap = 0, j->spooled = 0;
         uint64_t delay = 500ull << (j->attempts > 6 ? 6 : j->attempts - 1);
         if (ex->retry_after * 1000 > (double)delay) delay = (uint64_t)(ex->retry_after * 1000);
         uv_timer_init(r->a->loop, &j->retry);
