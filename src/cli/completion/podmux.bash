@@ -4,7 +4,7 @@ _podmux_flags="-n --namespace -c --container -i --stdin -t --tty -q --quiet -v -
  --kubeconfig --context --cluster --user -s --server --token --certificate-authority
  --insecure-skip-tls-verify --request-timeout --pod-running-timeout --escape --keepalive
  -l --selector --field-selector -A --all-namespaces --all-pods --all-containers -P --parallel
- --qps --burst --timeout --fail-fast --retries -o --output"
+ --qps --burst --timeout --fail-fast --retries -o --output --max-bytes --max-entries --max-lag"
 
 _podmux_kubectl() {
   command -v kubectl >/dev/null 2>&1 || return
@@ -25,7 +25,7 @@ _podmux() {
   for ((i = 1; i < COMP_CWORD; i++)); do
     case "${COMP_WORDS[i]}" in
       --) dashdash=1 ;;
-      exec|attach|version|help) [ -z "$cmd" ] && cmd="${COMP_WORDS[i]}" ;;
+      exec|attach|cp|version|help) [ -z "$cmd" ] && cmd="${COMP_WORDS[i]}" ;;
     esac
   done
   [ $dashdash = 1 ] && { COMPREPLY=($(compgen -c -- "$cur")); return; }
@@ -36,22 +36,24 @@ _podmux() {
     -n|--namespace)
       COMPREPLY=($(compgen -W "$(_podmux_kubectl namespaces | sed 's|^namespace/||')" -- "$cur")); return ;;
     -c|--container|--context|--cluster|--user|-s|--server|--token|-l|--selector|--field-selector|\
-    --request-timeout|--pod-running-timeout|--keepalive|-P|--parallel|--qps|--burst|--timeout|--retries)
+    --request-timeout|--pod-running-timeout|--keepalive|-P|--parallel|--qps|--burst|--timeout|--retries|\
+    --max-bytes|--max-entries|--max-lag)
       return ;;
   esac
   if [ -z "$cmd" ]; then
-    COMPREPLY=($(compgen -W "exec attach version help" -- "$cur")); return
+    COMPREPLY=($(compgen -W "exec attach cp version help" -- "$cur")); return
   fi
   if [[ "$cur" == -* ]]; then
     COMPREPLY=($(compgen -W "$_podmux_flags" -- "$cur")); return
   fi
   case "$cmd" in
-    help) COMPREPLY=($(compgen -W "exec attach" -- "$cur")) ;;
+    help) COMPREPLY=($(compgen -W "exec attach cp" -- "$cur")) ;;
     exec|attach)
       local names
       names="$(_podmux_kubectl pods | sed 's|^pod/||') $(_podmux_kubectl deploy,sts,ds,rs,job |
         sed 's|^deployment\.apps/|deploy/|; s|^statefulset\.apps/|sts/|; s|^daemonset\.apps/|ds/|; s|^replicaset\.apps/|rs/|; s|^job\.batch/|job/|')"
       COMPREPLY=($(compgen -W "$names" -- "$cur")) ;;
+    cp) COMPREPLY=($(compgen -f -- "$cur")) ;; # local paths; POD: is typed
   esac
 }
 complete -F _podmux podmux kubectl-podmux
