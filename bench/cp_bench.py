@@ -96,7 +96,7 @@ def main():
         cases = [
             ("podmux cp, to %d pods" % a.pods, "up",
              lambda: ([podmux, "cp", "-q", "-l", "app=web", src, ":pm.bin"], False), "pm.bin"),
-            ("kubectl cp | xargs -P %d, to %d pods" % (a.pods, a.pods), "up",
+            ("kubectl cp in xargs -P %d, to %d pods" % (a.pods, a.pods), "up",
              lambda: ("xargs -P %d -I{} %s cp %s {}:kc.bin < %s" % (a.pods, a.kubectl, src,
                                                                    podlist), True), "kc.bin"),
         ]
@@ -119,7 +119,7 @@ def main():
             w, c = run_measured("xargs -P %d -I{} %s cp {}:down.bin %s/{}.bin < %s" %
                                 (a.pods, a.kubectl, d2, podlist), env, shell=True)
             check_down(d2, "file")
-            rows.setdefault("kubectl cp | xargs -P %d, from %d pods" % (a.pods, a.pods),
+            rows.setdefault("kubectl cp in xargs -P %d, from %d pods" % (a.pods, a.pods),
                             []).append((w, c))
             for p in pods:
                 os.unlink(pod_file(p, "down.bin"))
