@@ -582,6 +582,13 @@ static void finish_download(cp_job_t *j)
         fail_job(j, PMX_EIO, "%s", "cannot queue the extraction");
 }
 
+/* Sending stopped early (a read or a write failed, or stdin cannot be closed alone on an old
+ * protocol): the pod's tar would wait for the rest forever, so the session ends. */
+static void on_sent(pmx_transfer_t *t, pmx_session_t *s, int err, void *data)
+{
+    if (err < 0) pmx_session_close(s);
+}
+
 /* ---- upload: the tar built once ------------------------------------------------------------- */
 
 static const char *base_name(const char *p, char *buf, size_t len)
@@ -634,7 +641,8 @@ static int build_variant(cp_run_t *r, int v, char *err, size_t errlen)
     cv->size = (uint64_t)st.st_size;
     pmx_transfer_opts_t to = {
         .fd = cv->fd, .size = cv->size, .max_lag = r->o->max_lag, .close_stdin = 1};
-    int rc = pmx_transfer_new(r->a->loop, &to, NULL, r, &cv->t);
+    static const pmx_transfer_cb_t tcb = {.on_sent = on_sent};
+    int rc = pmx_transfer_new(r->a->loop, &to, &tcb, r, &cv->t);
     if (rc < 0) return snprintf(err, errlen, "%s", pmx_strerror(rc)), -1;
     return 0;
 }

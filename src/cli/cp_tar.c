@@ -296,6 +296,13 @@ static int extract(struct archive *a, const char *root, const char *prefix, cons
             free(hpath);
             goto out;
         }
+        /* PATH was a file and DEST an existing directory: the file goes inside, as cp(1). */
+        struct stat rst;
+        const char *base = strrchr(pfx, '/');
+        base = base ? base + 1 : pfx;
+        if (!*rel && ft != AE_IFDIR && *base && strcmp(base, ".") && stat(root, &rst) == 0 &&
+            S_ISDIR(rst.st_mode))
+            rel = base;
         char *dest = join_root(root, rel);
         if (!dest) {
             free(hpath);

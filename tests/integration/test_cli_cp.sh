@@ -52,6 +52,9 @@ cmp -s "$STATE/$P1/main/dir/blob.bin" "$T/src/tree/blob.bin" || fail "into dir/b
 cmp -s "$STATE/$P1/main/renamed.bin" "$T/src/tree/blob.bin" || fail "named by PATH"
 "$PODMUX" cp "$P1:renamed.bin" "$T/one.bin" || fail "cp from one pod"
 cmp -s "$T/one.bin" "$T/src/tree/blob.bin" || fail "one pod: DEST is the file"
+mkdir -p "$T/intodir"
+"$PODMUX" cp "$P1:renamed.bin" "$T/intodir" || fail "cp a file into an existing directory"
+cmp -s "$T/intodir/renamed.bin" "$T/src/tree/blob.bin" || fail "DEST a directory: DEST/FILE"
 
 # kubectl cp reads what podmux cp wrote, and podmux cp what kubectl cp wrote.
 if [ -x /usr/bin/kubectl ]; then
