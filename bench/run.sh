@@ -7,7 +7,9 @@
 #   options: --smoke (seconds; what the test suite runs), --out DIR, --build-dir DIR,
 #            --no-build (use the programs already in --build-dir), --only fanout,idle,...,
 #            --commit REV (measure that commit, exported with git archive, not the work tree:
-#            what the committed RESULTS.md should use while others edit the tree)
+#            what the committed RESULTS.md should use while others edit the tree),
+#            --cp (also podmux cp vs kubectl cp: 100 MB to and from 20 pods, ~10 min more;
+#            writes bench/cp_results.md, included in RESULTS.md)
 #
 # Builds a Release tree (no sanitizers) in build-bench-release/ so timings mean something.
 set -euo pipefail
@@ -18,6 +20,7 @@ OUT="$SRC/bench"
 NOBUILD=0
 ONLY=""
 COMMIT=""
+CP=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) PROFILE=quick ;;
@@ -28,7 +31,8 @@ while [ $# -gt 0 ]; do
     --no-build) NOBUILD=1 ;;
     --only) ONLY=$2; shift ;;
     --commit) COMMIT=$2; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --cp) CP=1 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -57,5 +61,8 @@ REV=$(git -C "$SRC" rev-parse --short "${COMMIT:-HEAD}" 2>/dev/null || echo "?")
 [ -n "$COMMIT" ] || { git -C "$SRC" diff --quiet HEAD -- src include 2>/dev/null || REV="$REV+dirty"; }
 /usr/bin/python3 "$SRC/bench/harness.py" --build "$BUILD" --src "$SRC" --rev "$REV" \
   --out "$OUT/results.json" --profile "$PROFILE" ${ONLY:+--only "$ONLY"}
+if [ "$CP" = 1 ]; then
+  /usr/bin/python3 "$SRC/bench/cp_bench.py" --build "$BUILD" --out "$OUT/cp_results.md" >&2
+fi
 /usr/bin/python3 "$SRC/bench/report.py" "$OUT/results.json" "$OUT"
 echo "bench: wrote $OUT/RESULTS.md" >&2

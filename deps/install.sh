@@ -9,6 +9,7 @@ PKGS=(
   libcmocka-dev clang libclang-rt-14-dev clang-format
   tmux openssl python3-kubernetes procps coreutils libvterm-dev
   python3-matplotlib python3-yaml time
+  libarchive-dev
 )
 
 missing=()

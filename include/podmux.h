@@ -371,6 +371,52 @@ PMX_EXTERN const pmx_fanout_result_t *const *pmx_fanout_results(const pmx_fanout
 PMX_EXTERN int pmx_fanout_free(pmx_fanout_t *f);
 /* ---- end of fan-out --------------------------------------------------------------------- */
 
+
+/* ---- transfer: one file streamed to the stdin of many sessions ------------------------------ */
+/* Sends the same bytes (a file, or a tar built into one) to every session added, with
+ * backpressure both ways, built only on the session API above:
+ *  - per session: a chunk is read (uv_fs_read on libuv's threadpool, never on the loop thread),
+ *    queued with pmx_session_write, and the next one waits while the session's queue is above its
+ *    high-water mark, until the caller forwards that session's on_drain;
+ *  - across sessions: a session may run at most max_lag bytes ahead of the slowest unfinished
+ *    one. Past that, the slowest one sets the pace (nothing is dropped here: a session that
+ *    stops moving holds the others back until the caller ends it, e.g. with its timeout_ms, and
+ *    calls pmx_transfer_remove). Memory is bounded by sessions x (high-water + chunk).
+ * The file must be seekable (read at offsets, so sessions added later start from byte 0 and
+ * the source is read once by whoever built the file). */
+typedef struct pmx_transfer pmx_transfer_t;
+
+typedef struct pmx_transfer_opts {
+    uv_file fd;          /* open for reading; owned by the caller, kept open until freed */
+    uint64_t size;       /* bytes to send, from offset 0 */
+    size_t chunk;        /* read size (0 = 64 KiB) */
+    size_t high_water;   /* the sessions' stdin_high_water (0 = 1 MiB, the session default) */
+    uint64_t max_lag;    /* bytes the fastest session may be ahead of the slowest (0 = 8 MiB) */
+    int close_stdin;     /* pmx_session_close_stdin after the last byte (the usual case) */
+} pmx_transfer_opts_t;
+
+typedef struct pmx_transfer_cb {
+    /* Every byte was queued to s (err 0; with close_stdin, stdin close was asked), or sending
+     * stopped (err < 0: a read failed, or pmx_session_write refused). Once per session added. */
+    void (*on_sent)(pmx_transfer_t *t, pmx_session_t *s, int err, void *data);
+} pmx_transfer_cb_t;
+
+PMX_EXTERN int pmx_transfer_new(uv_loop_t *loop, const pmx_transfer_opts_t *opts,
+                                const pmx_transfer_cb_t *cb, void *data, pmx_transfer_t **out);
+/* Starts sending to s from byte 0 (s must have been started with stdin_ set). */
+PMX_EXTERN int pmx_transfer_add(pmx_transfer_t *t, pmx_session_t *s);
+/* To be called from s's on_drain: resumes a session that waited on its high-water mark. */
+PMX_EXTERN void pmx_transfer_drain(pmx_transfer_t *t, pmx_session_t *s);
+/* Stops sending to s (call it from s's on_exit at the latest); no on_sent follows. The others
+ * no longer wait for it. Unknown sessions are ignored. */
+PMX_EXTERN void pmx_transfer_remove(pmx_transfer_t *t, pmx_session_t *s);
+/* Bytes queued so far to s (0 if unknown). */
+PMX_EXTERN uint64_t pmx_transfer_sent(const pmx_transfer_t *t, const pmx_session_t *s);
+/* Frees t once every session was removed (PMX_EBUSY otherwise). A read still in flight is
+ * finished on the threadpool and its memory released on a later loop turn. */
+PMX_EXTERN int pmx_transfer_free(pmx_transfer_t *t);
+/* ---- end of transfer -------------------------------------------------------------------- */
+
 #ifdef __cplusplus
 }
 #endif

@@ -65,5 +65,7 @@ int run_single(app_t *a, const single_target_t *t);
 /* Resolving targets (resolve.c) and the fan-out runner (multi.c). */
 int run_exec_attach(app_t *a);
 int run_multi(app_t *a);
+/* podmux cp (cp.c). */
+int run_cp(app_t *a);
 
 #endif

@@ -61,6 +61,9 @@ static const flag_t FLAGS[] = {
     {"kill-on-close", 0, F_BOOL, OFF(kill_on_close)},
     {"group-max", 0, F_SIZE, OFF(group_max)},
     {"prefix", 0, F_KEY, OFF(prefix_key)},
+    {"max-bytes", 0, F_SIZE, OFF(max_bytes)},
+    {"max-entries", 0, F_SIZE, OFF(max_entries)},
+    {"max-lag", 0, F_SIZE, OFF(max_lag)},
 };
 #define NFLAGS (sizeof FLAGS / sizeof FLAGS[0])
 
@@ -107,12 +110,26 @@ int cli_parse_duration(const char *s, uint64_t *ms)
 
 int cli_parse_size(const char *s, uint64_t *out)
 {
+    /* Kubernetes quantities (kubectl's resource sizes): k, M, G, T are powers of 1000, Ki, Mi,
+     * Gi, Ti of 1024; "KiB"-style and "K" are accepted too. No decimals. */
     static const struct {
         const char *suffix;
-        unsigned shift;
-    } SUFFIX[] = {{"", 0},    {"B", 0},    {"K", 10}, {"Ki", 10}, {"KiB", 10}, {"M", 20},
-                  {"Mi", 20}, {"MiB", 20}, {"G", 30}, {"Gi", 30}, {"GiB", 30}, {"T", 40},
-                  {"Ti", 40}, {"TiB", 40}, {"k", 10}, {"m", 20},  {"g", 30}};
+        uint64_t mul;
+    } SUFFIX[] = {{"", 1},
+                  {"B", 1},
+                  {"k", 1000ull},
+                  {"K", 1000ull},
+                  {"M", 1000000ull},
+                  {"G", 1000000000ull},
+                  {"T", 1000000000000ull},
+                  {"Ki", 1ull << 10},
+                  {"KiB", 1ull << 10},
+                  {"Mi", 1ull << 20},
+                  {"MiB", 1ull << 20},
+                  {"Gi", 1ull << 30},
+                  {"GiB", 1ull << 30},
+                  {"Ti", 1ull << 40},
+                  {"TiB", 1ull << 40}};
     if (!s || !isdigit((unsigned char)*s)) return -1;
     char *end;
     errno = 0;
@@ -120,8 +137,8 @@ int cli_parse_size(const char *s, uint64_t *out)
     if (errno) return -1;
     for (size_t i = 0; i < sizeof SUFFIX / sizeof SUFFIX[0]; i++) {
         if (strcmp(end, SUFFIX[i].suffix)) continue;
-        if (SUFFIX[i].shift && v > (UINT64_MAX >> SUFFIX[i].shift)) return -1;
-        *out = (uint64_t)v << SUFFIX[i].shift;
+        if (v > UINT64_MAX / SUFFIX[i].mul) return -1;
+        *out = (uint64_t)v * SUFFIX[i].mul;
         return 0;
     }
     return -1;
@@ -304,8 +321,9 @@ static int set_value(const flag_t *f, const char *v, cli_opts_t *o, char *err, s
         *(int *)p = cli_parse_ctrl_key(v);
         ok = *(int *)p > 0;
         break;
-    case F_SIZE:
-        ok = cli_parse_size(v, (uint64_t *)p) == 0;
+    case F_SIZE: /* 0 turns --group-max's cap off; cp's limits need a size */
+        ok = cli_parse_size(v, (uint64_t *)p) == 0 &&
+             (*(uint64_t *)p > 0 || strcmp(f->name, "group-max") == 0);
         break;
     case F_OUTPUT:
         if (!strcmp(v, "raw"))
@@ -401,6 +419,7 @@ static int command_word(const char *w)
     if (!strcmp(w, "version")) return CMD_VERSION;
     if (!strcmp(w, "help")) return CMD_HELP;
     if (!strcmp(w, "shell")) return CMD_SHELL;
+    if (!strcmp(w, "cp")) return CMD_CP;
     return CMD_NONE;
 }
 

@@ -19,7 +19,7 @@
 /* Exit status when podmux itself failed (like ssh). */
 #define CLI_EXIT_FAIL 255
 
-enum { CMD_NONE, CMD_EXEC, CMD_ATTACH, CMD_VERSION, CMD_HELP, CMD_SHELL };
+enum { CMD_NONE, CMD_EXEC, CMD_ATTACH, CMD_VERSION, CMD_HELP, CMD_SHELL, CMD_CP };
 enum { OUT_AUTO, OUT_RAW, OUT_PREFIX, OUT_GROUP, OUT_JSON };
 
 typedef struct cli_opts {
@@ -55,6 +55,7 @@ typedef struct cli_opts {
     uint64_t group_max; /* -o group: bytes kept per pod (0: no cap) */
     int kill_on_close;  /* exec: wrap the command so that it ends with the stream (args.c) */
     /* the command after "--" (with --kill-on-close: the wrapper, then the command) */
+    uint64_t max_bytes, max_entries, max_lag; /* cp: --max-bytes, --max-entries, --max-lag */
     char **argv;
     int argc;
     char **wrapped; /* the wrapper's argv (owned) */

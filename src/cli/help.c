@@ -10,8 +10,9 @@ static const char GENERAL[] =
     "  podmux exec [flags] TARGET... -- COMMAND [ARG...]\n"
     "  podmux attach [flags] TARGET\n"
     "  podmux shell [flags] TARGET... [-- COMMAND [ARG...]]\n"
+    "  podmux cp [flags] SRC... TARGET:PATH | TARGET:PATH DEST\n"
     "  podmux version (or --version)\n"
-    "  podmux help [exec|attach|shell]\n"
+    "  podmux help [exec|attach|shell|cp]\n"
     "\n"
     "TARGET is POD, pod/NAME, deploy/NAME, sts/NAME, ds/NAME, rs/NAME or job/NAME\n"
     "(long forms deployment/, statefulset/, daemonset/, replicaset/ too).\n"
@@ -90,7 +91,7 @@ static const char EXEC[] =
     "job. Without a tty, --kill-on-close runs the command under `sh -c` with stdin from\n"
     "/dev/null, in its own process group (when the container has setsid); when the stream\n"
     "ends, the group gets SIGTERM, and SIGKILL 2 s later.\n"
-    "      --group-max SIZE          -o group: output kept per pod (default 64MiB, 0 no cap)\n"
+    "      --group-max SIZE          -o group: output kept per pod (default 64Mi, 0 no cap)\n"
     "\n"
     "group prints each pod's section when it ends: a header line (=== POD (exit N, T) ===),\n"
     "then its stdout, then its stderr; no other pod's line comes between. When stdout and\n"
@@ -170,12 +171,48 @@ static void with_prog(const char *in, const char *prog, char *out, size_t len)
     out[n] = '\0';
 }
 
+static const char CP[] =
+    "Copy files to and from one pod or many, as kubectl cp does (tar in the pod).\n"
+    "\n"
+    "Usage:\n"
+    "  podmux cp [flags] SRC... [NAMESPACE/]POD:PATH    to a pod (TARGET:PATH: "
+    "deploy/web:PATH...)\n"
+    "  podmux cp [flags] [NAMESPACE/]POD:PATH DEST      from a pod\n"
+    "  podmux cp -l SELECTOR [-A] SRC... :PATH          to every matching pod\n"
+    "  podmux cp -l SELECTOR [-A] :PATH DEST            from every matching pod to DEST/POD/\n"
+    "                                                   (DEST/NAMESPACE/POD/ with -A)\n"
+    "\n"
+    "Examples:\n"
+    "  podmux cp ./conf web-1:/etc/app/\n"
+    "  podmux cp -l app=web ./conf :/etc/app/\n"
+    "  podmux cp -l app=web :/var/log/app ./logs/\n"
+    "\n"
+    "Flags:\n"
+    "  -c, --container NAME          container (default: kubectl's choice)\n"
+    "  -q, --quiet                   no summary when all went well, no progress\n"
+    "  -l, --selector, --field-selector, -A, --all-pods, -P, --qps, --burst: as for exec\n"
+    "      --timeout DURATION        per-pod deadline\n"
+    "      --retries N               retry errors before the command started\n"
+    "  -o json                       one JSON result per pod on stdout\n"
+    "      --max-bytes SIZE          per pod, what may come back (default 1Gi)\n"
+    "      --max-entries N           per pod, tar entries that may come back (default 100000)\n"
+    "      --max-lag SIZE            to many pods: how far the fastest may run ahead of the\n"
+    "                                slowest (default 8Mi); past it the slowest sets the pace\n"
+    "\n"
+    "To pods the sources are read once into one tar (an unlinked file in $TMPDIR) that every\n"
+    "pod's `tar xmf - -C DIR` reads: modes kept, mtimes set by the pod's tar, as kubectl.\n"
+    "When PATH has no trailing '/', each pod is asked `test -d PATH` first, as kubectl does.\n"
+    "From pods, `tar cf - PATH` is untrusted: absolute names, \"..\", links leading outside,\n"
+    "devices and fifos are refused (the pod fails, the rest is kept), setuid/setgid dropped.\n"
+    "Exit status and summary as for exec over several pods.\n";
+
 const char *cli_help_text(int cmd, const char *prog)
 {
     static char raw[16384], text[20480];
     const char *body = cmd == CMD_EXEC     ? EXEC
                        : cmd == CMD_ATTACH ? ATTACH
                        : cmd == CMD_SHELL  ? SHELL
+                       : cmd == CMD_CP     ? CP
                                            : GENERAL;
     snprintf(raw, sizeof raw, "%s%s", body, cmd != CMD_NONE && cmd != CMD_VERSION ? COMMON : "");
     with_prog(raw, prog ? prog : "podmux", text, sizeof text);

@@ -146,6 +146,7 @@ static int make_client(app_t *a)
 static int check_usage(app_t *a)
 {
     cli_opts_t *o = a->o;
+    if (o->cmd == CMD_CP) return 0; /* cp.c checks its own arguments */
     int selectors = o->selector || o->field_selector;
     if (!o->ntargets && !selectors) {
         app_errorf(a, "%s requires a pod or workload (or -l/--field-selector)",
@@ -173,6 +174,7 @@ static int run_command(app_t *a)
 {
     if (check_usage(a) < 0) return CLI_EXIT_FAIL;
     if (make_client(a) < 0) return CLI_EXIT_FAIL;
+    if (a->o->cmd == CMD_CP) return run_cp(a);
     return shell_wanted(a->o) ? run_shell(a) : run_exec_attach(a);
 }
 

@@ -48,7 +48,7 @@ check_sections "$T/tty" out,err || fail "terminal"
 
 # --group-max: 10 KiB kept of a pod's 100 KiB, then one line.
 POD=$(pod_names app=web | head -1)
-timeout 60 "$PODMUX" exec "$POD" --group-max 10K -o group -- sh -c 'head -c 102400 /dev/zero | tr "\0" x' \
+timeout 60 "$PODMUX" exec "$POD" --group-max 10Ki -o group -- sh -c 'head -c 102400 /dev/zero | tr "\0" x' \
   >"$T/o" 2>"$T/e"
 expect_eq "$(grep -v '^===' "$T/o" | tr -d '\n' | wc -c)" 10240 "bytes kept under --group-max"
 expect_eq "$(grep -c "^podmux: $POD: output cut at 10 KiB (--group-max): 92160 bytes dropped$" "$T/e")" 1 \

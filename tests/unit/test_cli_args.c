@@ -281,17 +281,21 @@ static void test_kill_on_close(void **state)
     uint64_t v = 1;
     assert_int_equal(cli_parse_size("0", &v), 0);
     assert_int_equal(v, 0);
-    assert_int_equal(cli_parse_size("10K", &v), 0);
+    assert_int_equal(cli_parse_size("10Ki", &v), 0);
     assert_int_equal(v, 10240);
+    assert_int_equal(cli_parse_size("10k", &v), 0);
+    assert_int_equal(v, 10000);
     assert_int_equal(cli_parse_size("64MiB", &v), 0);
     assert_int_equal(v, 64u << 20);
     assert_int_equal(cli_parse_size("2G", &v), 0);
+    assert_int_equal(v, 2000000000ull);
+    assert_int_equal(cli_parse_size("2Gi", &v), 0);
     assert_int_equal(v, 2ull << 30);
     assert_int_equal(cli_parse_size("10X", &v), -1);
     assert_int_equal(cli_parse_size("-1", &v), -1);
     assert_int_equal(cli_parse_size("", &v), -1);
     assert_int_equal(cli_parse_size("99999999999999999999", &v), -1);
-    assert_int_equal(cli_parse_size("17179869184T", &v), -1); /* 2^34 TiB overflows */
+    assert_int_equal(cli_parse_size("17179869184Ti", &v), -1); /* 2^34 TiB overflows */
     assert_int_equal(parse(&o, err, "podmux", "exec", "p", "--", "x", NULL), 0);
     assert_int_equal(o.group_max, 64u << 20); /* the documented default */
     cli_opts_free(&o);
@@ -364,6 +368,31 @@ static void check_escape(int ch, const char *in, int want_action, const char *wa
     }
 }
 
+/* podmux cp: the command word, positional SRC/DEST kept in order, sizes with suffixes. */
+static void test_cp_flags(void **state)
+{
+    cli_opts_t o;
+    char err[256];
+    assert_int_equal(parse(&o, err, "podmux", "cp", "-l", "app=web", "./a", "b", ":/etc/",
+                           "--max-bytes", "100Mi", "--max-entries=10", "--max-lag", "2M", NULL),
+                     0);
+    assert_int_equal(o.cmd, CMD_CP);
+    assert_int_equal(o.ntargets, 3);
+    assert_string_equal(o.targets[2], ":/etc/");
+    assert_true(o.max_bytes == 100ull << 20);
+    assert_true(o.max_entries == 10);
+    assert_true(o.max_lag == 2000000);
+    cli_opts_free(&o);
+    assert_int_equal(parse(&o, err, "podmux", "cp", "--max-bytes", "1.5Gi", "a", "p:b", NULL), -1);
+    assert_string_equal(err, "invalid argument \"1.5Gi\" for \"--max-bytes\" flag");
+    cli_opts_free(&o);
+    assert_int_equal(parse(&o, err, "podmux", "cp", "--max-lag=0", "a", "p:b", NULL), -1);
+    cli_opts_free(&o);
+    assert_int_equal(parse(&o, err, "podmux", "cp", "--max-entries", "99999999999999999999", NULL),
+                     -1);
+    cli_opts_free(&o);
+}
+
 static void test_escape(void **state)
 {
     check_escape('~', "~.", ESC_DISCONNECT, "");
@@ -419,12 +448,18 @@ static void test_escape_random_chunks(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_durations),     cmocka_unit_test(test_targets),
-        cmocka_unit_test(test_exec_flags),    cmocka_unit_test(test_fanout_flags),
+        cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_targets),
+        cmocka_unit_test(test_exec_flags),
+        cmocka_unit_test(test_fanout_flags),
         cmocka_unit_test(test_impersonation_flags),
-        cmocka_unit_test(test_errors),        cmocka_unit_test(test_names_version_help),
-        cmocka_unit_test(test_kill_on_close), cmocka_unit_test(test_prefix_key),
-        cmocka_unit_test(test_escape),        cmocka_unit_test(test_escape_random_chunks),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_names_version_help),
+        cmocka_unit_test(test_kill_on_close),
+        cmocka_unit_test(test_prefix_key),
+        cmocka_unit_test(test_escape),
+        cmocka_unit_test(test_escape_random_chunks),
+        cmocka_unit_test(test_cp_flags),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
