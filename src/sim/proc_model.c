@@ -10,6 +10,7 @@
  *   true / false / exit N / sh -c 'exit N'   exit code, no output
  *   echo [-n] ARGS                           ARGS and a newline on stdout
  *   cat                                      stdin to stdout, exits 0 at stdin's end
+ *   sh -c 'cat >/dev/null'                   reads stdin, exits 0 at its end (the stdin bench)
  *   sleep N                                  exits 0 after N seconds
  *   head -c N /dev/zero                      N zero bytes, in 32 KiB chunks as the kubelet reads
  *   (sh|bash) -c 'one of the above'          the same (no shell syntax beyond words)
@@ -33,7 +34,7 @@
 #include "proc_internal.h"
 #include "util/buf.h"
 
-enum { M_EXIT, M_ECHO, M_CAT, M_SLEEP, M_ZERO };
+enum { M_EXIT, M_ECHO, M_CAT, M_SINK, M_SLEEP, M_ZERO };
 
 #define MODEL_BATCH 16      /* output chunks per loop turn, so other sessions get their turn */
 #define MODEL_LINE_MAX 4095 /* canonical-mode line limit (N_TTY_BUF_SIZE - 1) */
@@ -100,6 +101,10 @@ static int classify(struct proc_model *m, const char *const *argv, int argc, int
 /* sh -c 'SCRIPT': a script of plain words only (no quoting, expansion, redirection or lists). */
 static int classify_script(struct proc_model *m, const char *script, int tty)
 {
+    if (!strcmp(script, "cat >/dev/null") || !strcmp(script, "cat > /dev/null")) {
+        m->kind = M_SINK;
+        return 0;
+    }
     if (strpbrk(script, "\"'\\$`;&|<>(){}[]*?~#=\n")) return -1;
     char copy[512];
     if (strlen(script) >= sizeof copy) return -1;
@@ -238,7 +243,7 @@ static void tick(uv_timer_t *t)
         if (!p->paused) schedule(p, 0); /* resume_output schedules otherwise */
         return;
     }
-    if (m->kind == M_CAT && m->stdin_done) m->done = 1;
+    if ((m->kind == M_CAT || m->kind == M_SINK) && m->stdin_done) m->done = 1;
     if (m->kind == M_SLEEP && !m->done) {
         uint64_t now = uv_now(p->loop);
         if (now < m->due) {
@@ -258,7 +263,7 @@ static void tick(uv_timer_t *t)
 static int tty_input(sim_proc_t *p, const unsigned char *d, size_t len)
 {
     struct proc_model *m = p->model;
-    int feed = m->kind == M_CAT; /* only cat reads what is typed */
+    int feed = m->kind == M_CAT; /* only cat writes back what is typed */
     for (size_t i = 0; i < len && !m->done && !m->stdin_done; i++) {
         unsigned char c = d[i];
         int r = 0;

@@ -64,6 +64,7 @@ for proto in (V5, V4):
         print(proto, cmd, run(cmd, proto))
 print("v5 cat", run(["cat"], V5, [b"\x00hello\n", b"\x00world\n", b"\xff\x00"]))
 print("v5 cat 1MiB", run(["cat"], V5, [b"\x00" + bytes(65536)] * 16 + [b"\xff\x00"]))
+print("v5 sink", run(["sh", "-c", "cat >/dev/null"], V5, [b"\x00" + bytes(65536)] * 4 + [b"\xff\x00"]))
 print("v4 cat, no stdin close", run(["sh", "-c", "true"], V4, [b"\x00ignored\n"]))
 resize = b"\x04" + b'{"Width":100,"Height":30}'
 # One line per session: with several, whether the pty echoes the next line before cat has
