@@ -143,8 +143,11 @@ def throughput_targets(doc, out):
         p = one(doc, "stdout", pc)
         if p and c:
             ratio = p["mb_s"] / c["mb_s"]
+            # Faster than plain TLS alone is impossible on a quiet machine: the rounds were noise.
             out.append(["stdout: %s vs the plain mbedTLS ceiling" % pc, "%.0f%% (%.0f vs %.0f MB/s)"
-                        % (100 * ratio, p["mb_s"], c["mb_s"]), ">= 90%", met(ratio >= 0.9)])
+                        % (100 * ratio, p["mb_s"], c["mb_s"]), ">= 90%",
+                        "**unreliable** (above the ceiling: load)" if ratio > 1.1
+                        else met(ratio >= 0.9)])
     p, lib = one(doc, "stdout", "podmux"), one(doc, "stdout", "libpodmux")
     if p and lib and lib.get("cpu_s_per_gb"):
         ratio = p["cpu_s_per_gb"] / lib["cpu_s_per_gb"]
