@@ -50,7 +50,7 @@ struct proc_model {
 static const char zeros[SIM_PROC_READ_CHUNK];
 
 /* ---- recognising a command ---- */
-static const char *base(const char *s)
+static const char *cmd_base(const char *s)
 {
     const char *b = strrchr(s, '/');
     return b ? b + 1 : s;
@@ -130,7 +130,7 @@ static int classify_script(struct proc_model *m, const char *script, int tty)
 
 static int classify(struct proc_model *m, const char *const *argv, int argc, int tty)
 {
-    const char *cmd = base(argv[0]);
+    const char *cmd = cmd_base(argv[0]);
     if ((!strcmp(cmd, "true") || !strcmp(cmd, "false")) && argc == 1) {
         m->kind = M_EXIT;
         m->code = cmd[0] == 'f';
@@ -176,11 +176,11 @@ static int classify(struct proc_model *m, const char *const *argv, int argc, int
 }
 
 /* ---- running ---- */
-static void tick(uv_timer_t *t);
+static void model_tick(uv_timer_t *t);
 
 static void schedule(sim_proc_t *p, uint64_t ms)
 {
-    if (!p->closing) uv_timer_start(&p->defer, tick, ms, 0);
+    if (!p->closing) uv_timer_start(&p->defer, model_tick, ms, 0);
 }
 
 /* The command ends with code (killed: 128+N); what it already wrote is still delivered. */
@@ -213,7 +213,7 @@ static void begin(sim_proc_t *p)
     if (m->kind == M_ZERO && m->zero_left == 0) m->done = 1;
 }
 
-static void tick(uv_timer_t *t)
+static void model_tick(uv_timer_t *t)
 {
     sim_proc_t *p = t->data;
     struct proc_model *m = p->model;
