@@ -29,6 +29,7 @@ import tempfile
 import termios
 import time
 
+import measure
 from measure import (Measure, Sim, last_json, run_one, still_running, stop_client,
                      tree_threads)
 
@@ -36,17 +37,34 @@ CONC = 64
 
 # kubectl runs are capped where a full run would take too long (each kubectl exec is a new Go
 # process with its own TLS handshake); ratios are then computed per pod / per session.
+# fanout: real processes (issue 8's figures, kept for honesty). remote: the remote-cluster model
+# (podmux-sim --exec-model remote, exec start and round trip below), concurrency 64 at each size
+# and unlimited at remote_unlimited. idle, throughput, keys and cold use the model with no
+# delays: the commands are served in the sim, so only the client and the sim use the cores.
+# 20,000 sessions want 20,000 sockets in one client process and as many in the sim, but the
+# hard RLIMIT_NOFILE here is 20,000 and cannot be raised (setrlimit: EPERM even as root, no
+# CAP_SYS_RESOURCE in this container): 19,900 leaves each process room for its other
+# descriptors (loop, signals, stdio, thread pool). raise_fd_limit() goes higher where allowed.
+IDLE_MAX = 19900
 PROFILES = {
-    "full": dict(fanout=[10, 100, 500, 1000], fanout_kubectl_cap=500, fanout_python_cap=500,
-                 idle=[100, 1000, 5000], idle_kubectl_cap=50, idle_python_cap=1000,
-                 stdout_bytes=1 << 30, stdin_bytes=256 << 20, keys=1000, cold_reps=10, tp_rounds=3),
-    "quick": dict(fanout=[10, 100], fanout_kubectl_cap=50, fanout_python_cap=100,
-                  idle=[100, 1000], idle_kubectl_cap=20, idle_python_cap=100,
+    "full": dict(fanout=[100, 500], fanout_kubectl_cap=20, fanout_python_cap=100,
+                 remote=[100, 500, 1000], remote_kubectl_cap=100, remote_python_cap=1000,
+                 remote_unlimited=500, exec_start_ms=20, rtt_ms=2,
+                 idle=[1000, IDLE_MAX], idle_kubectl_cap=20, idle_python_cap=1000,
+                 stdout_bytes=256 << 20, stdin_bytes=64 << 20, keys=500, cold_reps=5, tp_rounds=3),
+    "quick": dict(fanout=[50], fanout_kubectl_cap=20, fanout_python_cap=50,
+                  remote=[100, 200], remote_kubectl_cap=100, remote_python_cap=200,
+                  remote_unlimited=200, exec_start_ms=20, rtt_ms=2,
+                  idle=[100, 2000], idle_kubectl_cap=20, idle_python_cap=100,
                   stdout_bytes=128 << 20, stdin_bytes=32 << 20, keys=300, cold_reps=5, tp_rounds=2),
-    "smoke": dict(fanout=[4], fanout_kubectl_cap=2, fanout_python_cap=2,
+    "smoke": dict(fanout=[4], fanout_kubectl_cap=0, fanout_python_cap=0,
+                  remote=[4], remote_kubectl_cap=2, remote_python_cap=4,
+                  remote_unlimited=4, remote_unlimited_python=False, exec_start_ms=5, rtt_ms=2,
                   idle=[6], idle_kubectl_cap=2, idle_python_cap=2,
                   stdout_bytes=1 << 20, stdin_bytes=1 << 20, keys=10, cold_reps=1, tp_rounds=1),
 }
+MODEL = ["--exec-model", "remote"]
+UNLIMITED = 1 << 20  # podmux -P 0 means unlimited; pmx_bench and the pool take a number
 
 
 def log(*a):
@@ -107,8 +125,14 @@ class Bench:
         except Exception as e:  # noqa: BLE001 - every failure is reported in the table
             self.record(scenario, client, param, {}, error="%s: %s" % (type(e).__name__, e))
 
-    def new_sim(self, pods, name):
-        return Sim(self.simbin, pods, self.work, name)
+    def new_sim(self, pods, name, model=True, delays=False):
+        """model: the remote-cluster model (no pod processes); delays: its exec start and
+        network round trip too (the fan-out wall-time scenario)."""
+        extra = MODEL if model else []
+        if model and delays:
+            extra = extra + ["--exec-start-ms", str(self.prof["exec_start_ms"]),
+                             "--rtt-ms", str(self.prof["rtt_ms"])]
+        return Sim(self.simbin, pods, self.work, name, extra)
 
     def warm_kubectl(self, sim, env, pod):
         """kubectl keeps a discovery cache in $HOME; people running it in a loop have a warm
@@ -118,38 +142,67 @@ class Bench:
 
     # -- 1. fan-out ------------------------------------------------------------------------
     def fanout(self):
+        """Real processes: every pod's `true` is a process on these two cores."""
         ran_kubectl = ran_python = 0
         for n in self.prof["fanout"]:
-            sim = self.new_sim(n, "fanout-%d" % n)
+            sim = self.new_sim(n, "fanout-%d" % n, model=False)
             try:
-                self.fanout_one(sim, n, ran_kubectl, ran_python)
+                self.fanout_one(sim, "fanout", n, CONC, ran_kubectl, ran_python,
+                                self.prof["fanout_kubectl_cap"], self.prof["fanout_python_cap"])
                 ran_kubectl = max(ran_kubectl, min(n, self.prof["fanout_kubectl_cap"]))
                 ran_python = max(ran_python, min(n, self.prof["fanout_python_cap"]))
             finally:
                 sim.stop()
 
-    def fanout_one(self, sim, n, ran_kubectl, ran_python):
+    def remote(self):
+        """The modelled remote cluster: CPU per session at each size (concurrency 64), and wall
+        time at 64 and unlimited. Each size gets a fresh sim."""
+        ran_kubectl = 0  # kubectl is one process per exec: its CPU per session does not depend
+        for n in self.prof["remote"]:  # on the fan-out's size, and 100 of them take minutes here
+            sim = self.new_sim(n, "remote-%d" % n, delays=True)
+            try:
+                self.fanout_one(sim, "remote", n, CONC, ran_kubectl, 0,
+                                self.prof["remote_kubectl_cap"], self.prof["remote_python_cap"])
+                ran_kubectl = max(ran_kubectl, min(n, self.prof["remote_kubectl_cap"]))
+            finally:
+                sim.stop()
+        n = self.prof["remote_unlimited"]
+        sim = self.new_sim(n, "remote-unlimited-%d" % n, delays=True)
+        try:
+            self.note("remote-unlimited: kubectl has no concurrency of its own (xargs -P 0 would "
+                      "start %d kubectl processes of ~50 MiB at once); it is measured at -P 64 "
+                      "only" % n)
+            self.fanout_one(sim, "remote-unlimited", n, 0, 0, 0, 0,
+                            n if self.prof.get("remote_unlimited_python", True) else 0)
+        finally:
+            sim.stop()
+
+    def fanout_one(self, sim, scenario, n, conc, ran_kubectl, ran_python, kcap, pycap):
+        """One fan-out of `true` over n pods by every client; conc 0 is unlimited."""
         env = self.env(sim)
         pods = sim.pods()
         assert len(pods) == n, "sim listed %d pods, expected %d" % (len(pods), n)
-        cmd = ["-l", "app=web", "-P", str(CONC), "--", "true"]
+        sel = ["-l", "app=web"]
 
         def cli():
-            res, out = run_one(sim, [self.podmux, "exec"] + cmd, env)
-            self.record("fanout", "podmux", n, res, pods=n,
+            res, out = run_one(sim, [self.podmux, "exec"] + sel + ["-P", str(conc), "--", "true"],
+                               env)
+            self.record(scenario, "podmux", n, res, pods=n, conc=conc,
                         error="" if res["rc"] == 0 else "exit %d" % res["rc"])
 
         def lib():
-            res, out = run_one(sim, [self.pmx_bench, "fanout"] + cmd, env)
+            res, out = run_one(sim, [self.pmx_bench, "fanout"] + sel +
+                               ["-P", str(conc or UNLIMITED), "--", "true"], env)
             j = last_json(out)
-            self.record("fanout", "libpodmux", n, res, pods=n, ok=j["ok"],
+            self.record(scenario, "libpodmux", n, res, pods=n, ok=j["ok"], conc=conc,
                         tls_full=j["tls_full"], tls_resumed=j["tls_resumed"],
                         inner_wall_s=j["wall_s"], error=j["error"] or fail_text(j, n))
 
         def python():
-            res, out = run_one(sim, ["/usr/bin/python3", self.py_fanout, "fanout"] + cmd, env)
+            res, out = run_one(sim, ["/usr/bin/python3", self.py_fanout, "fanout"] + sel +
+                               ["-P", str(conc or n), "--", "true"], env)
             j = last_json(out)
-            self.record("fanout", "python", n, res, pods=j["pods"], ok=j["ok"],
+            self.record(scenario, "python", n, res, pods=j["pods"], ok=j["ok"], conc=conc,
                         inner_wall_s=j["wall_s"], error=j["error"] or fail_text(j, n))
 
         def kubectl(k):
@@ -158,23 +211,23 @@ class Bench:
             with open(names, "w") as f:
                 f.write("\n".join(pods[:k]) + "\n")
             with open(names) as fin:
-                res, out = run_one(sim, ["xargs", "-P", str(CONC), "-I{}", self.kubectl, "exec",
+                res, out = run_one(sim, ["xargs", "-P", str(conc), "-I{}", self.kubectl, "exec",
                                          "{}", "--", "true"], env, stdin=fin)
-            self.record("fanout", "kubectl", n, res, pods=k,
+            self.record(scenario, "kubectl", n, res, pods=k, conc=conc,
                         error="" if res["rc"] == 0 else "xargs exit %d" % res["rc"])
 
         if self.have_cli:
-            self.guarded("fanout", "podmux", n, cli)
-        self.guarded("fanout", "libpodmux", n, lib)
-        k = min(n, self.prof["fanout_python_cap"])
+            self.guarded(scenario, "podmux", n, cli)
+        self.guarded(scenario, "libpodmux", n, lib)
+        k = min(n, pycap)
         if self.have_python and k > ran_python:
-            self.guarded("fanout", "python", n, python)
-        k = min(n, self.prof["fanout_kubectl_cap"])
+            self.guarded(scenario, "python", n, python)
+        k = min(n, kcap)
         if self.kubectl and k > ran_kubectl:
             if k < n:
-                self.note("fan-out %d pods: kubectl ran over the first %d pods only (time)"
-                          % (n, k))
-            self.guarded("fanout", "kubectl", n, lambda: kubectl(k))
+                self.note("%s %d pods: kubectl ran over the first %d pods only (time)"
+                          % (scenario, n, k))
+            self.guarded(scenario, "kubectl", n, lambda: kubectl(k))
 
     # -- 2. idle sessions ------------------------------------------------------------------
     def idle(self):
@@ -206,6 +259,7 @@ class Bench:
 
     def idle_sample(self, m, sim, n, timeout=300):
         st = sim.wait_sessions(n, timeout)
+        self.open_wall = time.monotonic() - m.t0  # to within the 0.2 s of the stats polling
         time.sleep(0.5)  # let the last handshakes' transient buffers go
         rss, srss = m.sample()
         return st, rss, srss
@@ -225,11 +279,11 @@ class Bench:
         m = Measure(sim)
         p = m.spawn([self.pmx_bench, "idle", "-l", "app=web", "-n", str(n), "-P", "256",
                      "--hold", "800" if self.a.profile == "smoke" else "3000"], env, stdout=subprocess.PIPE)
-        line = read_line(p.stdout, 600)
+        line = read_line(p.stdout, 900)
         rss, srss = m.sample()  # now: the driver holds its sessions for --hold ms only
         st = sim.wait_sessions(n, 10)
         j = json.loads(line) if line.startswith("{") else {"error": "no result: %r" % line}
-        m.wait(p, 120)
+        m.wait(p, 180)
         self.idle_row("libpodmux", n, m, st, rss, srss, threads=j.get("threads"),
                       marginal_per_session_b=j.get("bytes_per_session"),
                       open_wall_s=j.get("open_wall_s"), error=j.get("error", ""))
@@ -241,8 +295,8 @@ class Bench:
         st, rss, srss = self.idle_sample(m, sim, n)
         threads = tree_threads(p.pid)
         stop_client(p)
-        m.wait(p, 60)
-        self.idle_row("podmux", n, m, st, rss, srss, threads=threads)
+        m.wait(p, 120)
+        self.idle_row("podmux", n, m, st, rss, srss, threads=threads, open_wall_s=self.open_wall)
 
     def idle_python(self, sim, env, n):
         m = Measure(sim)
@@ -388,7 +442,10 @@ class Bench:
 
     def tls_ceiling_run(self):
         nb = self.prof["stdout_bytes"]
-        res, out = run_one(None, [self.tls_ceiling, "--bytes", str(nb)], dict(os.environ))
+        env = dict(os.environ)
+        if measure.PIN["sim"] is not None:  # the writer where the sim would be
+            env["PMX_BENCH_WRITER_CPU"] = measure.PIN["sim"]
+        res, out = run_one(None, [self.tls_ceiling, "--bytes", str(nb)], env)
         j = last_json(out)
         # Both ends are ours here: client CPU is the reader's, the writer's is the "server".
         res.update(cpu_s=j["client_cpu_s"], sim_cpu_s=j["server_cpu_s"], inner_wall_s=j["wall_s"])
@@ -567,16 +624,24 @@ def pct(sorted_vals, p):
 
 
 def raise_fd_limit():
-    """5,000 sessions need ~4 descriptors each in the sim (socket, pipes): raise the soft limit
-    (and the hard one when allowed) for us and every process we start."""
+    """20,000 sessions need a descriptor each in the client and in the sim (more for real
+    processes: pipes): raise the soft limit (and the hard one when allowed: root) for us and
+    every process we start."""
     import resource
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    for want in ((65536, max(hard, 65536)), (hard, hard)):
+    for want in ((262144, max(hard, 262144)), (65536, max(hard, 65536)), (hard, hard)):
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, want)
             return
         except (ValueError, OSError):
             continue
+
+
+def uptime():
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "?"
 
 
 def machine_info():
@@ -602,17 +667,24 @@ def main():
     ap.add_argument("--profile", choices=sorted(PROFILES), default="full")
     ap.add_argument("--kubectl", default="/usr/bin/kubectl")
     ap.add_argument("--rev", default="?", help="the commit measured (for the report)")
-    ap.add_argument("--only", default="fanout,idle,throughput,keys,cold")
+    ap.add_argument("--only", default="remote,fanout,idle,throughput,keys,cold")
+    ap.add_argument("--no-pin", action="store_true", help="do not pin clients and sim to cores")
     a = ap.parse_args()
     raise_fd_limit()
+    cpus = sorted(os.sched_getaffinity(0))
+    if not a.no_pin and len(cpus) >= 2:
+        measure.PIN.update(client=str(cpus[0]), sim=str(cpus[1]))
     b = Bench(a)
     load0 = os.getloadavg()
+    up0 = uptime()
     wall = b.run(a.only.split(","))
     load1 = os.getloadavg()
+    up1 = uptime()
     doc = {"profile": a.profile, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
            "build": a.build, "rev": a.rev, "machine": machine_info(), "suite_wall_s": wall,
            "params": b.prof, "concurrency": CONC,
-           "loadavg_start": load0, "loadavg_end": load1, "notes": b.notes, "results": b.results}
+           "loadavg_start": load0, "loadavg_end": load1, "uptime_start": up0, "uptime_end": up1,
+           "pin": dict(measure.PIN), "model": MODEL, "notes": b.notes, "results": b.results}
     try:
         doc["kubectl_version"] = subprocess.run(
             ["/usr/lib/google-cloud-sdk/bin/kubectl.1.32", "version", "--client"],

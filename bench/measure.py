@@ -19,6 +19,10 @@ import urllib.request
 import yaml
 
 TICK = os.sysconf("SC_CLK_TCK")
+# Cores for the clients and for podmux-sim (taskset -c), set by the harness: each client on one
+# core and the sim on the other, so a client's figures are not its share of a core it fights
+# the server for. None: not pinned.
+PIN = {"client": None, "sim": None}
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 
@@ -72,14 +76,16 @@ def proc_cpu_ticks(pid):
 class Sim:
     """One podmux-sim process with N pods (all labelled app=web), on a free loopback port."""
 
-    def __init__(self, binary, pods, workdir, name):
+    def __init__(self, binary, pods, workdir, name, extra=()):
+        """extra: more podmux-sim flags (the remote-cluster model: --exec-model remote ...)."""
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
         self.kubeconfig = os.path.join(self.dir, "kubeconfig")
         self.errlog = open(os.path.join(self.dir, "sim.log"), "w")
+        pin = ["taskset", "-c", PIN["sim"]] if PIN["sim"] is not None else []
         self.p = subprocess.Popen(
-            [binary, "--listen", "127.0.0.1:0", "--pods", str(pods), "--kubeconfig-out",
-             self.kubeconfig, "--state-dir", os.path.join(self.dir, "state")],
+            pin + [binary, "--listen", "127.0.0.1:0", "--pods", str(pods), "--kubeconfig-out",
+                   self.kubeconfig, "--state-dir", os.path.join(self.dir, "state")] + list(extra),
             stdout=subprocess.PIPE, stderr=self.errlog, stdin=subprocess.DEVNULL)
         self.pid = self.p.pid
         r, _, _ = select.select([self.p.stdout], [], [], 60)
@@ -193,8 +199,9 @@ class Measure:
         kw.setdefault("stderr", subprocess.DEVNULL)
         tf = tempfile.NamedTemporaryFile(prefix="time.", delete=False)
         tf.close()
-        p = subprocess.Popen(["/usr/bin/time", "-q", "-f", "%M", "-o", tf.name] + cmd, env=env,
-                             start_new_session=True, **kw)
+        pin = ["taskset", "-c", PIN["client"]] if PIN["client"] is not None else []
+        p = subprocess.Popen(["/usr/bin/time", "-q", "-f", "%M", "-o", tf.name] + pin + cmd,
+                             env=env, start_new_session=True, **kw)
         p.time_file = tf.name
         with self.lock:
             self.roots.append(p.pid)

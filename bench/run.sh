@@ -5,7 +5,7 @@
 #                                bench/results.json and bench/*.png
 #   bash bench/run.sh --quick    smaller sizes (~3 min), same outputs
 #   options: --smoke (seconds; what the test suite runs), --out DIR, --build-dir DIR,
-#            --no-build (use the programs already in --build-dir), --only fanout,idle,...,
+#            --no-build (use the programs already in --build-dir), --only remote,fanout,idle,...,
 #            --commit REV (measure that commit, exported with git archive, not the work tree:
 #            what the committed RESULTS.md should use while others edit the tree),
 #            --cp (also podmux cp vs kubectl cp: 100 MB to and from 20 pods, ~10 min more;

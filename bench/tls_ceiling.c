@@ -8,6 +8,7 @@
  * Prints one JSON object: bytes, wall seconds (client: connect to last byte), MB/s, and the CPU
  * seconds of each side. */
 #include <arpa/inet.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,6 +199,16 @@ int main(int argc, char **argv)
     if (pid < 0) fail("fork", "failed");
     if (pid == 0) {
         close(fds[0]);
+        /* The harness pins the reader (this process) to one core and asks for the writer on
+         * the other, as it places clients and podmux-sim. */
+        const char *cpu = getenv("PMX_BENCH_WRITER_CPU");
+        if (cpu && *cpu) {
+            cpu_set_t set;
+            CPU_ZERO(&set);
+            CPU_SET(atoi(cpu), &set);
+            if (sched_setaffinity(0, sizeof set, &set) < 0)
+                perror("tls_ceiling: sched_setaffinity");
+        }
         srv.total = total;
         srv.chunk = chunk;
         _exit(run_server(&srv, fds[1]));

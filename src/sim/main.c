@@ -3,6 +3,12 @@
  *   podmux-sim [--listen HOST:PORT] [--cluster FILE.yaml | --pods N] --kubeconfig-out PATH
  *              [--state-dir DIR] [--faults FILE.yaml] [--idle-timeout SECONDS] [--token T]
  *              [--no-v5]
+ *              [--exec-model process|remote] [--exec-start-ms MS] [--rtt-ms MS]
+ *
+ * --exec-model remote is the remote-cluster model of the benchmarks (proc_model.c): the commands
+ * they use run inside the sim with no process, each starting --exec-start-ms after its request
+ * (a kubelet/runc exec start); --rtt-ms puts a delaying TCP relay in front (netdelay.c), the
+ * network round trip. The default is real processes and no delay.
  *
  * At start it creates a CA, a server certificate (SAN 127.0.0.1, ::1, localhost) and a client
  * certificate in the state dir, writes a kubeconfig with a token user and a client-certificate
@@ -18,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sim/netdelay.h"
 #include "sim/sim.h"
 #include "util/buf.h"
 
@@ -25,19 +32,29 @@ typedef struct sim_args {
     const char *listen, *cluster, *kubeconfig_out, *state_dir, *faults, *token;
     int pods, no_v5;
     double idle_timeout;
+    int remote;                     /* --exec-model remote */
+    uint64_t exec_start_ms, rtt_ms; /* remote-cluster model: exec start, network round trip */
 } sim_args_t;
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: podmux-sim [--listen HOST:PORT] [--cluster FILE.yaml | --pods N]\n"
-               "                  --kubeconfig-out PATH [--state-dir DIR] [--faults FILE.yaml]\n"
-               "                  [--idle-timeout SECONDS] [--token TOKEN] [--no-v5]\n\n"
-               "A local Kubernetes API server (v1.32) for exec and attach over WebSocket, running\n"
-               "real local processes. Prints 'ready https://HOST:PORT kubeconfig=PATH' when it\n"
-               "accepts connections; stops cleanly on SIGINT/SIGTERM, ending every process.\n"
-               "GET /podmux-sim/stats reports session counts (active, peak, total).\n"
-               "--no-v5: behave like a server without v5.channel.k8s.io (Kubernetes before 1.30,\n"
-               "or the stream translator turned off): a v5-only offer gets 403, a mixed one v4.\n");
+    fprintf(f,
+            "usage: podmux-sim [--listen HOST:PORT] [--cluster FILE.yaml | --pods N]\n"
+            "                  --kubeconfig-out PATH [--state-dir DIR] [--faults FILE.yaml]\n"
+            "                  [--idle-timeout SECONDS] [--token TOKEN] [--no-v5]\n"
+            "                  [--exec-model process|remote] [--exec-start-ms MS] [--rtt-ms MS]\n\n"
+            "A local Kubernetes API server (v1.32) for exec and attach over WebSocket, running\n"
+            "real local processes. Prints 'ready https://HOST:PORT kubeconfig=PATH' when it\n"
+            "accepts connections; stops cleanly on SIGINT/SIGTERM, ending every process.\n"
+            "GET /podmux-sim/stats reports session counts (active, peak, total).\n\n"
+            "--no-v5: behave like a server without v5.channel.k8s.io (Kubernetes before 1.30,\n"
+            "or the stream translator turned off): a v5-only offer gets 403, a mixed one v4.\n"
+            "--exec-model remote: a remote-cluster model for benchmarks: true, false, exit N,\n"
+            "echo, cat, sleep N and head -c N /dev/zero (also under sh -c, and cat on a tty)\n"
+            "run inside the sim with no process, the same protocol byte for byte; other\n"
+            "commands still run as processes. --exec-start-ms: each such exec starts that\n"
+            "much later (kubelet/runc; default 0). --rtt-ms: every connection goes through a\n"
+            "relay that delays each direction by half of it (default 0: none).\n");
 }
 
 static int parse_args(int argc, char **argv, sim_args_t *a)
@@ -76,13 +93,35 @@ static int parse_args(int argc, char **argv, sim_args_t *a)
             a->token = v;
         else if (!strcmp(k, "--idle-timeout"))
             a->idle_timeout = atof(v);
-        else {
+        else if (!strcmp(k, "--exec-model")) {
+            if (strcmp(v, "process") && strcmp(v, "remote")) {
+                fprintf(stderr, "podmux-sim: --exec-model %s: expected process or remote\n", v);
+                return -1;
+            }
+            a->remote = !strcmp(v, "remote");
+        } else if (!strcmp(k, "--exec-start-ms") || !strcmp(k, "--rtt-ms")) {
+            char *end = NULL;
+            errno = 0;
+            unsigned long long ms = strtoull(v, &end, 10);
+            if (errno || end == v || *end || v[0] == '-' || ms > 3600000) {
+                fprintf(stderr, "podmux-sim: %s %s: expected milliseconds (0 to 3600000)\n", k, v);
+                return -1;
+            }
+            if (k[2] == 'e')
+                a->exec_start_ms = ms;
+            else
+                a->rtt_ms = ms;
+        } else {
             fprintf(stderr, "podmux-sim: unknown option %s (see --help)\n", k);
             return -1;
         }
     }
     if (!a->kubeconfig_out) {
         fprintf(stderr, "podmux-sim: --kubeconfig-out PATH is required\n");
+        return -1;
+    }
+    if (a->exec_start_ms && !a->remote) {
+        fprintf(stderr, "podmux-sim: --exec-start-ms needs --exec-model remote\n");
         return -1;
     }
     if (a->cluster && a->pods) {
@@ -214,8 +253,9 @@ static int apply_faults_file(sim_model_t *m, const char *path)
 
 /* ---- lifetime ----------------------------------------------------------------------------- */
 typedef struct sim_main_state {
-    sim_server_t srv;
+    sim_server_t srv; /* first: on_stopped gets &srv */
     uv_signal_t sigint, sigterm, sighup;
+    netdelay_t delay; /* --rtt-ms */
 } sim_main_state_t;
 
 static void close_walk_cb(uv_handle_t *h, void *arg)
@@ -226,6 +266,7 @@ static void close_walk_cb(uv_handle_t *h, void *arg)
 
 static void on_stopped(sim_server_t *srv)
 {
+    netdelay_stop(&((sim_main_state_t *)srv)->delay);
     uv_walk(srv->loop, close_walk_cb, NULL);
 }
 
@@ -335,7 +376,10 @@ static int setup(sim_main_state_t *st, const sim_args_t *a, char *dir, int *port
         memmove(host, host + 1, strlen(host));
         host[strcspn(host, "]")] = '\0';
     }
-    r = sim_server_listen(srv, host, atoi(colon + 1), port);
+    int inner = 0;
+    r = sim_server_listen(srv, host, a->rtt_ms ? 0 : atoi(colon + 1), a->rtt_ms ? &inner : port);
+    if (r == 0 && a->rtt_ms)
+        r = netdelay_start(&st->delay, srv->loop, host, atoi(colon + 1), inner, a->rtt_ms, port);
     if (r < 0) {
         fprintf(stderr, "podmux-sim: cannot listen on %s: %s\n", a->listen, uv_strerror(r));
         return -1;
@@ -388,6 +432,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "podmux-sim: SIGCHLD handler: %s\n", uv_strerror(r));
         return 1;
     }
+    st.srv.procs.model = a.remote;
+    st.srv.procs.model_start_ms = a.exec_start_ms;
     int port = 0;
     char url[320];
     if (setup(&st, &a, dir, &port, url, sizeof url) < 0) {

@@ -47,6 +47,7 @@ void proc_unref(sim_proc_t *p)
     if (--p->handles > 0 || !p->closing) return;
     registry_unlink(p);
     if (p->cb.on_close) p->cb.on_close(p);
+    proc_model_free(p);
     free(p);
 }
 
@@ -304,6 +305,7 @@ static long queue_write(sim_proc_t *p, uv_stream_t *s, const void *data, size_t 
 
 long sim_proc_write(sim_proc_t *p, const void *data, size_t len)
 {
+    if (p->model) return proc_model_write(p, data, len);
     uv_stream_t *s = proc_stdin_stream(p);
     if (!s && p->spawning && !p->closing && !p->stdin_eof && p->want_stdin) {
         p->stdin_waits_start = 1; /* on_stdin_drain once the process runs */
@@ -357,6 +359,7 @@ void proc_close_stdin_on(sim_proc_t *p, uv_stream_t *s)
 
 int sim_proc_close_stdin(sim_proc_t *p)
 {
+    if (p->model) return proc_model_close_stdin(p);
     uv_stream_t *s = proc_stdin_stream(p);
     if (p->closing || p->stdin_eof || (!s && !p->spawning)) return UV_EPIPE;
     p->stdin_eof = 1;
@@ -370,6 +373,7 @@ int sim_proc_close_stdin(sim_proc_t *p)
 /* ---- control ---- */
 int sim_proc_resize(sim_proc_t *p, unsigned width, unsigned height)
 {
+    if (p->model) return proc_model_resize(p, width, height);
     if (!p->tty) return UV_EINVAL;
     uv_os_fd_t fd;
     if (p->spawning && !p->io[IO_IN].open) { /* still queued: the pty gets it at its start */
@@ -394,6 +398,10 @@ void sim_proc_pause_output(sim_proc_t *p)
 
 void sim_proc_resume_output(sim_proc_t *p)
 {
+    if (p->model) {
+        proc_model_resume(p);
+        return;
+    }
     if (!p->paused || p->closing) return;
     p->paused = 0;
     proc_start_reading(p);
@@ -401,6 +409,10 @@ void sim_proc_resume_output(sim_proc_t *p)
 
 void sim_proc_hangup(sim_proc_t *p)
 {
+    if (p->model) {
+        proc_model_hangup(p);
+        return;
+    }
     if (p->closing) return;
     if (p->spawning) {
         p->stdin_eof = 1;
@@ -424,6 +436,7 @@ int proc_kill_group(sim_proc_t *p, int sig)
 
 int sim_proc_kill(sim_proc_t *p, int sig)
 {
+    if (p->model) return proc_model_kill(p, sig);
     if (p->spawning && !p->closing) {
         p->pending_sig = sig; /* delivered as soon as the child exists */
         return 0;
@@ -454,6 +467,8 @@ int sim_proc_registry_init(sim_proc_registry_t *r, uv_loop_t *loop)
     r->nkids = r->kids_cap = 0;
     r->spawn_head = r->spawn_tail = NULL;
     r->spawn_inflight = 0;
+    r->model = 0;
+    r->model_start_ms = 0;
     int e = uv_signal_init(loop, &r->sigchld);
     if (e < 0) return e;
     r->sigchld.data = r;

@@ -31,6 +31,7 @@
 #define PMX_SIM_PROC_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <uv.h>
 
@@ -52,6 +53,11 @@ typedef struct sim_proc_registry {
     size_t nkids, kids_cap;
     struct spawn_job *spawn_head, *spawn_tail; /* spawns waiting for a slot */
     unsigned spawn_inflight;                   /* on the thread pool now */
+    /* The remote-cluster model (podmux-sim --exec-model remote; proc_model.c): when set, the
+     * commands the benchmarks use run inside the sim with no process, each starting
+     * model_start_ms after its spawn (a kubelet/runc exec start). Set after init. */
+    int model;
+    uint64_t model_start_ms;
     char rbuf[SIM_PROC_READ_CHUNK];
 } sim_proc_registry_t;
 

@@ -39,8 +39,9 @@ struct sim_proc {
     int exit_code;
     int pending_sig; /* asked for while the spawn was under way */
     unsigned pending_hangup : 1, pending_close_stdin : 1, stdin_waits_start : 1; /* likewise */
-    unsigned width, height; /* pty size for a spawn still queued */
-    struct spawn_job *job;  /* while queued */
+    unsigned width, height;   /* pty size for a spawn still queued */
+    struct spawn_job *job;    /* while queued */
+    struct proc_model *model; /* a command the remote-cluster model serves (proc_model.c) */
     int handles; /* handles whose close callback has not run yet, +1 for an unreaped child */
     int stdin_err;
     size_t queued, high_water;
@@ -67,5 +68,15 @@ int proc_kill_group(sim_proc_t *p, int sig);
 
 /* ---- proc_spawn.c ---- */
 void proc_unqueue(sim_proc_t *p);
+
+/* ---- proc_model.c: the remote-cluster model; proc.c forwards proc.h's calls when p->model ---- */
+int proc_model_start(sim_proc_t *p, const sim_proc_opts_t *o);
+long proc_model_write(sim_proc_t *p, const void *data, size_t len);
+int proc_model_close_stdin(sim_proc_t *p);
+int proc_model_resize(sim_proc_t *p, unsigned width, unsigned height);
+void proc_model_resume(sim_proc_t *p);
+void proc_model_hangup(sim_proc_t *p);
+int proc_model_kill(sim_proc_t *p, int sig);
+void proc_model_free(sim_proc_t *p);
 
 #endif

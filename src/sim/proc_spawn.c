@@ -526,7 +526,11 @@ int sim_proc_spawn(uv_loop_t *loop, const sim_proc_opts_t *o, const sim_proc_cb_
     uv_timer_init(loop, &p->defer);
     p->defer.data = p;
     p->handles = 1;
-    launch(p, o, env);
+    int modelled = reg->model ? proc_model_start(p, o) : 0; /* 1: served with no process */
+    if (modelled < 0)
+        spawn_failed(p, "", ENOMEM);
+    else if (!modelled)
+        launch(p, o, env);
     free(env);
     if (p->start_failed) uv_timer_start(&p->defer, proc_defer_cb, 0, 0);
     *out = p;

@@ -23,22 +23,30 @@ errors = [r for r in rows if r.get("error")]
 for r in errors:
     print("FAIL: %s/%s/%s: %s" % (r["scenario"], r["client"], r["param"], r["error"]))
 have = {(r["scenario"], r["client"]) for r in rows if not r.get("error")}
-need = [("fanout", "libpodmux"), ("idle", "libpodmux"), ("stdout", "libpodmux"),
+need = [("remote", "libpodmux"), ("remote-unlimited", "libpodmux"),
+        ("fanout", "libpodmux"), ("idle", "libpodmux"), ("stdout", "libpodmux"),
         ("stdin", "libpodmux"), ("keys", "libpodmux"), ("stdout", "tls-ceiling")]
 if os.access(os.path.join(os.environ["PMX_BUILD"], "podmux"), os.X_OK):
-    need += [("fanout", "podmux"), ("idle", "podmux"), ("keys", "podmux"), ("cold", "podmux")]
+    need += [("remote", "podmux"), ("fanout", "podmux"), ("idle", "podmux"), ("keys", "podmux"),
+             ("cold", "podmux")]
 missing = [n for n in need if n not in have]
 for n in missing:
     print("FAIL: no result for %s/%s" % n)
-fan = [r for r in rows if r["scenario"] == "fanout" and r["client"] == "libpodmux"]
-if fan and (fan[0]["ok"] != fan[0]["pods"] or fan[0]["wall_s"] <= 0):
-    print("FAIL: fan-out result looks wrong: %r" % fan[0]); errors.append(1)
+for sc in ("remote", "remote-unlimited", "fanout"):
+    fan = [r for r in rows if r["scenario"] == sc and r["client"] == "libpodmux"]
+    if fan and (fan[0]["ok"] != fan[0]["pods"] or fan[0]["wall_s"] <= 0):
+        print("FAIL: %s result looks wrong: %r" % (sc, fan[0])); errors.append(1)
+# The model and the pinning were in force: the sims ran with --exec-model remote.
+if doc.get("model") != ["--exec-model", "remote"]:
+    print("FAIL: no remote-cluster model recorded: %r" % doc.get("model")); errors.append(1)
 idle = [r for r in rows if r["scenario"] == "idle" and r["client"] == "libpodmux"]
 if idle and idle[0]["sessions"] != idle[0]["param"]:
     print("FAIL: idle sessions %r" % idle[0]); errors.append(1)
 md = open(os.path.join(out, "RESULTS.md")).read()
-for heading in ("## Targets", "## 1. Fan-out", "## 2. Idle", "## 3. Throughput",
-                "## 4. Keystroke", "## 5. Cold start", "## 6. podmux-sim"):
+for heading in ("## Targets", "## 1. Fan-out `true` on the modelled remote cluster",
+                "## 2. Fan-out", "## 3. Fan-out `true` with real processes", "## 4. Idle",
+                "## 5. Throughput", "## 6. Keystroke", "## 7. Cold start", "## 8. podmux-sim",
+                "**Pinning:**", "**Load:**"):
     if heading not in md:
         print("FAIL: RESULTS.md lacks %r" % heading); errors.append(1)
 try:

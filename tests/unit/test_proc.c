@@ -1,6 +1,6 @@
-/* test_proc: real processes (pipes and ptys) on a real libuv loop.
- * proc.c and proc_spawn.c belong to podmux-sim, not to the library objects, so they are compiled
- * in here. */
+/* test_proc: real processes (pipes and ptys) on a real libuv loop, and the remote-cluster
+ * model's in-sim commands (proc_model.c) behind the same calls. proc.c, proc_spawn.c and
+ * proc_model.c belong to podmux-sim's library, which this test links. */
 #include "sim/proc.h"
 #include "sim/proc_internal.h"
 
@@ -933,12 +933,100 @@ static void test_exec_format_error(void **state)
     unlink(path);
 }
 
+/* ---- the remote-cluster model: no process, the same callbacks ---- */
+static void test_model_exit_codes_no_process(void **state)
+{
+    run_t *r = *state;
+    r->reg.model = 1;
+    const char *scripts[] = {"exit 0", "exit 3", "exit 42", "true", "false"};
+    const int codes[] = {0, 3, 42, 0, 1};
+    for (int i = 0; i < 5; i++) {
+        reset(r);
+        spawn_sh(r, 0, 0, scripts[i]);
+        assert_int_equal(r->exit_calls, 0); /* never from inside the spawn */
+        expect_exit(r, codes[i]);
+        assert_int_equal(sim_proc_pid(r->p), 0); /* served in the sim */
+        assert_int_equal(r->reg.nkids, 0);
+    }
+}
+
+static void test_model_echo_head_sleep(void **state)
+{
+    run_t *r = *state;
+    r->reg.model = 1;
+    const char *echo[] = {"echo", "hello", "world", NULL};
+    spawn(r, 0, 0, echo);
+    expect_exit(r, 0);
+    assert_string_equal(out(r, 1), "hello world\n");
+    reset(r);
+    const char *head[] = {"head", "-c", "100000", "/dev/zero", NULL};
+    spawn(r, 0, 0, head);
+    expect_exit(r, 0);
+    assert_int_equal(r->out[1].len, 100000);
+    reset(r);
+    const char *sl[] = {"sleep", "0.05", NULL};
+    spawn(r, 0, 0, sl);
+    expect_exit(r, 0);
+    reset(r);
+    const char *sl2[] = {"sleep", "3600", NULL};
+    spawn(r, 0, 0, sl2);
+    wait_ms(r, 50);
+    assert_int_equal(r->exit_calls, 0);
+    assert_int_equal(sim_proc_kill(r->p, SIGTERM), 0);
+    expect_exit(r, 143);
+}
+
+static void test_model_cat_stdin(void **state)
+{
+    run_t *r = *state;
+    r->reg.model = 1;
+    r->reg.model_start_ms = 20; /* writes before the start wait for it */
+    const char *cat[] = {"cat", NULL};
+    spawn(r, 0, 1, cat);
+    assert_true(sim_proc_write(r->p, "abc", 3) >= 0);
+    assert_int_equal(sim_proc_close_stdin(r->p), 0);
+    assert_int_equal(sim_proc_write(r->p, "x", 1), UV_EPIPE);
+    expect_exit(r, 0);
+    assert_string_equal(out(r, 1), "abc");
+}
+
+static void test_model_tty_cat(void **state)
+{
+    run_t *r = *state;
+    r->reg.model = 1;
+    const char *cat[] = {"cat", NULL};
+    spawn(r, 1, 1, cat);
+    assert_int_equal(sim_proc_resize(r->p, 100, 30), 0);
+    assert_true(sim_proc_write(r->p, "ab\r", 3) >= 0);
+    assert_true(run_until(r, out_has, "ab\r\nab\r\n", 5000));
+    assert_true(sim_proc_write(r->p, "\003", 1) >= 0); /* ^C */
+    expect_exit(r, 130);
+    reset(r);
+    spawn(r, 0, 0, cat);
+    assert_int_equal(sim_proc_resize(r->p, 100, 30), UV_EINVAL);
+}
+
+static void test_model_unmodelled_runs_a_process(void **state)
+{
+    run_t *r = *state;
+    r->reg.model = 1;
+    spawn_sh(r, 0, 0, "echo $0-real");
+    expect_exit(r, 0);
+    assert_string_equal(out(r, 1), "sh-real\n");
+    assert_true(sim_proc_pid(r->p) > 0);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as podmux-sim does; children must still get SIGPIPE */
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_stdout_stderr_apart),
+        T(test_model_exit_codes_no_process),
+        T(test_model_echo_head_sleep),
+        T(test_model_cat_stdin),
+        T(test_model_tty_cat),
+        T(test_model_unmodelled_runs_a_process),
         T(test_exit_codes),
         T(test_kill_sigkill_137),
         T(test_kill_reaches_group),
