@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../src/cli/cp_tar.c"
+#include "cp.h"
 
 static char box[256];
 
