@@ -32,8 +32,9 @@ struct pmx_client {
     tls_gen_t *tls; /* NULL for http:// servers; the oldest holds the CA chain */
     tls_session_t *resume;
     uint64_t tls_full, tls_resumed;
-    pmx__tls_waiter_t *tls_first;   /* the connection doing the first full handshake */
-    pmx__tls_waiter_t *tls_waiters; /* the others, waiting for its session */
+    pmx__tls_waiter_t *tls_first;              /* the connection doing the first full handshake */
+    pmx__tls_waiter_t *waiters, *waiters_tail; /* connections waiting at the gate, in order */
+    unsigned connecting;                       /* admitted, not yet through (ready or failed) */
     struct sockaddr_storage addrs[PMX_MAX_ADDRS];
     size_t naddrs;
     int addrs_literal;   /* an IP literal: never resolved, never forgotten */
@@ -400,43 +401,64 @@ void pmx__client_tls_done(pmx_client_t *c, tls_conn_t *conn)
     }
 }
 
+/* Admits a connection when no first full handshake is running (or it is the first one) and
+ * fewer than PMX_MAX_CONNECTING are being made: a fan-out of thousands then resumes one TLS
+ * session in batches the server can answer, instead of starting thousands of handshakes at
+ * once, each against its own timeout. */
+static int admit(pmx_client_t *c, pmx__tls_waiter_t *w)
+{
+    if (c->tls_first || c->connecting >= PMX_MAX_CONNECTING) return 0;
+    c->connecting++;
+    if (c->ep.https && !c->resume) {
+        c->tls_first = w;
+        w->state = 1;
+    } else {
+        w->state = 3;
+    }
+    return 1;
+}
+
 int pmx__client_tls_gate(pmx_client_t *c, pmx__tls_waiter_t *w)
 {
-    if (!c->ep.https || c->resume) return 1;
-    if (c->tls_first) {
+    if (w->state == 1 || w->state == 3) return 1;
+    if (!c->waiters && admit(c, w)) return 1;
+    if (w->state != 2) {
         w->state = 2;
-        w->next = c->tls_waiters;
-        c->tls_waiters = w;
-        return 0;
+        w->next = NULL;
+        if (c->waiters_tail)
+            c->waiters_tail->next = w;
+        else
+            c->waiters = w;
+        c->waiters_tail = w;
     }
-    w->state = 1;
-    c->tls_first = w;
-    return 1;
+    return 0;
 }
 
 void pmx__client_tls_gate_leave(pmx_client_t *c, pmx__tls_waiter_t *w)
 {
     if (w->state == 2) {
-        pmx__tls_waiter_t **pp = &c->tls_waiters;
-        while (*pp && *pp != w)
+        pmx__tls_waiter_t **pp = &c->waiters, *prev = NULL;
+        while (*pp && *pp != w) {
+            prev = *pp;
             pp = &(*pp)->next;
+        }
         if (*pp) *pp = w->next;
+        if (c->waiters_tail == w) c->waiters_tail = prev;
         w->state = 0;
         return;
     }
-    if (w->state != 1) return;
+    if (w->state != 1 && w->state != 3) return;
+    if (c->tls_first == w) c->tls_first = NULL;
     w->state = 0;
-    c->tls_first = NULL;
-    /* The others go now: they resume the session if there is one, or (the first failed) one of
-     * them becomes the next first. */
-    pmx__tls_waiter_t *list = c->tls_waiters;
-    c->tls_waiters = NULL;
-    while (list) {
-        pmx__tls_waiter_t *next = list->next;
-        list->next = NULL;
-        list->state = 0;
-        list->go(list);
-        list = next;
+    c->connecting--;
+    /* The next ones go, in order, while the gate admits them: they resume the session if there
+     * is one, or (the first failed) the next becomes the first. */
+    while (c->waiters && admit(c, c->waiters)) {
+        pmx__tls_waiter_t *go = c->waiters;
+        c->waiters = go->next;
+        if (!c->waiters) c->waiters_tail = NULL;
+        go->next = NULL;
+        go->go(go);
     }
 }
 

@@ -1,7 +1,7 @@
 /* conn: one connection to the API server over TCP (see conn.h). Its phases, in order:
  *
  *   RESOLVE  uv_getaddrinfo, unless the client knows the addresses
- *   GATE     waiting at the client's first-handshake gate (TLS only)
+ *   GATE     waiting at the client's gate (the first TLS handshake, or too many connecting)
  *   TCP      connecting to addrs[next]; a refusal moves to the next address
  *   PROXY    CONNECT sent to the proxy, reading its answer
  *   TLS      handshake (inside the tunnel when there is a proxy)
@@ -9,7 +9,8 @@
  *   FAILED   on_fail was called; waiting for the owner's close
  *   CLOSING  the owner closed: waiting for the stream(s), the resolver and the timer
  *
- * One timer bounds everything before READY: the connect and handshake timeouts added up. */
+ * One timer bounds resolving, then (restarted once the gate admits the conn) everything up to
+ * READY: the connect and handshake timeouts added up. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,25 +266,35 @@ static void try_next(tcp_conn_t *t)
     connect_one(t);
 }
 
+static void timeout_cb(uv_timer_t *tm);
+
+/* Admitted at the client's gate: the connect and handshake bound starts now, not while the
+ * conn waited for others. */
+static void admitted(tcp_conn_t *t)
+{
+    const pmx_client_opts_t *o = pmx__client_opts(t->cl);
+    uv_timer_start(&t->timer, timeout_cb, o->connect_timeout_ms + o->handshake_timeout_ms, 0);
+    set_phase(t, PH_TCP);
+    try_next(t);
+}
+
 static void gate_open(pmx__tls_waiter_t *w)
 {
     tcp_conn_t *t = (tcp_conn_t *)((char *)w - offsetof(tcp_conn_t, gate));
     if (t->phase != PH_GATE) return;
-    if (!pmx__client_tls_gate(t->cl, &t->gate)) return; /* another became the first */
-    set_phase(t, PH_TCP);
-    try_next(t);
+    admitted(t);
 }
 
 static void start_connecting(tcp_conn_t *t)
 {
     t->next = 0;
     if (!pmx__client_tls_gate(t->cl, &t->gate)) {
+        uv_timer_stop(&t->timer); /* no bound while waiting at the gate */
         t->phase = PH_GATE;
         if (t->cb.on_phase) t->cb.on_phase(t->data, PMX_STATE_CONNECTING);
         return;
     }
-    set_phase(t, PH_TCP);
-    try_next(t);
+    admitted(t);
 }
 
 static void gai_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)

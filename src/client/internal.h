@@ -70,16 +70,18 @@ tls_ctx_t *pmx__client_tls(pmx_client_t *c, const auth_cred_t *cred, char *err, 
 const tls_session_t *pmx__client_resume(const pmx_client_t *c);
 void pmx__client_tls_done(pmx_client_t *c, tls_conn_t *conn);
 
-/* The first-handshake gate: while one connection does the first full handshake, the others
- * wait for its TLS session so that they resume it (curl's multi handle does the same). */
+/* The connection gate: while one connection does the first full TLS handshake, the others
+ * wait for its session so that they resume it (curl's multi handle does the same); and at most
+ * PMX_MAX_CONNECTING connections are being made at once, the rest waiting in order. */
+#define PMX_MAX_CONNECTING 256
 typedef struct pmx__tls_waiter {
     struct pmx__tls_waiter *next;
-    void (*go)(struct pmx__tls_waiter *w); /* the gate opened: connect now */
-    int state;                             /* 0 not at the gate, 1 the first, 2 waiting */
+    void (*go)(struct pmx__tls_waiter *w); /* admitted after waiting: connect now */
+    int state; /* 0 not at the gate, 1 admitted as the first handshake, 2 waiting, 3 admitted */
 } pmx__tls_waiter_t;
-/* 1: connect now (w->state says whether it is the first); 0: wait for go(). */
+/* 1: connect now; 0: wait for go() (already admitted then). */
 int pmx__client_tls_gate(pmx_client_t *c, pmx__tls_waiter_t *w);
-/* The first is through (handshake done or failed) or a waiter gives up. */
+/* The connection is through (ready or failed) or gives up waiting. */
 void pmx__client_tls_gate_leave(pmx_client_t *c, pmx__tls_waiter_t *w);
 
 struct pmx__conn;
