@@ -127,6 +127,19 @@ static void on_retry(uv_timer_t *h)
     lookup(h->data);
 }
 
+/* After a pod's 404 kubectl looks the namespace up, and names it when it is what is missing. */
+static void on_namespace(pmx_client_t *c, int err, int status, const char *body, size_t len,
+                         const char *message, void *data)
+{
+    resolve_t *r = data;
+    if (status == 404 && message && *message) {
+        snprintf(r->message, sizeof r->message, "%s", message);
+        cli_strip_status(r->message);
+    }
+    r->done = 1;
+    uv_close((uv_handle_t *)&r->retry, NULL);
+}
+
 static void on_pods(pmx_client_t *c, int err, const pmx_pod_list_t *list, const char *message,
                     void *data)
 {
@@ -136,6 +149,12 @@ static void on_pods(pmx_client_t *c, int err, const pmx_pod_list_t *list, const 
                  message && *message ? message : pmx_strerror(err));
         cli_strip_status(r->message);
         r->err = 1;
+        char path[320];
+        const char *ns = r->ns ? r->ns : pmx_client_namespace(c);
+        if (err == PMX_ENOTFOUND && r->tgt.kind == TGT_POD &&
+            snprintf(path, sizeof path, "/api/v1/namespaces/%s", ns) < (int)sizeof path &&
+            pmx_client_get(c, path, on_namespace, r) == 0)
+            return;
     } else if (list->npods == 0 && r->tgt.kind == TGT_WORKLOAD) {
         if (uv_now(r->a->loop) < r->deadline) { /* kubectl watches; we poll once a second */
             uv_timer_start(&r->retry, on_retry, 1000, 0);

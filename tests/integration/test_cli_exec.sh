@@ -67,6 +67,14 @@ timeout 20 "$PODMUX" exec nosuch -- true 2>"$T/e"; rc=$?
 set -e
 expect_eq "$rc" 255 "missing pod"
 expect_eq "$(cat "$T/e")" 'podmux: pods "nosuch" not found' "missing pod message"
+# A missing namespace is named, as kubectl names it against the same server.
+set +e
+timeout 20 "$PODMUX" exec -n nosuchns nosuch -- true 2>"$T/e"; rc=$?
+timeout 20 kubectl exec -n nosuchns nosuch -- true 2>"$T/k"
+set -e
+expect_eq "$rc" 255 "missing namespace"
+expect_eq "$(cat "$T/e")" 'podmux: namespaces "nosuchns" not found' "missing namespace message"
+grep -q 'namespaces "nosuchns" not found' "$T/k" || fail "kubectl said: $(cat "$T/k")"
 set +e
 timeout 20 "$PODMUX" exec done -- true 2>"$T/e"; rc=$?
 set -e
