@@ -21,7 +21,7 @@
 #include "app.h"
 #include "cp.h"
 #include "targets.h"
-#include "../util/fmt.h"
+#include "util/fmt.h"
 
 #define CP_PEND_MAX (4u * 1024 * 1024) /* spool bytes waiting for the disk before a pause */
 #define CP_STDERR_MAX 2048

@@ -6,7 +6,7 @@
 S=$PMX_SRC
 flags=$(sed -n 's/^    {"\([a-z-]*\)", .*OFF(.*/\1/p' "$S/src/cli/args.c")
 [ "$(echo "$flags" | wc -l)" -ge 30 ] || fail "could not read the flags from args.c: $flags"
-help=$("$PODMUX" help; "$PODMUX" help exec; "$PODMUX" help attach; "$PODMUX" help shell)
+help=$("$PODMUX" help; "$PODMUX" help exec; "$PODMUX" help attach; "$PODMUX" help shell; "$PODMUX" help cp)
 man=$(sed 's/\\-/-/g' "$S/docs/podmux.1")
 for f in $flags; do
   grep -q -- "--$f\b" <<<"$help" || fail "--$f not in podmux help"
@@ -14,7 +14,7 @@ for f in $flags; do
   grep -q -- "--$f\b" "$S/src/cli/completion/podmux.bash" || fail "--$f not in the bash completion"
   grep -q -- "--$f\b" "$S/src/cli/completion/_podmux" || fail "--$f not in the zsh completion"
 done
-for c in exec attach shell version help; do
+for c in exec attach shell cp version help; do
   grep -q "podmux $c\b" <<<"$help" || fail "podmux $c not in podmux help"
   grep -q "podmux $c\b" <<<"$man" || grep -q "\.B podmux $c" "$S/docs/podmux.1" || fail "$c not in the man page"
   grep -q "\b$c\b" "$S/src/cli/completion/podmux.bash" || fail "$c not in the bash completion"

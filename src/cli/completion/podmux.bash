@@ -2,6 +2,7 @@
 # is installed; flags and commands always complete.
 _podmux_flags="-n --namespace -c --container -i --stdin -t --tty -q --quiet -v --verbose -h --help
  --kubeconfig --context --cluster --user -s --server --token --certificate-authority
+ --as --as-group --as-uid
  --insecure-skip-tls-verify --request-timeout --pod-running-timeout --escape --keepalive --eof-grace
  -l --selector --field-selector -A --all-namespaces --all-pods --all-containers -P --parallel
  --qps --burst --timeout --fail-fast --retries -o --output --group-max --kill-on-close --layout
