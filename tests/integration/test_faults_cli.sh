@@ -86,6 +86,21 @@ else
   echo "skip expired: no python3 cryptography"
 fi
 
+# A listener that accepts and never answers: --request-timeout bounds the TLS handshake too
+# (it used to take the connect and handshake defaults, 20 s, whatever the flag said).
+SILENT_PORT=$(closed_port)
+/usr/bin/python3 -c 'import socket,sys,time
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8); held=[]
+while True:
+    c,_=s.accept(); held.append(c)' "$SILENT_PORT" &
+SILENT_PID=$!
+for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$SILENT_PORT") 2>/dev/null && break; sleep 0.1; done
+fault silent-tls 255 'TLS handshake timeout' --server "https://127.0.0.1:$SILENT_PORT" \
+  --certificate-authority "$CA" --token "$TOKEN" --request-timeout 2s exec -q ok -- true
+[ "$MS" -lt 15000 ] || soft silent-tls "--request-timeout 2s took $MS ms (the 20 s defaults)"
+kill "$SILENT_PID" 2>/dev/null || true
+
 # ---- credential plugins ----------------------------------------------------------------------
 plugin() { # plugin NAME SCRIPT -> kubeconfig path
   printf '#!/bin/sh\n%s\n' "$2" >"$T/$1.sh"
