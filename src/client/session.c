@@ -574,6 +574,10 @@ static void req_upgrade(void *data, pmx__conn_t *conn, const http_msg_t *m, cons
     s->conn = conn;
     s->children++;
     pmx__conn_set_cb(conn, &session_conn_cb, s);
+    /* The request's work is done: an open session keeps neither its parsed response nor its
+     * timer (m stays valid until the request's close completes, on a later loop turn). */
+    pmx__request_close(s->req);
+    s->req = NULL;
     s->exit.http_status = m->status;
     if (s->paused) pmx__conn_pause(conn);
     if (open_websocket(s, m) < 0) return;
@@ -586,7 +590,9 @@ static void req_upgrade(void *data, pmx__conn_t *conn, const http_msg_t *m, cons
     if (finished(s)) return;
     if (s->tty && s->init_w && s->init_h) send_resize(s, s->init_w, s->init_h);
     flush_all(s);
-    session_input(s, rest, n);
+    /* The bytes that came with the headers take the path of every later read; the request's
+     * read callback cannot pass on a pause, so it is applied here. */
+    if (session_input(s, rest, n) && s->conn) pmx__conn_pause(s->conn);
 }
 
 static void req_phase(void *data, pmx_state_t st)
