@@ -59,8 +59,10 @@ export PKG_CONFIG_PATH="$R/usr/lib/pkgconfig"
 pkg-config --exists podmux || fail "pkg-config does not find the unpacked podmux.pc"
 ${CC:-cc} -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Werror -o "$T/embed" "$PMX_SRC/examples/exec_minimal.c" \
   $(pkg-config --cflags --libs podmux) -Wl,-rpath,"$R/usr/lib" || fail "embedder does not compile"
-ldd "$T/embed" | grep -q "libpodmux.so.0 => $R/usr/lib/libpodmux.so.0" ||
-  fail "embedder not linked to the unpacked library: $(ldd "$T/embed")"
+# (ldd to a file first: under pipefail, grep -q closing the pipe early fails the pipeline)
+ldd "$T/embed" >"$T/embed.ldd"
+grep -q "libpodmux.so.0 => $R/usr/lib/libpodmux.so.0" "$T/embed.ldd" ||
+  fail "embedder not linked to the unpacked library: $(cat "$T/embed.ldd")"
 "$R/usr/bin/podmux-sim" --help | grep -q 'usage: podmux-sim' || fail "podmux-sim --help"
 PODMUX_SIM="$R/usr/bin/podmux-sim" start_sim --pods 1
 POD=$(pod_names app=web | head -1)
