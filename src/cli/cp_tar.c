@@ -5,14 +5,15 @@
  * entry goes through our own checks (below) and then archive_write_disk with its secure flags
  * (no writing through symlinks, no "..", no absolute names when the root is relative), owner not
  * restored, permission bits without setuid/setgid/sticky. */
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "cp.h"
+#include "cp_archive.h"
+
+#define AR (cp_archive_api())
 
 struct cp_tar {
     struct archive *w;
@@ -20,18 +21,19 @@ struct cp_tar {
 
 cp_tar_t *cp_tar_open(int fd, char *err, size_t errlen)
 {
+    if (cp_archive_load(err, errlen) < 0) return NULL;
     cp_tar_t *t = calloc(1, sizeof *t);
-    if (!t || !(t->w = archive_write_new())) {
+    if (!t || !(t->w = AR->archive_write_new())) {
         free(t);
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
     /* pax (ustar where it fits): long names and big files, read by GNU tar and busybox tar. */
-    if (archive_write_set_format_pax_restricted(t->w) != ARCHIVE_OK ||
-        archive_write_set_bytes_in_last_block(t->w, 1) != ARCHIVE_OK ||
-        archive_write_open_fd(t->w, fd) != ARCHIVE_OK) {
-        snprintf(err, errlen, "tar: %s", archive_error_string(t->w));
-        archive_write_free(t->w);
+    if (AR->archive_write_set_format_pax_restricted(t->w) != ARCHIVE_OK ||
+        AR->archive_write_set_bytes_in_last_block(t->w, 1) != ARCHIVE_OK ||
+        AR->archive_write_open_fd(t->w, fd) != ARCHIVE_OK) {
+        snprintf(err, errlen, "tar: %s", AR->archive_error_string(t->w));
+        AR->archive_write_free(t->w);
         free(t);
         return NULL;
     }
@@ -45,15 +47,15 @@ static int copy_data(struct archive *r, struct archive *w, uint64_t *bytes, char
     size_t len;
     la_int64_t off;
     int rc;
-    while ((rc = archive_read_data_block(r, &buf, &len, &off)) == ARCHIVE_OK) {
-        if (archive_write_data(w, buf, len) < 0) {
-            snprintf(err, errlen, "tar: %s", archive_error_string(w));
+    while ((rc = AR->archive_read_data_block(r, &buf, &len, &off)) == ARCHIVE_OK) {
+        if (AR->archive_write_data(w, buf, len) < 0) {
+            snprintf(err, errlen, "tar: %s", AR->archive_error_string(w));
             return -1;
         }
         *bytes += len;
     }
     if (rc != ARCHIVE_EOF) {
-        snprintf(err, errlen, "%s", archive_error_string(r));
+        snprintf(err, errlen, "%s", AR->archive_error_string(r));
         return -1;
     }
     return 0;
@@ -62,77 +64,77 @@ static int copy_data(struct archive *r, struct archive *w, uint64_t *bytes, char
 int cp_tar_add(cp_tar_t *t, const char *src, const char *name, uint64_t *bytes, char *err,
                size_t errlen)
 {
-    struct archive *d = archive_read_disk_new();
+    struct archive *d = AR->archive_read_disk_new();
     if (!d) return snprintf(err, errlen, "out of memory"), -1;
-    archive_read_disk_set_symlink_physical(d); /* a symlink is sent as a symlink */
-    archive_read_disk_set_standard_lookup(d);
-    archive_read_disk_set_behavior(d, ARCHIVE_READDISK_NO_XATTR | ARCHIVE_READDISK_NO_ACL |
-                                          ARCHIVE_READDISK_NO_FFLAGS);
+    AR->archive_read_disk_set_symlink_physical(d); /* a symlink is sent as a symlink */
+    AR->archive_read_disk_set_standard_lookup(d);
+    AR->archive_read_disk_set_behavior(d, ARCHIVE_READDISK_NO_XATTR | ARCHIVE_READDISK_NO_ACL |
+                                              ARCHIVE_READDISK_NO_FFLAGS);
     int rc = -1;
     size_t slen = strlen(src);
     while (slen > 1 && src[slen - 1] == '/')
         slen--;
-    if (archive_read_disk_open(d, src) != ARCHIVE_OK) {
-        snprintf(err, errlen, "%s: %s", src, archive_error_string(d));
+    if (AR->archive_read_disk_open(d, src) != ARCHIVE_OK) {
+        snprintf(err, errlen, "%s: %s", src, AR->archive_error_string(d));
         goto out;
     }
     for (;;) {
-        struct archive_entry *e = archive_entry_new();
+        struct archive_entry *e = AR->archive_entry_new();
         if (!e) {
             snprintf(err, errlen, "out of memory");
             goto out;
         }
-        int r = archive_read_next_header2(d, e);
+        int r = AR->archive_read_next_header2(d, e);
         if (r == ARCHIVE_EOF) {
-            archive_entry_free(e);
+            AR->archive_entry_free(e);
             break;
         }
         if (r < ARCHIVE_WARN) {
-            snprintf(err, errlen, "%s", archive_error_string(d));
-            archive_entry_free(e);
+            snprintf(err, errlen, "%s", AR->archive_error_string(d));
+            AR->archive_entry_free(e);
             goto out;
         }
-        archive_read_disk_descend(d);
+        AR->archive_read_disk_descend(d);
         /* src/rest -> name/rest, as kubectl's recursiveTar. */
-        const char *p = archive_entry_pathname(e);
+        const char *p = AR->archive_entry_pathname(e);
         const char *rest = strlen(p) >= slen && !strncmp(p, src, slen) ? p + slen : "";
         while (*rest == '/')
             rest++;
         size_t nl = strlen(name) + strlen(rest) + 2;
         char *full = malloc(nl);
         if (!full) {
-            archive_entry_free(e);
+            AR->archive_entry_free(e);
             snprintf(err, errlen, "out of memory");
             goto out;
         }
         snprintf(full, nl, "%s%s%s", name, *rest ? "/" : "", rest);
-        archive_entry_set_pathname(e, full);
+        AR->archive_entry_set_pathname(e, full);
         free(full);
-        int ft = archive_entry_filetype(e);
+        int ft = AR->archive_entry_filetype(e);
         if (ft != AE_IFREG && ft != AE_IFDIR && ft != AE_IFLNK) { /* kubectl skips them too */
-            archive_entry_free(e);
+            AR->archive_entry_free(e);
             continue;
         }
-        if (archive_write_header(t->w, e) < ARCHIVE_WARN) {
-            snprintf(err, errlen, "tar: %s", archive_error_string(t->w));
-            archive_entry_free(e);
+        if (AR->archive_write_header(t->w, e) < ARCHIVE_WARN) {
+            snprintf(err, errlen, "tar: %s", AR->archive_error_string(t->w));
+            AR->archive_entry_free(e);
             goto out;
         }
         int crc = ft == AE_IFREG ? copy_data(d, t->w, bytes, err, errlen) : 0;
-        archive_entry_free(e);
+        AR->archive_entry_free(e);
         if (crc < 0) goto out;
     }
     rc = 0;
 out:
-    archive_read_free(d);
+    AR->archive_read_free(d);
     return rc;
 }
 
 int cp_tar_close(cp_tar_t *t, char *err, size_t errlen)
 {
-    int rc = archive_write_close(t->w) == ARCHIVE_OK ? 0 : -1;
-    if (rc < 0) snprintf(err, errlen, "tar: %s", archive_error_string(t->w));
-    archive_write_free(t->w);
+    int rc = AR->archive_write_close(t->w) == ARCHIVE_OK ? 0 : -1;
+    if (rc < 0) snprintf(err, errlen, "tar: %s", AR->archive_error_string(t->w));
+    AR->archive_write_free(t->w);
     free(t);
     return rc;
 }
@@ -230,19 +232,19 @@ static int extract(struct archive *a, const char *root, const char *prefix, cons
     size_t pl = strlen(pfx);
     while (pl > 1 && pfx[pl - 1] == '/')
         pfx[--pl] = 0;
-    struct archive *w = archive_write_disk_new();
+    struct archive *w = AR->archive_write_disk_new();
     if (!w) return snprintf(err, errlen, "out of memory"), -1;
     int flags = ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
                 ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_UNLINK;
     if (root[0] != '/') flags |= ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS;
-    archive_write_disk_set_options(w, flags);
+    AR->archive_write_disk_set_options(w, flags);
     int rc = -1;
     struct archive_entry *e;
     for (;;) {
-        int r = archive_read_next_header(a, &e);
+        int r = AR->archive_read_next_header(a, &e);
         if (r == ARCHIVE_EOF) break;
         if (r < ARCHIVE_WARN) {
-            snprintf(err, errlen, "bad tar stream: %s", archive_error_string(a));
+            snprintf(err, errlen, "bad tar stream: %s", AR->archive_error_string(a));
             goto out;
         }
         if (rep->entries + rep->refused >= l->max_entries) {
@@ -250,7 +252,7 @@ static int extract(struct archive *a, const char *root, const char *prefix, cons
                      (unsigned long long)l->max_entries);
             goto out;
         }
-        const char *name = archive_entry_pathname(e);
+        const char *name = AR->archive_entry_pathname(e);
         if (!name || !*name) {
             refuse(rep, "", "empty name");
             continue;
@@ -269,8 +271,8 @@ static int extract(struct archive *a, const char *root, const char *prefix, cons
             refuse(rep, name, "\"..\" in the name");
             continue;
         }
-        const char *hard = archive_entry_hardlink(e);
-        int ft = archive_entry_filetype(e);
+        const char *hard = AR->archive_entry_hardlink(e);
+        int ft = AR->archive_entry_filetype(e);
         char *hpath = NULL;
         if (hard) {
             const char *hrel = under_prefix(skip_dot(hard), pfx);
@@ -280,7 +282,7 @@ static int extract(struct archive *a, const char *root, const char *prefix, cons
             }
             if (!(hpath = join_root(root, hrel))) goto oom;
         } else if (ft == AE_IFLNK) {
-            const char *target = archive_entry_symlink(e);
+            const char *target = AR->archive_entry_symlink(e);
             if (!target || !link_stays_inside(depth, target)) {
                 refuse(rep, name, "symlink leading outside the destination");
                 continue;
@@ -289,7 +291,7 @@ static int extract(struct archive *a, const char *root, const char *prefix, cons
             refuse(rep, name, "not a regular file, directory or link");
             continue;
         }
-        int64_t size = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
+        int64_t size = AR->archive_entry_size_is_set(e) ? AR->archive_entry_size(e) : 0;
         if (size < 0 || (uint64_t)size > l->max_bytes - rep->bytes) {
             snprintf(err, errlen, "more than %llu bytes (--max-bytes)",
                      (unsigned long long)l->max_bytes);
@@ -308,35 +310,35 @@ static int extract(struct archive *a, const char *root, const char *prefix, cons
             free(hpath);
             goto oom;
         }
-        archive_entry_set_pathname(e, dest);
-        if (hpath) archive_entry_set_hardlink(e, hpath);
+        AR->archive_entry_set_pathname(e, dest);
+        if (hpath) AR->archive_entry_set_hardlink(e, hpath);
         free(dest);
         free(hpath);
-        mode_t perm = archive_entry_perm(e) & 0777;
+        mode_t perm = AR->archive_entry_perm(e) & 0777;
         if (ft == AE_IFDIR) perm |= 0700; /* we write into it */
-        archive_entry_set_perm(e, perm);
-        r = archive_write_header(w, e);
+        AR->archive_entry_set_perm(e, perm);
+        r = AR->archive_write_header(w, e);
         if (r < ARCHIVE_WARN) {
-            refuse(rep, name, archive_error_string(w));
+            refuse(rep, name, AR->archive_error_string(w));
             continue;
         }
         if (ft == AE_IFREG && !hard && size > 0) {
             const void *buf;
             size_t len;
             la_int64_t off;
-            while ((r = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK) {
-                if (archive_write_data_block(w, buf, len, off) < ARCHIVE_WARN) {
-                    snprintf(err, errlen, "%s", archive_error_string(w));
+            while ((r = AR->archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK) {
+                if (AR->archive_write_data_block(w, buf, len, off) < ARCHIVE_WARN) {
+                    snprintf(err, errlen, "%s", AR->archive_error_string(w));
                     goto out;
                 }
             }
             if (r != ARCHIVE_EOF) {
-                snprintf(err, errlen, "bad tar stream: %s", archive_error_string(a));
+                snprintf(err, errlen, "bad tar stream: %s", AR->archive_error_string(a));
                 goto out;
             }
         }
-        if (archive_write_finish_entry(w) < ARCHIVE_WARN) {
-            snprintf(err, errlen, "%s", archive_error_string(w));
+        if (AR->archive_write_finish_entry(w) < ARCHIVE_WARN) {
+            snprintf(err, errlen, "%s", AR->archive_error_string(w));
             goto out;
         }
         rep->entries++;
@@ -347,19 +349,19 @@ static int extract(struct archive *a, const char *root, const char *prefix, cons
 oom:
     snprintf(err, errlen, "out of memory");
 out:
-    if (archive_write_close(w) != ARCHIVE_OK && rc == 0) { /* deferred directory modes */
-        snprintf(err, errlen, "%s", archive_error_string(w));
+    if (AR->archive_write_close(w) != ARCHIVE_OK && rc == 0) { /* deferred directory modes */
+        snprintf(err, errlen, "%s", AR->archive_error_string(w));
         rc = -1;
     }
-    archive_write_free(w);
+    AR->archive_write_free(w);
     return rc;
 }
 
 static struct archive *reader(void)
 {
-    struct archive *a = archive_read_new();
+    struct archive *a = AR->archive_read_new();
     if (!a) return NULL;
-    archive_read_support_format_tar(a); /* tar only: no other format, no filter */
+    AR->archive_read_support_format_tar(a); /* tar only: no other format, no filter */
     return a;
 }
 
@@ -367,14 +369,15 @@ int cp_extract_fd(int fd, const char *root, const char *prefix, const cp_limits_
                   cp_extract_report_t *rep, char *err, size_t errlen)
 {
     memset(rep, 0, sizeof *rep);
+    if (cp_archive_load(err, errlen) < 0) return -1;
     struct archive *a = reader();
     if (!a) return snprintf(err, errlen, "out of memory"), -1;
     int rc = -1;
-    if (archive_read_open_fd(a, fd, 64 * 1024) != ARCHIVE_OK)
-        snprintf(err, errlen, "bad tar stream: %s", archive_error_string(a));
+    if (AR->archive_read_open_fd(a, fd, 64 * 1024) != ARCHIVE_OK)
+        snprintf(err, errlen, "bad tar stream: %s", AR->archive_error_string(a));
     else
         rc = extract(a, root, prefix, l, rep, err, errlen);
-    archive_read_free(a);
+    AR->archive_read_free(a);
     return rc;
 }
 
@@ -382,13 +385,14 @@ int cp_extract_mem(const void *p, size_t n, const char *root, const char *prefix
                    const cp_limits_t *l, cp_extract_report_t *rep, char *err, size_t errlen)
 {
     memset(rep, 0, sizeof *rep);
+    if (cp_archive_load(err, errlen) < 0) return -1;
     struct archive *a = reader();
     if (!a) return snprintf(err, errlen, "out of memory"), -1;
     int rc = -1;
-    if (archive_read_open_memory(a, p, n) != ARCHIVE_OK)
-        snprintf(err, errlen, "bad tar stream: %s", archive_error_string(a));
+    if (AR->archive_read_open_memory(a, p, n) != ARCHIVE_OK)
+        snprintf(err, errlen, "bad tar stream: %s", AR->archive_error_string(a));
     else
         rc = extract(a, root, prefix, l, rep, err, errlen);
-    archive_read_free(a);
+    AR->archive_read_free(a);
     return rc;
 }
