@@ -292,6 +292,10 @@ PMX_EXTERN void pmx_session_resume(pmx_session_t *s);
 PMX_EXTERN void pmx_session_close(pmx_session_t *s);
 /* One-line description of the failure, "" if none. */
 PMX_EXTERN const char *pmx_session_error(const pmx_session_t *s);
+/* 1 when an attempt that ended this way may be made again without running the command twice:
+ * it failed before the command could have started (DNS, connect, TLS, 429, 5xx, or a timeout
+ * or loss before the request went out). What the fan-out's retries follow. */
+PMX_EXTERN int pmx_exit_retryable(const pmx_exit_t *ex);
 
 /* ---- fan-out ---------------------------------------------------------------------------- */
 /* One command over many pods, shaped like curl's multi: targets wait in a PENDING queue gated

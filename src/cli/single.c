@@ -77,30 +77,11 @@ static void on_drain(pmx_session_t *s, void *data)
 
 static void on_retry(uv_timer_t *h);
 
-/* What the fan-out retries (fanout.c): failures before the command could have started. */
-static int retryable(const pmx_exit_t *ex)
-{
-    if (ex->command_started) return 0;
-    switch (ex->err) {
-    case PMX_EDNS:
-    case PMX_ECONNECT:
-    case PMX_ETLS:
-    case PMX_ETOOMANY:
-    case PMX_ESERVER:
-        return 1;
-    case PMX_ETIMEDOUT:
-    case PMX_ELOST:
-        return !ex->request_sent;
-    default:
-        return 0;
-    }
-}
-
 static void on_exit_cb(pmx_session_t *s, const pmx_exit_t *ex, void *data)
 {
     single_t *x = data;
     cli_opts_t *o = x->a->o;
-    if (x->attempts <= o->retries && retryable(ex) && !x->signaled && !x->disconnected &&
+    if (x->attempts <= o->retries && pmx_exit_retryable(ex) && !x->signaled && !x->disconnected &&
         !x->stdin_read && x->timers) {
         /* 500 ms, doubled per attempt, at most 30 s; a longer Retry-After wins. */
         uint64_t ms = 500ull << (x->attempts - 1 < 6 ? x->attempts - 1 : 6);

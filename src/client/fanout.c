@@ -136,7 +136,7 @@ static void finish_simple(target_t *t, int err, const char *message)
  * silence or a lost connection after the request went out is not one of them: the server may
  * have started the command without our seeing the 101, and running it twice is worse than
  * reporting the failure (kubectl never retries). A 429 or 5xx answer is a refusal: retried. */
-static int retryable(const pmx_exit_t *ex)
+PMX_API int pmx_exit_retryable(const pmx_exit_t *ex)
 {
     if (ex->command_started) return 0;
     switch (ex->err) {
@@ -190,7 +190,7 @@ static void on_exit_cb(pmx_session_t *s, const pmx_exit_t *in, void *data)
     pmx_exit_t mapped = *in; /* results and callbacks carry only PMX_E* codes */
     mapped.err = pmx__err_from_internal(in->err);
     const pmx_exit_t *ex = &mapped;
-    if (!f->canceled && retryable(ex) && t->r.attempts <= f->o.retries &&
+    if (!f->canceled && pmx_exit_retryable(ex) && t->r.attempts <= f->o.retries &&
         !(f->o.stdin_ && f->replay_dropped)) {
         t->state = T_RETRY_WAIT;
         t->due_ms = uv_now(f->loop) + backoff_ms(f, t->r.attempts, ex->retry_after);
