@@ -295,11 +295,16 @@ static void preset_address(pmx_client_t *c)
     c->addrs_literal = 1;
 }
 
-size_t pmx__client_addrs(const pmx_client_t *c, struct sockaddr_storage *out, size_t max)
+size_t pmx__client_addrs(const pmx_client_t *c)
 {
-    size_t n = c->naddrs < max ? c->naddrs : max;
-    memcpy(out, c->addrs, n * sizeof *out);
-    return n;
+    return c->naddrs;
+}
+
+int pmx__client_addr(const pmx_client_t *c, size_t i, struct sockaddr_storage *out)
+{
+    if (i >= c->naddrs) return 0;
+    *out = c->addrs[i];
+    return 1;
 }
 
 void pmx__client_set_addrs(pmx_client_t *c, const struct addrinfo *res)

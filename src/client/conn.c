@@ -2,7 +2,7 @@
  *
  *   RESOLVE  uv_getaddrinfo, unless the client knows the addresses
  *   GATE     waiting at the client's gate (the first TLS handshake, or too many connecting)
- *   TCP      connecting to addrs[next]; a refusal moves to the next address
+ *   TCP      connecting to the client's address number `next`; a refusal moves to the next
  *   PROXY    CONNECT sent to the proxy, reading its answer
  *   TLS      handshake (inside the tunnel when there is a proxy)
  *   READY    plaintext flows; on_data/on_end/on_drain belong to the owner
@@ -48,9 +48,8 @@ typedef struct tcp_conn {
     uv_timer_t timer; /* the connect + handshake bound */
     int timer_open;
     pmx__tls_waiter_t gate;
-    struct sockaddr_storage addrs[PMX_MAX_ADDRS];
-    size_t naddrs, next;
-    char last_error[256];
+    size_t naddrs, next; /* the client's addresses (read by index, not copied) */
+    char last_error[128];
     buf_t proxy_resp;
     int close_graceful;
 } tcp_conn_t;
@@ -243,8 +242,14 @@ static void connect_one(tcp_conn_t *t)
     so.defer_tls = ep->proxy_host != NULL; /* TLS runs inside the CONNECT tunnel */
     stream_cb_t cb = {on_stream_ready, on_stream_data, on_stream_end, on_stream_drain,
                       on_stream_close};
-    const struct sockaddr *sa = (const struct sockaddr *)&t->addrs[t->next++];
-    int r = stream_connect(pmx__client_loop(t->cl), sa, &so, &cb, t, &t->stream);
+    struct sockaddr_storage sa;
+    /* Another conn may have made the client forget the list since: then no more to try. */
+    if (!pmx__client_addr(t->cl, t->next++, &sa)) {
+        try_next(t);
+        return;
+    }
+    int r = stream_connect(pmx__client_loop(t->cl), (const struct sockaddr *)&sa, &so, &cb, t,
+                           &t->stream);
     if (r < 0) {
         t->stream = NULL;
         snprintf(t->last_error, sizeof t->last_error, "%s", strerror(-r));
@@ -256,7 +261,7 @@ static void connect_one(tcp_conn_t *t)
 
 static void try_next(tcp_conn_t *t)
 {
-    if (t->next >= t->naddrs) {
+    if (t->next >= t->naddrs || t->next >= pmx__client_addrs(t->cl)) {
         /* Every address failed: the next connection resolves again. */
         pmx__client_forget_addrs(t->cl);
         fail(t, PMX_ECONNECT, "cannot connect to %s: %s", server(t),
@@ -313,7 +318,7 @@ static void gai_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     }
     pmx__client_set_addrs(t->cl, res);
     uv_freeaddrinfo(res);
-    t->naddrs = pmx__client_addrs(t->cl, t->addrs, PMX_MAX_ADDRS);
+    t->naddrs = pmx__client_addrs(t->cl);
     if (!t->naddrs) {
         fail(t, PMX_EDNS, "cannot resolve %s: no IPv4 or IPv6 address",
              pmx__client_connect_host(t->cl));
@@ -343,7 +348,7 @@ static void start_cb(uv_timer_t *tm)
     tcp_conn_t *t = tm->data;
     const pmx_client_opts_t *o = pmx__client_opts(t->cl);
     uv_timer_start(&t->timer, timeout_cb, o->connect_timeout_ms + o->handshake_timeout_ms, 0);
-    t->naddrs = pmx__client_addrs(t->cl, t->addrs, PMX_MAX_ADDRS);
+    t->naddrs = pmx__client_addrs(t->cl);
     if (t->naddrs) {
         start_connecting(t);
         return;

@@ -58,7 +58,9 @@ stream_rbuf_t *pmx__client_rbuf(pmx_client_t *c);
 /* Addresses of the host connected to (the proxy's when there is one), port included. The first
  * answer is kept for the next connections; pmx__client_forget_addrs() after a connect failure
  * makes the next connection resolve again. Literal IPs are known from the start. */
-size_t pmx__client_addrs(const pmx_client_t *c, struct sockaddr_storage *out, size_t max);
+size_t pmx__client_addrs(const pmx_client_t *c);
+/* Copies address number i; 0 when there is none (the list was forgotten or is shorter). */
+int pmx__client_addr(const pmx_client_t *c, size_t i, struct sockaddr_storage *out);
 void pmx__client_set_addrs(pmx_client_t *c, const struct addrinfo *res);
 void pmx__client_forget_addrs(pmx_client_t *c);
 const char *pmx__client_connect_host(const pmx_client_t *c);
