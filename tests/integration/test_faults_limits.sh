@@ -5,7 +5,7 @@
 #  - a message over the maximum (32 MiB, the CLI has no flag for it): one frame announcing
 #    32 MiB + 1, and a message fragmented into frames that are each under the limit; the output
 #    before it is delivered, podmux closes with 1009, one line, exit 255. A message of exactly
-#    32 MiB is accepted byte for byte. Served by data/ws_fake_apiserver.py (plain HTTP).
+#    32 MiB is accepted byte for byte. Served by data/hostile_apiserver.py with data/limits_scenarios.py (plain HTTP).
 #  - an exec credential plugin that fails, prints garbage, prints nothing or the wrong version:
 #    one line naming what went wrong, exit 255, no output, no sanitizer report.
 # A plugin that hangs: test_faults_plugin.sh.
@@ -22,7 +22,8 @@ MIB32=33554432
 sorted_eq() { expect_eq "$(sort "$1")" "$(printf '%s\n' "$2" | sort)" "$3"; }
 
 # ---- oversized messages ----------------------------------------------------------------------
-/usr/bin/python3 "$PMX_SRC/tests/integration/data/ws_fake_apiserver.py" "$T/fake.log" \
+/usr/bin/python3 "$PMX_SRC/tests/integration/data/hostile_apiserver.py" \
+  --script "$PMX_SRC/tests/integration/data/limits_scenarios.py" "$T/fake.log" \
   >"$T/fake.port" 2>"$T/fake.err" &
 FAKE=$!
 trap 'rc=$?; kill $FAKE 2>/dev/null; (exit $rc); cleanup' EXIT # keep the test's exit status

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A scriptable misbehaving API server (issue 13): plain HTTP, or TLS with --tls CERT KEY.
-Every pod exists and is Running; what its exec/attach upgrade gets is the scenario of the same
-name in SCENARIOS (a pod with no scenario gets "fine"). --script FILE runs FILE (Python) with
+Every pod exists and is Running (or, when a script sets PODS, those pods, listed by
+GET .../pods with a "key=value" labelSelector over LABELS); what its exec/attach upgrade gets is
+the scenario of the same name in SCENARIOS (a pod with no scenario gets "fine"). --script FILE runs FILE (Python) with
 this module's names in scope, so a test can add or replace scenarios: def my_case(c): ...;
 SCENARIOS["my-pod"] = my_case.
 
@@ -46,9 +47,14 @@ def log(line):
             f.write(line + "\n")
 
 
+PODS = None  # None: any name is a pod; a script may list them (and give them LABELS)
+LABELS = {}
+
+
 def pod_json(name, ns):
     return {"kind": "Pod", "apiVersion": "v1",
-            "metadata": {"name": name, "namespace": ns, "labels": {"app": "hostile"},
+            "metadata": {"name": name, "namespace": ns,
+                         "labels": dict({"app": "hostile"}, **LABELS.get(name, {})),
                          "creationTimestamp": "2024-01-01T00:00:00Z"},
             "spec": {"nodeName": "n1", "containers": [{"name": "main"}]},
             "status": {"phase": "Running",
@@ -248,11 +254,28 @@ class Handler(socketserver.BaseRequestHandler):
                     hdrs[k.strip().lower()] = v.strip()
                 path, _, query = target.partition("?")
                 parts = path.strip("/").split("/")
-                if len(parts) < 6 or parts[:2] != ["api", "v1"] or parts[4] != "pods":
+                if len(parts) < 5 or parts[:2] != ["api", "v1"] or parts[4] != "pods" or \
+                        (len(parts) == 5 and PODS is None):
                     self.respond(404, "Not Found", {"kind": "Status", "status": "Failure",
                                                     "message": "no such path", "code": 404})
                     continue
-                name, ns = parts[5], parts[3]
+                ns = parts[3]
+                if len(parts) == 5:
+                    sel = urllib.parse.parse_qs(query).get("labelSelector", [""])[0]
+                    k, _, v = sel.partition("=")
+                    items = [pod_json(p, ns) for p in PODS]
+                    if sel:
+                        items = [i for i in items if i["metadata"]["labels"].get(k) == v]
+                    self.respond(200, "OK", {"kind": "PodList", "apiVersion": "v1",
+                                             "metadata": {}, "items": items})
+                    continue
+                name = parts[5]
+                if PODS is not None and name not in PODS:
+                    self.respond(404, "Not Found", {"kind": "Status", "apiVersion": "v1",
+                                                    "status": "Failure", "reason": "NotFound",
+                                                    "message": 'pods "%s" not found' % name,
+                                                    "code": 404})
+                    continue
                 if len(parts) == 6:
                     self.respond(200, "OK", pod_json(name, ns))
                     continue
