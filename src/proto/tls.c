@@ -21,6 +21,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@
 #include <mbedtls/error.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
+#include <mbedtls/platform.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/ssl_cache.h>
 #include <mbedtls/ssl_internal.h>
@@ -72,18 +74,63 @@ struct tls_conn {
     int io_err;          /* first failure of io.send (or of buffering) */
     int fatal;           /* sticky error returned by every later call */
     unsigned started : 1, hs_done : 1, paused : 1, closed : 1, close_sent : 1, resumed : 1,
-        busy : 1, check_ip : 1, cn_only : 1;
+        busy : 1, check_ip : 1, cn_only : 1, err_set : 1;
     uint8_t ip[16];
     size_t ip_len;
     char *peer_cn;
-    char name[256]; /* name verified, for error text */
-    char err[320];  /* room for the longest name in a message */
+    char *name; /* name verified, for error text */
+    char *err;  /* the last error (made when there is one: an open connection keeps no room) */
 };
 
+/* A session kept parsed, so that offering it costs a copy of its ticket, not a parse; and
+ * without the server's certificate (only a full handshake checks one), so that neither the
+ * copy nor every resumed connection holds a parsed certificate chain (~2 KiB each). */
 struct tls_session {
-    size_t len;
-    unsigned char data[];
+    mbedtls_ssl_session s;
 };
+
+/* What a client offers: the AEAD suites Go's crypto/tls offers (kube-apiserver is a Go server)
+ * with ChaCha20-Poly1305 first, the fastest of mbedTLS's portable C here (a Go server honours
+ * that preference), then its CBC fallbacks. mbedTLS's default list has ~150 suites: the
+ * ClientHello was 462 bytes, and building it looked each suite up in a table of them all, 4%
+ * of a resumed handshake's instructions. */
+static const int client_suites[] = {
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA,
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA,
+    MBEDTLS_TLS_RSA_WITH_AES_128_GCM_SHA256,
+    MBEDTLS_TLS_RSA_WITH_AES_256_GCM_SHA384,
+    MBEDTLS_TLS_RSA_WITH_AES_128_CBC_SHA,
+    MBEDTLS_TLS_RSA_WITH_AES_256_CBC_SHA,
+    0,
+};
+
+/* Go's curve preferences (X25519, P-256, P-384, P-521), for both ends: a Go server (the API
+ * server) picks the first of its own list that the client offers. mbedTLS's default list starts
+ * at secp521r1, so podmux-sim used to answer every client with P-521, the costliest curve. */
+static const mbedtls_ecp_group_id go_curves[] = {MBEDTLS_ECP_DP_CURVE25519,
+                                                 MBEDTLS_ECP_DP_SECP256R1, MBEDTLS_ECP_DP_SECP384R1,
+                                                 MBEDTLS_ECP_DP_SECP521R1, MBEDTLS_ECP_DP_NONE};
+
+static void set_err(tls_conn_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_err(tls_conn_t *c, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    free(c->err);
+    c->err = strdup(line); /* NULL: tls_conn_error() says "out of memory" */
+    c->err_set = 1;
+}
 
 /* ---- context -------------------------------------------------------------------------------- */
 static void mbed_err(char *dst, size_t len, const char *what, int code)
@@ -216,6 +263,7 @@ static int setup_server(tls_ctx_t *t, const tls_ctx_opts_t *o, char *errbuf, siz
 
 static void setup_client(tls_ctx_t *t, const tls_ctx_opts_t *o)
 {
+    mbedtls_ssl_conf_ciphersuites(&t->conf, client_suites);
     if (o->insecure) {
         mbedtls_ssl_conf_authmode(&t->conf, MBEDTLS_SSL_VERIFY_NONE);
         return;
@@ -245,6 +293,7 @@ static int ctx_setup(tls_ctx_t *t, const tls_ctx_opts_t *o, char *errbuf, size_t
     mbedtls_ssl_conf_min_version(&t->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
                                  MBEDTLS_SSL_MINOR_VERSION_3);
     mbedtls_ssl_conf_renegotiation(&t->conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
+    mbedtls_ssl_conf_curves(&t->conf, go_curves);
     if (!(o->insecure && !o->is_server) && (r = load_ca(t, o, errbuf, errlen)) < 0) return r;
     if ((r = load_own(t, o, errbuf, errlen)) < 0) return r;
     if (o->is_server) return setup_server(t, o, errbuf, errlen);
@@ -435,10 +484,10 @@ static void alert_text(tls_conn_t *c)
     unsigned char code = c->ssl.in_msg ? c->ssl.in_msg[1] : 0;
     for (size_t i = 0; i < sizeof alert_names / sizeof *alert_names; i++) {
         if (alert_names[i].code != code) continue;
-        snprintf(c->err, sizeof c->err, "peer sent alert: %s", alert_names[i].name);
+        set_err(c, "peer sent alert: %s", alert_names[i].name);
         return;
     }
-    snprintf(c->err, sizeof c->err, "peer sent alert %u", code);
+    set_err(c, "peer sent alert %u", code);
 }
 
 /* Text and code for a failed certificate check. Trust problems come before name problems. */
@@ -454,25 +503,25 @@ static int verify_error(tls_conn_t *c, uint32_t flags)
     else if (flags & MBEDTLS_X509_BADCERT_MISSING)
         why = "no certificate sent";
     if (!why && (flags & MBEDTLS_X509_BADCERT_CN_MISMATCH) && c->cn_only) {
-        snprintf(c->err, sizeof c->err,
-                 "hostname mismatch: the certificate has its name only in the legacy Common "
-                 "Name field and no SANs (not valid for %s)",
-                 c->name);
+        set_err(c,
+                "hostname mismatch: the certificate has its name only in the legacy Common "
+                "Name field and no SANs (not valid for %s)",
+                c->name ? c->name : "(no name)");
         return TLS_EHOSTNAME;
     }
     if (!why && (flags & MBEDTLS_X509_BADCERT_CN_MISMATCH)) {
-        snprintf(c->err, sizeof c->err, "hostname mismatch: certificate is not valid for %s",
-                 c->name);
+        set_err(c, "hostname mismatch: certificate is not valid for %s",
+                c->name ? c->name : "(no name)");
         return TLS_EHOSTNAME;
     }
     if (why) {
-        snprintf(c->err, sizeof c->err, "certificate verify failed: %s", why);
+        set_err(c, "certificate verify failed: %s", why);
         return TLS_EVERIFY;
     }
     char info[200];
     mbedtls_x509_crt_verify_info(info, sizeof info, "", flags);
     info[strcspn(info, "\n")] = '\0';
-    snprintf(c->err, sizeof c->err, "certificate verify failed: %s", info);
+    set_err(c, "certificate verify failed: %s", info);
     return TLS_EVERIFY;
 }
 
@@ -481,7 +530,7 @@ static int handshake_error(tls_conn_t *c, int r)
     char txt[160];
     uint32_t flags = mbedtls_ssl_get_verify_result(&c->ssl);
     if (c->io_err) {
-        snprintf(c->err, sizeof c->err, "handshake failed: cannot send (%s)", strerror(-c->io_err));
+        set_err(c, "handshake failed: cannot send (%s)", strerror(-c->io_err));
         return c->io_err;
     }
     if (r == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED && flags != 0 && flags != (uint32_t)-1)
@@ -490,7 +539,7 @@ static int handshake_error(tls_conn_t *c, int r)
         /* mbedTLS sends no alert here; without one the client sees only a closed socket. */
         mbedtls_ssl_send_alert_message(&c->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
                                        MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE);
-        snprintf(c->err, sizeof c->err, "handshake failed: client certificate required");
+        set_err(c, "handshake failed: client certificate required");
         return TLS_EVERIFY;
     }
     if (r == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE) {
@@ -498,7 +547,7 @@ static int handshake_error(tls_conn_t *c, int r)
         return TLS_EHANDSHAKE;
     }
     mbedtls_strerror(r, txt, sizeof txt);
-    snprintf(c->err, sizeof c->err, "handshake failed: %s", txt);
+    set_err(c, "handshake failed: %s", txt);
     return TLS_EHANDSHAKE;
 }
 
@@ -506,7 +555,7 @@ static int data_error(tls_conn_t *c, int r)
 {
     char txt[160];
     if (c->io_err) {
-        snprintf(c->err, sizeof c->err, "cannot send: %s", strerror(-c->io_err));
+        set_err(c, "cannot send: %s", strerror(-c->io_err));
         return c->io_err;
     }
     if (r == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE) {
@@ -514,7 +563,7 @@ static int data_error(tls_conn_t *c, int r)
         return -EPROTO;
     }
     mbedtls_strerror(r, txt, sizeof txt);
-    snprintf(c->err, sizeof c->err, "TLS error: %s", txt);
+    set_err(c, "TLS error: %s", txt);
     return -EPROTO;
 }
 
@@ -545,13 +594,13 @@ static int setup_name(tls_conn_t *c, const char *server_name, const char *verify
     const char *name = verify_name && *verify_name ? verify_name : server_name;
     if (!name || !*name || parse_ip(c, name)) {
         /* No SNI for an IP; explicit NULL also says "chain only, no name check" to mbedTLS. */
-        if (name) snprintf(c->name, sizeof c->name, "%s", name);
+        if (name && !(c->name = strdup(name))) return -ENOMEM;
         c->check_ip = name && *name && !c->ctx->insecure;
         if (c->check_ip) mbedtls_ssl_set_verify(&c->ssl, verify_cb, c);
         return mbedtls_ssl_set_hostname(&c->ssl, NULL) == 0 ? 0 : -ENOMEM;
     }
-    if (strlen(name) >= sizeof c->name) return -EINVAL;
-    snprintf(c->name, sizeof c->name, "%s", name);
+    if (strlen(name) >= 256) return -EINVAL;
+    if (!(c->name = strdup(name))) return -ENOMEM;
     if (!c->ctx->insecure) mbedtls_ssl_set_verify(&c->ssl, verify_cb, c);
     return mbedtls_ssl_set_hostname(&c->ssl, name) == 0 ? 0 : -EINVAL;
 }
@@ -587,6 +636,8 @@ void tls_conn_free(tls_conn_t *c)
     buf_free(&c->in);
     buf_free(&c->hs_out);
     free(c->peer_cn);
+    free(c->name);
+    free(c->err);
     free(c);
 }
 
@@ -631,7 +682,7 @@ static int handshake(tls_conn_t *c)
         return code;
     }
     if ((r = flush_hs_out(c)) < 0) {
-        snprintf(c->err, sizeof c->err, "handshake failed: cannot send (%s)", strerror(-r));
+        set_err(c, "handshake failed: cannot send (%s)", strerror(-r));
         c->fatal = r;
         if (c->io.handshake_done) c->io.handshake_done(c->io.arg, r);
         return r;
@@ -713,7 +764,7 @@ int tls_conn_feed(tls_conn_t *c, const uint8_t *data, size_t len)
     c->feed = NULL;
     c->feed_len = 0;
     if (r == -ENOBUFS) {
-        snprintf(c->err, sizeof c->err, "too much input buffered while paused");
+        set_err(c, "too much input buffered while paused");
         c->fatal = r;
     }
     return r;
@@ -767,27 +818,28 @@ int tls_conn_handshake_done(const tls_conn_t *c)
 
 const char *tls_conn_error(const tls_conn_t *c)
 {
-    return c->err[0] ? c->err : "no error";
+    if (!c->err_set) return "no error";
+    return c->err ? c->err : "out of memory";
 }
 
 /* ---- sessions ------------------------------------------------------------------------------- */
 int tls_conn_get_session(tls_conn_t *c, tls_session_t **out)
 {
     if (!c->hs_done || c->ctx->is_server) return -ENOTCONN;
-    mbedtls_ssl_session s;
-    mbedtls_ssl_session_init(&s);
-    int r = mbedtls_ssl_get_session(&c->ssl, &s) == 0 ? 0 : -ENOMEM;
-    size_t need = 0;
-    tls_session_t *ts = NULL;
-    if (r == 0 && mbedtls_ssl_session_save(&s, NULL, 0, &need) != MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL)
-        r = -EPROTO;
-    if (r == 0 && !(ts = malloc(sizeof *ts + need))) r = -ENOMEM;
-    if (r == 0 && mbedtls_ssl_session_save(&s, ts->data, need, &ts->len) != 0) r = -EPROTO;
-    mbedtls_ssl_session_free(&s);
-    if (r < 0) {
-        free(ts);
-        return r;
+    tls_session_t *ts = malloc(sizeof *ts);
+    if (!ts) return -ENOMEM;
+    mbedtls_ssl_session_init(&ts->s);
+    if (mbedtls_ssl_get_session(&c->ssl, &ts->s) != 0) {
+        tls_session_free(ts);
+        return -ENOMEM;
     }
+#if defined(MBEDTLS_SSL_KEEP_PEER_CERTIFICATE)
+    if (ts->s.peer_cert) {
+        mbedtls_x509_crt_free(ts->s.peer_cert);
+        mbedtls_free(ts->s.peer_cert);
+        ts->s.peer_cert = NULL;
+    }
+#endif
     *out = ts;
     return 0;
 }
@@ -795,17 +847,14 @@ int tls_conn_get_session(tls_conn_t *c, tls_session_t **out)
 int tls_conn_set_session(tls_conn_t *c, const tls_session_t *ts)
 {
     if (c->ctx->is_server || c->started || !ts) return -EINVAL;
-    mbedtls_ssl_session s;
-    mbedtls_ssl_session_init(&s);
-    int r = mbedtls_ssl_session_load(&s, ts->data, ts->len) == 0 ? 0 : -EINVAL;
-    if (r == 0 && mbedtls_ssl_set_session(&c->ssl, &s) != 0) r = -ENOMEM;
-    mbedtls_ssl_session_free(&s);
-    return r;
+    return mbedtls_ssl_set_session(&c->ssl, &ts->s) == 0 ? 0 : -ENOMEM;
 }
 
-void tls_session_free(tls_session_t *s)
+void tls_session_free(tls_session_t *ts)
 {
-    free(s);
+    if (!ts) return;
+    mbedtls_ssl_session_free(&ts->s);
+    free(ts);
 }
 
 int tls_conn_resumed(const tls_conn_t *c)

@@ -39,7 +39,7 @@ typedef struct tls_ctx_opts {
     /* Client: trust the CA chain of this context (which must outlive the new one) instead of
      * loading one: a context rebuilt for a new client certificate reads and parses nothing. */
     struct tls_ctx *ca_from;
-    int insecure; /* client: do TLS but skip verification */
+    int insecure;      /* client: do TLS but skip verification */
     int verify_client; /* server: require a client certificate signed by the CA (else optional) */
 } tls_ctx_opts_t;
 
@@ -85,8 +85,9 @@ int tls_conn_close_notify(tls_conn_t *c);
 int tls_conn_handshake_done(const tls_conn_t *c);
 /* Last error as one line ("certificate verify failed: not trusted by CA"). Never NULL. */
 const char *tls_conn_error(const tls_conn_t *c);
-/* Client session resumption. get: after handshake, serialises the session into an opaque
- * heap copy (free with tls_session_free). set: before tls_conn_start. */
+/* Client session resumption. get: after a handshake, an opaque heap copy of the session without
+ * the server's certificate (free with tls_session_free). set: before tls_conn_start. A resumed
+ * connection has no peer certificate: only the full handshake that made the session checked it. */
 typedef struct tls_session tls_session_t;
 int tls_conn_get_session(tls_conn_t *c, tls_session_t **out);
 int tls_conn_set_session(tls_conn_t *c, const tls_session_t *s);
