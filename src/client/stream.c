@@ -3,6 +3,9 @@
  * Each ciphertext (or plaintext, without TLS) chunk is written whole at once when nothing is
  * queued; whatever the kernel did not take becomes one uv_write with its own copy, so the bytes
  * live until the write completes and order is kept.
+ * While a read is being handled, small writes are corked: what the reply to that read sends
+ * (the handshake's last flight and the upgrade request; a WebSocket close and TLS close_notify)
+ * leaves in one write(2) when the read's handling returns, not one each.
  * Handles: the TCP handle and a zero-delay timer used to deliver buffered plaintext after a
  * resume from a fresh loop turn; on_close runs when both are closed. */
 #include "client/stream.h"
@@ -26,13 +29,18 @@ struct stream {
     void *data;
     size_t queued, high_water, low_water;
     size_t drain_at; /* on_drain once queued falls to this (low_water unless asked lower) */
-    uint64_t bytes_in, bytes_out;
+    uint64_t bytes_in, bytes_out, sends;
     int open_handles;
     unsigned is_server : 1, reading : 1, paused : 1, ended : 1, closing : 1, ready : 1,
         above_hw : 1, close_after_write : 1, shutdown_after_write : 1, in_read : 1, connected : 1,
         tls_active : 1, defer_tls : 1, lingering : 1, shut_sent : 1;
-    char err[256];
+    char *cork; /* small writes made while a read is handled, sent when it returns */
+    size_t cork_len;
+    char *err; /* made when there is an error: an open stream keeps no room for one */
 };
+
+/* Writes up to this size are corked; a larger one first sends the cork, then itself. */
+#define STREAM_CORK_MAX 4096
 
 typedef struct wreq {
     uv_write_t req;
@@ -50,6 +58,8 @@ static void on_handle_closed(uv_handle_t *h)
 {
     stream_t *s = h->data;
     if (--s->open_handles > 0) return;
+    free(s->cork);
+    free(s->err);
     if (s->tls) tls_conn_free(s->tls);
     s->tls = NULL;
     if (s->cb.on_close) s->cb.on_close(s);
@@ -58,7 +68,10 @@ static void on_handle_closed(uv_handle_t *h)
 
 static void set_err(stream_t *s, const char *fmt, const char *detail)
 {
-    snprintf(s->err, sizeof s->err, fmt, detail);
+    char line[512];
+    snprintf(line, sizeof line, fmt, detail);
+    free(s->err);
+    s->err = strdup(line);
 }
 
 /* Ends the stream once: no more on_data after this. */
@@ -158,12 +171,13 @@ static void after_write(uv_write_t *req, int status)
  * at once from the caller's buffer; only what the kernel does not take is copied and queued as
  * one uv_write. A copy per record cost a fresh heap block per 16 KiB, and the page faults of
  * refilling the heap were a tenth of podmux-sim's CPU on a stdout stream. */
-static int raw_write(stream_t *s, const uint8_t *data, size_t len)
+static int raw_send(stream_t *s, const uint8_t *data, size_t len)
 {
     if (s->closing) return -EPIPE;
     size_t done = 0;
     if (s->queued == 0) {
         uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+        s->sends++;
         int n = uv_try_write((uv_stream_t *)&s->tcp, &b, 1);
         if (n > 0) done = (size_t)n; /* errors: uv_write below reports them as before */
     }
@@ -187,6 +201,44 @@ static int raw_write(stream_t *s, const uint8_t *data, size_t len)
     s->bytes_out += len;
     if (s->queued > s->high_water) s->above_hw = 1;
     return 0;
+}
+
+/* Sends what was corked. */
+static int cork_flush(stream_t *s)
+{
+    if (!s->cork) return 0;
+    char *d = s->cork;
+    size_t n = s->cork_len;
+    s->cork = NULL;
+    s->cork_len = 0;
+    int r = s->closing ? 0 : raw_send(s, (const uint8_t *)d, n);
+    free(d);
+    return r;
+}
+
+static int raw_write(stream_t *s, const uint8_t *data, size_t len)
+{
+    if (s->closing) return -EPIPE;
+    if (s->in_read && len <= STREAM_CORK_MAX - s->cork_len) {
+        if (!s->cork && !(s->cork = malloc(STREAM_CORK_MAX))) return -ENOMEM;
+        memcpy(s->cork + s->cork_len, data, len);
+        s->cork_len += len;
+        return 0;
+    }
+    int r = cork_flush(s);
+    return r < 0 ? r : raw_send(s, data, len);
+}
+
+/* The end of a read's handling: its corked writes go out together. */
+static void uncork(stream_t *s)
+{
+    s->in_read = 0;
+    if (cork_flush(s) < 0 && !s->closing) {
+        if (!s->ready)
+            fail_ready(s, -EIO);
+        else
+            stream_end(s, -EIO);
+    }
 }
 
 /* ---- TLS engine callbacks ------------------------------------------------------------------ */
@@ -272,7 +324,7 @@ static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
         } else if (s->cb.on_data && s->cb.on_data(s, (const uint8_t *)buf->base, (size_t)nread)) {
             stream_pause(s);
         }
-        s->in_read = 0;
+        uncork(s);
     } else if (nread < 0 && !s->closing) {
         if (nread == UV_EOF) {
             if (!s->ready) {
@@ -304,7 +356,11 @@ static void pump_cb(uv_timer_t *t)
 {
     stream_t *s = t->data;
     if (s->closing || s->ended || s->paused) return;
-    if (s->tls && s->tls_active && s->ready) handle_tls_status(s, tls_conn_pump(s->tls));
+    if (s->tls && s->tls_active && s->ready) {
+        s->in_read = 1;
+        handle_tls_status(s, tls_conn_pump(s->tls));
+        uncork(s);
+    }
     if (!s->closing && !s->ended && !s->paused) start_reading(s);
 }
 
@@ -385,6 +441,10 @@ int stream_connect(uv_loop_t *loop, const struct sockaddr *addr, const stream_op
         /* libuv creates the socket here: out of descriptors must read as such ("Too many open
          * files"), not "Invalid argument". */
         if (r < 0 && r != UV_EMFILE && r != UV_ENFILE) r = -EINVAL;
+        /* Reading is asked for with the connect, so that the socket joins epoll once for both
+         * (libuv reports the connect first); asked for after it, libuv's second EPOLL_CTL_ADD
+         * fails with EEXIST and is retried as a MOD: two system calls more per connection. */
+        if (r == 0 && start_reading(s) < 0) r = -EIO;
     }
     if (r < 0) {
         s->cb.on_close = NULL;
@@ -474,6 +534,7 @@ int stream_shutdown(stream_t *s)
 {
     if (s->closing) return -EPIPE;
     if (s->tls && s->tls_active && s->ready) tls_conn_close_notify(s->tls);
+    cork_flush(s);
     if (s->queued)
         s->shutdown_after_write = 1;
     else
@@ -484,6 +545,7 @@ int stream_shutdown(stream_t *s)
 void stream_close(stream_t *s)
 {
     if (s->closing) return;
+    cork_flush(s); /* what was written before the close goes out, as when it was not corked */
     s->closing = 1;
     if (s->reading) uv_read_stop((uv_stream_t *)&s->tcp);
     s->reading = 0;
@@ -494,6 +556,7 @@ void stream_close(stream_t *s)
 void stream_reset(stream_t *s)
 {
     if (s->closing) return;
+    cork_flush(s); /* written before the reset: in the kernel first, as when not corked */
     s->closing = 1;
     if (s->reading) uv_read_stop((uv_stream_t *)&s->tcp);
     s->reading = 0;
@@ -506,13 +569,14 @@ void stream_close_after_write(stream_t *s)
 {
     if (s->closing || s->close_after_write) return;
     if (s->tls && s->tls_active && s->ready && !s->ended) tls_conn_close_notify(s->tls);
+    cork_flush(s);
     s->close_after_write = 1;
     if (s->queued == 0) finish_close(s);
 }
 
 const char *stream_error(const stream_t *s)
 {
-    return s->err;
+    return s->err ? s->err : "";
 }
 
 tls_conn_t *stream_tls(stream_t *s)
@@ -528,6 +592,11 @@ uint64_t stream_bytes_in(const stream_t *s)
 uint64_t stream_bytes_out(const stream_t *s)
 {
     return s->bytes_out;
+}
+
+uint64_t stream_sends(const stream_t *s)
+{
+    return s->sends;
 }
 
 int stream_start_tls(stream_t *s)

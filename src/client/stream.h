@@ -92,6 +92,9 @@ const char *stream_error(const stream_t *s);
 tls_conn_t *stream_tls(stream_t *s);
 uint64_t stream_bytes_in(const stream_t *s);
 uint64_t stream_bytes_out(const stream_t *s);
+/* Sends handed to the kernel at once (one write(2) each), not counting queued retries: small
+ * writes made while a read is handled leave together, in one. */
+uint64_t stream_sends(const stream_t *s);
 uv_tcp_t *stream_tcp(stream_t *s);
 /* Starts the deferred TLS handshake (opts.defer_tls); on_ready follows once it is done. */
 int stream_start_tls(stream_t *s);

@@ -141,10 +141,135 @@ static void test_write_queue_and_order(void **state)
     assert_int_equal(uv_loop_close(&r.loop), 0);
 }
 
+/* ---- corked replies ----------------------------------------------------------------------- *
+ * A raw libuv server sends "ping"; the client's stream answers from inside its read with three
+ * small writes, one of 8 KiB, and a close after them. The small ones must leave in one send, the
+ * big one after them in its own, everything in order and before the FIN. Writes made outside a
+ * read go one send each. */
+#define BIG (8u * 1024)
+
+typedef struct cork_run {
+    uv_loop_t loop;
+    uv_tcp_t listener, peer;
+    stream_t *client;
+    char got[BIG + 64];
+    size_t got_len;
+    int peer_eof, closes;
+    uint64_t sends_before_read, sends_after_read;
+} cork_run_t;
+
+static void cork_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b)
+{
+    (void)h;
+    b->base = malloc(sz);
+    b->len = sz;
+}
+
+static void cork_peer_closed(uv_handle_t *h)
+{
+    cork_run_t *r = h->data;
+    uv_close((uv_handle_t *)&r->listener, NULL);
+}
+
+static void cork_peer_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
+{
+    cork_run_t *r = st->data;
+    if (n > 0) {
+        assert_true(r->got_len + (size_t)n <= sizeof r->got);
+        memcpy(r->got + r->got_len, b->base, (size_t)n);
+        r->got_len += (size_t)n;
+    } else if (n < 0) {
+        r->peer_eof = (n == UV_EOF);
+        uv_close((uv_handle_t *)st, cork_peer_closed);
+    }
+    free(b->base);
+}
+
+static void cork_connection(uv_stream_t *l, int status)
+{
+    cork_run_t *r = l->data;
+    assert_int_equal(status, 0);
+    uv_tcp_init(&r->loop, &r->peer);
+    r->peer.data = r;
+    assert_int_equal(uv_accept(l, (uv_stream_t *)&r->peer), 0);
+    uv_buf_t b = uv_buf_init("ping", 4);
+    assert_int_equal(uv_try_write((uv_stream_t *)&r->peer, &b, 1), 4);
+    uv_read_start((uv_stream_t *)&r->peer, cork_alloc, cork_peer_read);
+}
+
+static void cork_client_ready(stream_t *s, int status)
+{
+    cork_run_t *r = stream_data(s);
+    assert_int_equal(status, 0);
+    /* Outside a read: a send each. */
+    assert_int_equal(stream_write(s, "<", 1), 0);
+    assert_int_equal(stream_write(s, ">", 1), 0);
+    r->sends_before_read = stream_sends(s);
+}
+
+static int cork_client_data(stream_t *s, const uint8_t *data, size_t len)
+{
+    cork_run_t *r = stream_data(s);
+    (void)data;
+    (void)len;
+    static char big[BIG];
+    memset(big, 'x', sizeof big);
+    uint64_t before = stream_sends(s);
+    assert_int_equal(stream_write(s, "a", 1), 0);
+    assert_int_equal(stream_write(s, "b", 1), 0);
+    assert_int_equal(stream_write(s, "c", 1), 0);
+    assert_int_equal(stream_sends(s), before); /* corked so far */
+    assert_int_equal(stream_write(s, big, sizeof big), 0);
+    assert_int_equal(stream_write(s, "d", 1), 0);
+    stream_close_after_write(s);
+    r->sends_after_read = stream_sends(s) - before;
+    return 0;
+}
+
+static void cork_client_closed(stream_t *s)
+{
+    cork_run_t *r = stream_data(s);
+    r->closes++;
+}
+
+static void test_corked_replies(void **state)
+{
+    (void)state;
+    cork_run_t r;
+    memset(&r, 0, sizeof r);
+    assert_int_equal(uv_loop_init(&r.loop), 0);
+    uv_tcp_init(&r.loop, &r.listener);
+    r.listener.data = &r;
+    struct sockaddr_in a;
+    uv_ip4_addr("127.0.0.1", 0, &a);
+    assert_int_equal(uv_tcp_bind(&r.listener, (const struct sockaddr *)&a, 0), 0);
+    assert_int_equal(uv_listen((uv_stream_t *)&r.listener, 8, cork_connection), 0);
+    int alen = sizeof a;
+    uv_tcp_getsockname(&r.listener, (struct sockaddr *)&a, &alen);
+    static const stream_cb_t cb = {
+        .on_ready = cork_client_ready, .on_data = cork_client_data, .on_close = cork_client_closed};
+    assert_int_equal(stream_connect(&r.loop, (const struct sockaddr *)&a, NULL, &cb, &r, &r.client),
+                     0);
+    assert_int_equal(uv_run(&r.loop, UV_RUN_DEFAULT), 0);
+
+    assert_int_equal(r.sends_before_read, 2);
+    /* "abc" in one send, then the big one; "d" went into a new cork, sent by the close. */
+    assert_int_equal(r.sends_after_read, 3);
+    assert_int_equal(r.got_len, 2 + 3 + BIG + 1);
+    assert_memory_equal(r.got, "<>abc", 5);
+    for (size_t i = 0; i < BIG; i++)
+        assert_int_equal(r.got[5 + i], 'x');
+    assert_int_equal(r.got[5 + BIG], 'd');
+    assert_true(r.peer_eof);
+    assert_int_equal(r.closes, 1);
+    assert_int_equal(uv_loop_close(&r.loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_write_queue_and_order),
+        cmocka_unit_test(test_corked_replies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
