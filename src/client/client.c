@@ -41,6 +41,8 @@ struct pmx_client {
     unsigned live;       /* sessions + requests not yet closed */
     stream_rbuf_t *rbuf; /* shared by every connection */
     pmx__conn_factory_t conn_factory;
+    uint8_t rnd[256]; /* CSPRNG output not yet handed out (the tail rnd_left bytes) */
+    size_t rnd_left;
 };
 
 void pmx__log(pmx_client_t *c, const char *fmt, ...)
@@ -385,6 +387,27 @@ tls_ctx_t *pmx__client_tls(pmx_client_t *c, const auth_cred_t *cred, char *err, 
         c->resume = NULL;
     }
     return g->ctx;
+}
+
+/* WebSocket keys and masks: from the TLS context's CTR_DRBG, a block at a time. Through
+ * uv_random each was a getrandom(2): two of a short session's twelve system calls. */
+int pmx__client_random(pmx_client_t *c, uint8_t *buf, size_t len)
+{
+    if (!c->tls) return uv_random(NULL, NULL, buf, len, 0, NULL) < 0 ? -1 : 0;
+    while (len > 0) {
+        if (c->rnd_left == 0) {
+            if (tls_ctx_random(c->tls->ctx, c->rnd, sizeof c->rnd) < 0) return -1;
+            c->rnd_left = sizeof c->rnd;
+        }
+        size_t n = len < c->rnd_left ? len : c->rnd_left;
+        uint8_t *src = c->rnd + sizeof c->rnd - c->rnd_left;
+        memcpy(buf, src, n);
+        memset(src, 0, n); /* handed out once */
+        c->rnd_left -= n;
+        buf += n;
+        len -= n;
+    }
+    return 0;
 }
 
 const tls_session_t *pmx__client_resume(const pmx_client_t *c)

@@ -70,6 +70,8 @@ const char *pmx__client_connect_host(const pmx_client_t *c);
  * of full and resumed handshakes. */
 tls_ctx_t *pmx__client_tls(pmx_client_t *c, const auth_cred_t *cred, char *err, size_t errlen);
 const tls_session_t *pmx__client_resume(const pmx_client_t *c);
+/* len bytes from a CSPRNG (the TLS context's; getrandom(2) without TLS). 0 or -1. */
+int pmx__client_random(pmx_client_t *c, uint8_t *buf, size_t len);
 void pmx__client_tls_done(pmx_client_t *c, tls_conn_t *conn);
 
 /* The connection gate: while one connection does the first full TLS handshake, the others

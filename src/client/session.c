@@ -52,9 +52,8 @@ struct pmx_session {
     chan_proto_t proto;
     char proto_name[40];
     buf_t decoded;
-    buf_t errstream;
+    buf_t errstream; /* parsed when the session ends (it may come in pieces) */
     int status_received;
-    chan_status_t status;
 
     buf_t stdin_q;
     size_t stdin_hw, stdin_lw;
@@ -72,7 +71,7 @@ struct pmx_session {
     uint64_t last_rx, t_start;
 
     pmx_exit_t exit;
-    char message[1024];
+    char *message; /* made when the session ends: an open one keeps no room for it */
     char reason[64];
 };
 
@@ -117,35 +116,39 @@ static void finish(pmx_session_t *s, int err, int code, const char *fmt, ...)
 static void finish(pmx_session_t *s, int err, int code, const char *fmt, ...)
 {
     if (finished(s)) return;
+    char msg[1024] = "";
     if (s->user_closed) {
         err = PMX_ECANCELED;
-        snprintf(s->message, sizeof s->message, "%s: canceled", s->label);
+        snprintf(msg, sizeof msg, "%s: canceled", s->label);
     } else if (fmt) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(s->message, sizeof s->message, fmt, ap);
+        vsnprintf(msg, sizeof msg, fmt, ap);
         va_end(ap);
         /* pmx_exit_t.message is one line even when a server's text is not. */
-        for (char *p = s->message; *p; p++)
+        for (char *p = msg; *p; p++)
             if ((unsigned char)*p < ' ') *p = ' ';
     }
+    free(s->message);
+    s->message = strdup(msg);
     s->exit.err = err;
     s->exit.exit_code = err ? -1 : code;
-    s->exit.message = s->message;
+    s->exit.message = s->message ? s->message : (err ? "out of memory" : "");
     s->exit.reason = s->reason;
     set_state(s, PMX_STATE_EXITED);
     if (err == 0)
         pmx__log(s->c, "%s: exit %d (%.1f ms)", s->label, s->exit.exit_code, ms_since(s));
     else
-        pmx__log(s->c, "%s: %s: %s", s->label, pmx_err_name(err), s->message);
+        pmx__log(s->c, "%s: %s: %s", s->label, pmx_err_name(err), s->exit.message);
     if (s->cb.on_exit) s->cb.on_exit(s, &s->exit, s->data);
     begin_close(s);
 }
 
 static void finish_status(pmx_session_t *s)
 {
-    chan_status_t *st = &s->status;
-    snprintf(s->reason, sizeof s->reason, "%s", st->reason);
+    chan_status_t status, *st = &status;
+    chan_status_parse(s->proto, (const uint8_t *)s->errstream.data, s->errstream.len, st);
+    snprintf(s->reason, sizeof s->reason, "%.63s", st->reason);
     if (st->http_code) s->exit.http_status = st->http_code;
     if (st->kind == CHAN_STATUS_SUCCESS || st->kind == CHAN_STATUS_EXIT)
         finish(s, 0, st->exit_code, "%s", st->kind == CHAN_STATUS_SUCCESS ? "" : st->message);
@@ -166,6 +169,7 @@ static void child_closed(pmx_session_t *s)
     if (s->cb.on_close) s->cb.on_close(s, s->data);
     free(s->label);
     free(s->protocols);
+    free(s->message);
     free(s);
     pmx__client_release(c);
 }
@@ -221,9 +225,8 @@ static int ws_send_cb(void *arg, const uint8_t *data, size_t len)
 
 static int genmask_cb(void *arg, uint8_t *buf, size_t len)
 {
-    (void)arg;
-    /* getrandom(2) through libuv: a CSPRNG, synchronous without a callback. */
-    return uv_random(NULL, NULL, buf, len, 0, NULL) < 0 ? -1 : 0;
+    pmx_session_t *s = arg;
+    return pmx__client_random(s->c, buf, len);
 }
 static void ws_message_cb(void *arg, int opcode, const uint8_t *data, size_t len)
 {
@@ -254,8 +257,6 @@ static void ws_message_cb(void *arg, int opcode, const uint8_t *data, size_t len
                    PMX_MAX_ERROR_STREAM);
             return;
         }
-        chan_status_parse(s->proto, (const uint8_t *)s->errstream.data, s->errstream.len,
-                          &s->status);
         s->status_received = 1;
         break;
     default:
@@ -654,6 +655,7 @@ static void session_free_unstarted(pmx_session_t *s)
 {
     free(s->label);
     free(s->protocols);
+    free(s->message);
     buf_free(&s->decoded);
     buf_free(&s->errstream);
     buf_free(&s->stdin_q);
@@ -762,7 +764,7 @@ PMX_API const char *pmx_session_protocol(const pmx_session_t *s)
 
 PMX_API const char *pmx_session_error(const pmx_session_t *s)
 {
-    return s->exit.err ? s->message : "";
+    return s->exit.err ? s->exit.message : "";
 }
 
 PMX_API long pmx_session_write(pmx_session_t *s, const void *buf, size_t len)
