@@ -1,6 +1,6 @@
 /* api: the REST calls exec clients need (docs/PROTOCOL.md §6): get a pod, list pods with selectors
  * following `continue` pages, resolve a workload to its pods, and kubectl's pod and container
- * choices. Results point into the parsed JSON, valid for the callback. */
+ * choices. Results point into the pages copied out of the JSON, valid for the callback. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
@@ -16,21 +16,40 @@
 #define PAGE_LIMIT "500"
 #define MAX_PAGES 10000
 
+/* One page of the list, copied out of its JSON: the pods, their containers, and one block
+ * holding every string they point to. The JSON tree (a node per field, every field of every
+ * pod) is freed as soon as its page is copied, so a list of thousands of pods never holds more
+ * than one page's tree: at 5,000 pods the trees were 60 MB of the process's RSS before any
+ * session was opened, and real pods (managedFields) are larger than the sim's. */
+typedef struct page {
+    pmx_pod_t *pods;
+    size_t npods;
+    pmx_container_t *cs;
+    char *strings;
+} page_t;
+
 typedef struct list_req {
     pmx_client_t *c;
     pmx_pods_cb cb;
     void *data;
     char *base; /* path + selectors, without limit/continue */
     int single; /* a GET of one pod */
-    cJSON **docs;
-    size_t ndocs, capdocs;
+    page_t *pages;
+    size_t npages, cappages;
 } list_req_t;
+
+static void page_free(page_t *p)
+{
+    free(p->pods);
+    free(p->cs);
+    free(p->strings);
+}
 
 static void list_req_free(list_req_t *r)
 {
-    for (size_t i = 0; i < r->ndocs; i++)
-        cJSON_Delete(r->docs[i]);
-    free(r->docs);
+    for (size_t i = 0; i < r->npages; i++)
+        page_free(&r->pages[i]);
+    free(r->pages);
     free(r->base);
     free(r);
 }
@@ -100,45 +119,91 @@ static void fill_pod(pmx_pod_t *pod, const cJSON *j, pmx_container_t **cs)
     if (!pod->namespace_) pod->namespace_ = "";
 }
 
-static void deliver(list_req_t *r)
+/* Repoints *f at its copy in the string block (at *at). */
+static void take_str(const char **f, char **at)
 {
+    if (!*f) return;
+    size_t n = strlen(*f) + 1;
+    memcpy(*at, *f, n);
+    *f = *at;
+    *at += n;
+}
+
+static size_t str_size(const char *v)
+{
+    return v ? strlen(v) + 1 : 0;
+}
+
+/* Copies the pods of one JSON page (one pod for a GET) into *pg. 0 or PMX_ENOMEM. */
+static int page_from_json(const cJSON *doc, int single, page_t *pg)
+{
+    memset(pg, 0, sizeof *pg);
     size_t npods = 0, ncont = 0;
-    for (size_t d = 0; d < r->ndocs; d++) {
-        if (r->single) {
-            npods++;
-            ncont += count_containers(jobj(r->docs[d], "spec"));
-            continue;
-        }
-        const cJSON *it;
-        cJSON_ArrayForEach(it, jobj(r->docs[d], "items"))
+    const cJSON *items = single ? NULL : jobj(doc, "items"), *it;
+    if (single) {
+        npods = 1;
+        ncont = count_containers(jobj(doc, "spec"));
+    } else {
+        cJSON_ArrayForEach(it, items)
         {
             npods++;
             ncont += count_containers(jobj(it, "spec"));
         }
     }
+    pg->pods = calloc(npods ? npods : 1, sizeof *pg->pods);
+    pg->cs = calloc(ncont ? ncont : 1, sizeof *pg->cs);
+    if (!pg->pods || !pg->cs) return PMX_ENOMEM;
+    pmx_container_t *cur = pg->cs;
+    if (single) {
+        fill_pod(&pg->pods[0], doc, &cur);
+    } else {
+        size_t i = 0;
+        cJSON_ArrayForEach(it, items) fill_pod(&pg->pods[i++], it, &cur);
+    }
+    pg->npods = npods;
+    size_t bytes = 1;
+    for (size_t i = 0; i < npods; i++) {
+        const pmx_pod_t *p = &pg->pods[i];
+        bytes += str_size(p->name) + str_size(p->namespace_) + str_size(p->phase) +
+                 str_size(p->node_name) + str_size(p->default_container) + str_size(p->created);
+    }
+    for (size_t i = 0; i < ncont; i++)
+        bytes += str_size(pg->cs[i].name);
+    char *at = pg->strings = malloc(bytes);
+    if (!at) return PMX_ENOMEM;
+    for (size_t i = 0; i < npods; i++) {
+        pmx_pod_t *p = &pg->pods[i];
+        take_str(&p->name, &at);
+        take_str(&p->namespace_, &at);
+        take_str(&p->phase, &at);
+        take_str(&p->node_name, &at);
+        take_str(&p->default_container, &at);
+        take_str(&p->created, &at);
+    }
+    for (size_t i = 0; i < ncont; i++)
+        take_str(&pg->cs[i].name, &at);
+    return 0;
+}
+
+static void deliver(list_req_t *r)
+{
+    size_t npods = 0;
+    for (size_t d = 0; d < r->npages; d++)
+        npods += r->pages[d].npods;
     pmx_pod_t *pods = calloc(npods ? npods : 1, sizeof *pods);
-    pmx_container_t *cs = calloc(ncont ? ncont : 1, sizeof *cs);
-    if (!pods || !cs) {
-        free(pods);
-        free(cs);
+    if (!pods) {
         r->cb(r->c, PMX_ENOMEM, NULL, "out of memory", r->data);
         list_req_free(r);
         return;
     }
-    pmx_container_t *cur = cs;
     size_t i = 0;
-    for (size_t d = 0; d < r->ndocs; d++) {
-        if (r->single) {
-            fill_pod(&pods[i++], r->docs[d], &cur);
-            continue;
-        }
-        const cJSON *it;
-        cJSON_ArrayForEach(it, jobj(r->docs[d], "items")) fill_pod(&pods[i++], it, &cur);
+    for (size_t d = 0; d < r->npages; d++) {
+        memcpy(pods + i, r->pages[d].pods, r->pages[d].npods * sizeof *pods);
+        i += r->pages[d].npods;
     }
     pmx_pod_list_t list = {pods, npods};
     r->cb(r->c, 0, &list, "", r->data);
     free(pods);
-    free(cs);
     list_req_free(r);
 }
 
@@ -148,34 +213,47 @@ static void page_cb(pmx_client_t *c, int err, int status, const char *body, size
                     const char *message, void *data)
 {
     list_req_t *r = data;
+    (void)status;
     if (err < 0) {
         r->cb(c, err, NULL, message, r->data);
         list_req_free(r);
         return;
     }
     cJSON *doc = cJSON_ParseWithLength(body, len);
-    if (!doc || r->ndocs >= MAX_PAGES) {
+    if (!doc || r->npages >= MAX_PAGES) {
         cJSON_Delete(doc);
         r->cb(c, PMX_EPROTO, NULL, "the server sent a malformed pod list", r->data);
         list_req_free(r);
         return;
     }
-    if (r->ndocs == r->capdocs) {
-        size_t cap = r->capdocs ? r->capdocs * 2 : 4;
-        cJSON **d = realloc(r->docs, cap * sizeof *d);
-        if (!d) {
+    if (r->npages == r->cappages) {
+        size_t cap = r->cappages ? r->cappages * 2 : 4;
+        page_t *pg = realloc(r->pages, cap * sizeof *pg);
+        if (!pg) {
             cJSON_Delete(doc);
             r->cb(c, PMX_ENOMEM, NULL, "out of memory", r->data);
             list_req_free(r);
             return;
         }
-        r->docs = d;
-        r->capdocs = cap;
+        r->pages = pg;
+        r->cappages = cap;
     }
-    r->docs[r->ndocs++] = doc;
+    page_t *pg = &r->pages[r->npages++];
+    int rc = page_from_json(doc, r->single, pg);
     const char *cont = r->single ? NULL : jstr(jobj(doc, "metadata"), "continue");
-    if (cont && *cont) {
-        if (fetch_page(r, cont) < 0) {
+    int more = cont && *cont;
+    char *next = more ? strdup(cont) : NULL;
+    cJSON_Delete(doc); /* cont pointed into it */
+    if (rc < 0 || (more && !next)) {
+        free(next);
+        r->cb(c, PMX_ENOMEM, NULL, "out of memory", r->data);
+        list_req_free(r);
+        return;
+    }
+    if (next) {
+        rc = fetch_page(r, next);
+        free(next);
+        if (rc < 0) {
             r->cb(c, PMX_ENOMEM, NULL, "out of memory", r->data);
             list_req_free(r);
         }

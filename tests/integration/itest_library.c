@@ -546,6 +546,67 @@ static void test_many_concurrent(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* A list longer than a page (500): three `continue` pages, each copied out of its JSON and the
+ * JSON freed before the next is fetched. Every pod must come back once, whole. */
+#define MANY_PODS 1203
+typedef struct many {
+    size_t n, distinct, complete;
+} many_t;
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void many_cb(pmx_client_t *c, int err, const pmx_pod_list_t *l, const char *msg, void *d)
+{
+    (void)c;
+    many_t *m = d;
+    if (err) fprintf(stderr, "list: %s\n", msg);
+    assert_int_equal(err, 0);
+    m->n = l->npods;
+    const char **names = calloc(l->npods, sizeof *names);
+    assert_non_null(names);
+    for (size_t i = 0; i < l->npods; i++) {
+        const pmx_pod_t *p = &l->pods[i];
+        names[i] = p->name;
+        const char *def = pmx_default_container(p);
+        if (strncmp(p->name, "web-", 4) == 0 && !strcmp(p->namespace_, "default") &&
+            !strcmp(p->phase, "Running") && p->ready && p->created && *p->created &&
+            p->ncontainers >= 1 && def && !strcmp(def, "main"))
+            m->complete++;
+    }
+    qsort(names, l->npods, sizeof *names, cmp_str);
+    for (size_t i = 0; i < l->npods; i++)
+        if (i == 0 || strcmp(names[i], names[i - 1])) m->distinct++;
+    free(names);
+}
+
+static void test_list_many_pages(void **state)
+{
+    (void)state;
+    simproc_t big;
+    const char *args[] = {"--pods", "1203", "--exec-model", "remote", NULL};
+    assert_int_equal(simproc_start(&big, args), 0);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    pmx_client_opts_t o = {0};
+    o.kubeconfig = big.kubeconfig;
+    pmx_client_t *c = NULL;
+    char err[512];
+    assert_int_equal(pmx_client_new(&loop, &o, &c, err, sizeof err), 0);
+    many_t m = {0};
+    assert_int_equal(pmx_list_pods(c, "default", "app=web", NULL, many_cb, &m), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(m.n, MANY_PODS);
+    assert_int_equal(m.distinct, MANY_PODS);
+    assert_int_equal(m.complete, MANY_PODS);
+    assert_int_equal(pmx_client_free(c), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    simproc_stop(&big);
+}
+
 static int setup(void **state)
 {
     const char *args[] = {"--pods", "5", NULL};
@@ -563,6 +624,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN); /* as libuv requires of every program that writes to sockets */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_list_pods),
+        cmocka_unit_test(test_list_many_pages),
         cmocka_unit_test(test_exit_codes),
         cmocka_unit_test(test_protocols),
         cmocka_unit_test(test_stdin_binary_sha),
