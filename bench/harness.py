@@ -391,7 +391,7 @@ class Bench:
             self.tp_row("stdout", "libpodmux", nb, res, j["bytes"], j["error"])
 
         def client(name, argv):
-            res, _ = run_one(sim, argv + [pod] + cmd, env)
+            res, _ = run_one(sim, argv + [pod] + cmd, env, discard=True)
             self.tp_row("stdout", name, nb, res)
 
         self.guarded("stdout", "libpodmux", nb, lib)
