@@ -637,6 +637,21 @@ def raise_fd_limit():
             continue
 
 
+CORE_LOOP = "import time\nt=time.process_time()\nx=0\nfor i in range(3000000): x+=i\nprint(time.process_time()-t)"
+
+
+def core_speeds(cores):
+    """CPU seconds of the same Python loop on each core (best of two, alternating)."""
+    best = {c: float("inf") for c in cores}
+    for _ in range(2):
+        for c in cores:
+            out = subprocess.run(["taskset", "-c", str(c), sys.executable, "-c", CORE_LOOP],
+                                 capture_output=True, text=True, timeout=60).stdout
+            best[c] = min(best[c], round(float(out.strip()), 3))
+    log("core speeds (s for the same loop):", best)
+    return best
+
+
 def uptime():
     try:
         return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
@@ -672,19 +687,28 @@ def main():
     a = ap.parse_args()
     raise_fd_limit()
     cpus = sorted(os.sched_getaffinity(0))
+    speed0 = {}
     if not a.no_pin and len(cpus) >= 2:
-        measure.PIN.update(client=str(cpus[0]), sim=str(cpus[1]))
+        # The cores of this VM are not equally fast (seen: one took 2x as long as the other for
+        # the same loop, and which one changes over time). The clients go on the faster one,
+        # the sim on the other; both timings are reported, at the start and at the end.
+        speed0 = core_speeds(cpus[:2])
+        fast, slow = sorted(cpus[:2], key=lambda c: speed0[c])
+        measure.PIN.update(client=str(fast), sim=str(slow))
     b = Bench(a)
     load0 = os.getloadavg()
     up0 = uptime()
     wall = b.run(a.only.split(","))
     load1 = os.getloadavg()
     up1 = uptime()
+    speed1 = core_speeds(cpus[:2]) if speed0 else {}
     doc = {"profile": a.profile, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
            "build": a.build, "rev": a.rev, "machine": machine_info(), "suite_wall_s": wall,
            "params": b.prof, "concurrency": CONC,
            "loadavg_start": load0, "loadavg_end": load1, "uptime_start": up0, "uptime_end": up1,
-           "pin": dict(measure.PIN), "model": MODEL, "notes": b.notes, "results": b.results}
+           "pin": dict(measure.PIN), "model": MODEL, "notes": b.notes, "results": b.results,
+           "core_loop_s_start": {str(k): v for k, v in speed0.items()},
+           "core_loop_s_end": {str(k): v for k, v in speed1.items()}}
     try:
         doc["kubectl_version"] = subprocess.run(
             ["/usr/lib/google-cloud-sdk/bin/kubectl.1.32", "version", "--client"],

@@ -391,8 +391,13 @@ def main():
                                              doc.get("python_client_version", "?")) + "\n",
           ("**Pinning:** every client ran on core %s and podmux-sim on core %s (`taskset -c`); "
            "the plain-TLS ceiling's reader on core %s and its writer on core %s. A client's "
-           "CPU is therefore its own, not a share of a core it fought the server for.\n\n"
-           % (pin["client"], pin["sim"], pin["client"], pin["sim"])) if pin.get("client")
+           "CPU is therefore its own, not a share of a core it fought the server for. "
+           "The two cores of this VM are not equally fast, and not always the same one: the "
+           "same Python loop took %s s on core 0 and %s s on core 1 at the start of the run "
+           "(%s and %s at the end); the clients went on the faster.\n\n"
+           % (pin["client"], pin["sim"], pin["client"], pin["sim"],
+              *[(doc.get(k) or {}).get(c, "?") for k in ("core_loop_s_start", "core_loop_s_end")
+                for c in ("0", "1")])) if pin.get("client")
           else "**Pinning:** none (fewer than 2 cores or --no-pin).\n\n",
           "**Load:** other engineers build and test on these 2 cores. `uptime` at the start: "
           "`%s`; at the end: `%s`. Absolute figures are noisy; ratios against kubectl and "
