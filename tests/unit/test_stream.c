@@ -105,20 +105,27 @@ static void on_connection(uv_stream_t *l, int status)
     server_fill(r);
 }
 
+/* A listener on 127.0.0.1 and a free port, written to *a. */
+static void listen_loopback(uv_loop_t *loop, uv_tcp_t *l, void *data, uv_connection_cb cb,
+                            struct sockaddr_in *a)
+{
+    assert_int_equal(uv_loop_init(loop), 0);
+    uv_tcp_init(loop, l);
+    l->data = data;
+    uv_ip4_addr("127.0.0.1", 0, a);
+    assert_int_equal(uv_tcp_bind(l, (const struct sockaddr *)a, 0), 0);
+    assert_int_equal(uv_listen((uv_stream_t *)l, 8, cb), 0);
+    int len = sizeof *a;
+    uv_tcp_getsockname(l, (struct sockaddr *)a, &len);
+}
+
 static void test_write_queue_and_order(void **state)
 {
     (void)state;
     run_t r;
     memset(&r, 0, sizeof r);
-    assert_int_equal(uv_loop_init(&r.loop), 0);
-    uv_tcp_init(&r.loop, &r.listener);
-    r.listener.data = &r;
     struct sockaddr_in a;
-    uv_ip4_addr("127.0.0.1", 0, &a);
-    assert_int_equal(uv_tcp_bind(&r.listener, (const struct sockaddr *)&a, 0), 0);
-    assert_int_equal(uv_listen((uv_stream_t *)&r.listener, 8, on_connection), 0);
-    int len = sizeof a;
-    uv_tcp_getsockname(&r.listener, (struct sockaddr *)&a, &len);
+    listen_loopback(&r.loop, &r.listener, &r, on_connection, &a);
     uv_timer_init(&r.loop, &r.timer);
     r.timer.data = &r;
 
@@ -237,15 +244,8 @@ static void test_corked_replies(void **state)
     (void)state;
     cork_run_t r;
     memset(&r, 0, sizeof r);
-    assert_int_equal(uv_loop_init(&r.loop), 0);
-    uv_tcp_init(&r.loop, &r.listener);
-    r.listener.data = &r;
     struct sockaddr_in a;
-    uv_ip4_addr("127.0.0.1", 0, &a);
-    assert_int_equal(uv_tcp_bind(&r.listener, (const struct sockaddr *)&a, 0), 0);
-    assert_int_equal(uv_listen((uv_stream_t *)&r.listener, 8, cork_connection), 0);
-    int alen = sizeof a;
-    uv_tcp_getsockname(&r.listener, (struct sockaddr *)&a, &alen);
+    listen_loopback(&r.loop, &r.listener, &r, cork_connection, &a);
     static const stream_cb_t cb = {
         .on_ready = cork_client_ready, .on_data = cork_client_data, .on_close = cork_client_closed};
     assert_int_equal(stream_connect(&r.loop, (const struct sockaddr *)&a, NULL, &cb, &r, &r.client),
