@@ -20,4 +20,15 @@ wait_for() {
   fail "timed out waiting for /$2/ in $1"
 }
 send() { tm send-keys -t "$1" "${@:2}"; }
-tmux_stop() { tm kill-server 2>/dev/null || true; }
+# tmux_stop: kill the server and wait until it is gone. kill-server returns before the server
+# has exited; a new-session on the same socket meanwhile reached the dying server and failed
+# with "server exited unexpectedly" (seen once in CI, test_tty_shell).
+tmux_stop() {
+  local pid i
+  pid=$(tm display-message -p '#{pid}' 2>/dev/null || true)
+  tm kill-server 2>/dev/null || true
+  if [ -n "$pid" ]; then
+    for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  fi
+  rm -f "$TMUX_SOCK"
+}
