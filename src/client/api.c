@@ -213,7 +213,6 @@ static void page_cb(pmx_client_t *c, int err, int status, const char *body, size
                     const char *message, void *data)
 {
     list_req_t *r = data;
-    (void)status;
     if (err < 0) {
         r->cb(c, err, NULL, message, r->data);
         list_req_free(r);
@@ -241,24 +240,15 @@ static void page_cb(pmx_client_t *c, int err, int status, const char *body, size
     page_t *pg = &r->pages[r->npages++];
     int rc = page_from_json(doc, r->single, pg);
     const char *cont = r->single ? NULL : jstr(jobj(doc, "metadata"), "continue");
-    int more = cont && *cont;
-    char *next = more ? strdup(cont) : NULL;
-    cJSON_Delete(doc); /* cont pointed into it */
-    if (rc < 0 || (more && !next)) {
-        free(next);
+    int more = rc == 0 && cont && *cont;
+    if (more && fetch_page(r, cont) < 0) rc = PMX_ENOMEM; /* cont is copied into the path */
+    cJSON_Delete(doc);
+    if (rc < 0) {
         r->cb(c, PMX_ENOMEM, NULL, "out of memory", r->data);
         list_req_free(r);
         return;
     }
-    if (next) {
-        rc = fetch_page(r, next);
-        free(next);
-        if (rc < 0) {
-            r->cb(c, PMX_ENOMEM, NULL, "out of memory", r->data);
-            list_req_free(r);
-        }
-        return;
-    }
+    if (more) return;
     deliver(r);
 }
 

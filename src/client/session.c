@@ -129,8 +129,7 @@ static void finish(pmx_session_t *s, int err, int code, const char *fmt, ...)
         for (char *p = msg; *p; p++)
             if ((unsigned char)*p < ' ') *p = ' ';
     }
-    free(s->message);
-    s->message = strdup(msg);
+    s->message = strdup(msg); /* once: finished() guards this function */
     s->exit.err = err;
     s->exit.exit_code = err ? -1 : code;
     s->exit.message = s->message ? s->message : (err ? "out of memory" : "");

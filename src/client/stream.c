@@ -9,6 +9,7 @@
  * Handles: the TCP handle and a zero-delay timer used to deliver buffered plaintext after a
  * resume from a fresh loop turn; on_close runs when both are closed. */
 #include "client/stream.h"
+#include "util/buf.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -34,9 +35,8 @@ struct stream {
     unsigned is_server : 1, reading : 1, paused : 1, ended : 1, closing : 1, ready : 1,
         above_hw : 1, close_after_write : 1, shutdown_after_write : 1, in_read : 1, connected : 1,
         tls_active : 1, defer_tls : 1, lingering : 1, shut_sent : 1;
-    char *cork; /* small writes made while a read is handled, sent when it returns */
-    size_t cork_len;
-    char *err; /* made when there is an error: an open stream keeps no room for one */
+    buf_t cork; /* small writes made while a read is handled (at most STREAM_CORK_MAX) */
+    char *err;  /* made when there is an error: an open stream keeps no room for one */
 };
 
 /* Writes up to this size are corked; a larger one first sends the cork, then itself. */
@@ -58,7 +58,7 @@ static void on_handle_closed(uv_handle_t *h)
 {
     stream_t *s = h->data;
     if (--s->open_handles > 0) return;
-    free(s->cork);
+    buf_free(&s->cork);
     free(s->err);
     if (s->tls) tls_conn_free(s->tls);
     s->tls = NULL;
@@ -203,28 +203,20 @@ static int raw_send(stream_t *s, const uint8_t *data, size_t len)
     return 0;
 }
 
-/* Sends what was corked. */
+/* Sends what was corked (and frees the cork: an idle stream keeps no buffer). */
 static int cork_flush(stream_t *s)
 {
-    if (!s->cork) return 0;
-    char *d = s->cork;
-    size_t n = s->cork_len;
-    s->cork = NULL;
-    s->cork_len = 0;
-    int r = s->closing ? 0 : raw_send(s, (const uint8_t *)d, n);
-    free(d);
+    int r =
+        s->cork.len && !s->closing ? raw_send(s, (const uint8_t *)s->cork.data, s->cork.len) : 0;
+    buf_free(&s->cork);
     return r;
 }
 
+/* Corked while a read is handled, as long as the cork has room; otherwise the cork goes first. */
 static int raw_write(stream_t *s, const uint8_t *data, size_t len)
 {
     if (s->closing) return -EPIPE;
-    if (s->in_read && len <= STREAM_CORK_MAX - s->cork_len) {
-        if (!s->cork && !(s->cork = malloc(STREAM_CORK_MAX))) return -ENOMEM;
-        memcpy(s->cork + s->cork_len, data, len);
-        s->cork_len += len;
-        return 0;
-    }
+    if (s->in_read && buf_append(&s->cork, data, len) == 0) return 0;
     int r = cork_flush(s);
     return r < 0 ? r : raw_send(s, data, len);
 }
@@ -376,6 +368,7 @@ static stream_t *stream_alloc(uv_loop_t *loop, const stream_opts_t *opts, const 
     s->high_water = opts && opts->high_water ? opts->high_water : 1024 * 1024;
     s->low_water = opts && opts->low_water ? opts->low_water : 256 * 1024;
     s->drain_at = s->low_water;
+    buf_init(&s->cork, STREAM_CORK_MAX);
     if (uv_tcp_init(loop, &s->tcp) < 0) {
         free(s);
         return NULL;

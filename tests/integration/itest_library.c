@@ -135,7 +135,7 @@ static const pmx_session_cb_t CB = {on_open, on_stdout, on_stderr, on_exit_cb, o
 static uint64_t KEEPALIVE_MS;     /* 0: the default */
 static uint64_t PHASE_TIMEOUT_MS; /* 0: twice KEEPALIVE_MS (0: the defaults) */
 
-static pmx_client_t *new_client(uv_loop_t *loop, const char *context)
+static pmx_client_t *new_client_of(uv_loop_t *loop, const simproc_t *sim, const char *context)
 {
     pmx_client_opts_t o = {0};
     o.keepalive_ms = KEEPALIVE_MS;
@@ -143,7 +143,7 @@ static pmx_client_t *new_client(uv_loop_t *loop, const char *context)
                            : KEEPALIVE_MS   ? KEEPALIVE_MS * 2
                                             : 0;
     o.connect_timeout_ms = o.handshake_timeout_ms = o.upgrade_timeout_ms;
-    o.kubeconfig = SIM.kubeconfig;
+    o.kubeconfig = sim->kubeconfig;
     o.context = context;
     pmx_client_t *c = NULL;
     char err[512];
@@ -151,6 +151,11 @@ static pmx_client_t *new_client(uv_loop_t *loop, const char *context)
     if (rc) fprintf(stderr, "client: %s\n", err);
     assert_int_equal(rc, 0);
     return c;
+}
+
+static pmx_client_t *new_client(uv_loop_t *loop, const char *context)
+{
+    return new_client_of(loop, &SIM, context);
 }
 
 /* Runs one exec to completion on a fresh loop. */
@@ -590,11 +595,7 @@ static void test_list_many_pages(void **state)
     assert_int_equal(simproc_start(&big, args), 0);
     uv_loop_t loop;
     uv_loop_init(&loop);
-    pmx_client_opts_t o = {0};
-    o.kubeconfig = big.kubeconfig;
-    pmx_client_t *c = NULL;
-    char err[512];
-    assert_int_equal(pmx_client_new(&loop, &o, &c, err, sizeof err), 0);
+    pmx_client_t *c = new_client_of(&loop, &big, NULL);
     many_t m = {0};
     assert_int_equal(pmx_list_pods(c, "default", "app=web", NULL, many_cb, &m), 0);
     uv_run(&loop, UV_RUN_DEFAULT);

@@ -229,7 +229,10 @@ static void rec_free(rec_t *r)
     buf_free(&r->err);
 }
 
-static pmx_session_t *start(fx_t *x, rec_t *r, int in)
+static const pmx_session_cb_t CB = {on_open, on_stdout, on_stderr, on_exit_cb, on_drain, on_close};
+
+/* Starts `sh -c 'echo hi'` on pod p with the given callbacks. */
+static pmx_session_t *start_cb(fx_t *x, rec_t *r, int in, const pmx_session_cb_t *cb)
 {
     static const char *const argv[] = {"sh", "-c", "echo hi"};
     pmx_session_opts_t o = {0};
@@ -241,11 +244,15 @@ static pmx_session_t *start(fx_t *x, rec_t *r, int in)
     o.stdout_ = o.stderr_ = 1;
     o.stdin_high_water = 128 * 1024;
     o.stdin_low_water = 32 * 1024;
-    pmx_session_cb_t cb = {on_open, on_stdout, on_stderr, on_exit_cb, on_drain, on_close};
     pmx_session_t *s = NULL;
-    assert_int_equal(pmx_session_start(x->c, &o, &cb, r, &s), 0);
+    assert_int_equal(pmx_session_start(x->c, &o, cb, r, &s), 0);
     r->s = s;
     return s;
+}
+
+static pmx_session_t *start(fx_t *x, rec_t *r, int in)
+{
+    return start_cb(x, r, in, &CB);
 }
 
 /* Runs the loop until the request has been written (the conn is ready and holds it). */
@@ -584,16 +591,9 @@ static void test_close_from_callback(void **state)
     fx_t *x = *state;
     rec_t r;
     rec_init(&r);
-    static const char *const argv[] = {"sh", "-c", "echo hi"};
-    pmx_session_opts_t o = {0};
-    o.kind = PMX_EXEC;
-    o.pod = "p";
-    o.argv = argv;
-    o.argc = 3;
-    o.stdout_ = o.stderr_ = 1;
-    pmx_session_cb_t cb = {on_open, on_stdout_close, on_stderr, on_exit_cb, NULL, on_close};
-    pmx_session_t *s = NULL;
-    assert_int_equal(pmx_session_start(x->c, &o, &cb, &r, &s), 0);
+    static const pmx_session_cb_t cb = {on_open, on_stdout_close, on_stderr, on_exit_cb,
+                                        NULL,    on_close};
+    start_cb(x, &r, 0, &cb);
     until_request(x);
     buf_t b;
     buf_init(&b, 0);
